@@ -1,0 +1,1101 @@
+//! The on-disk vault format, version 1: types, canonical encoding and bounded decoding.
+//!
+//! `docs/format.md` is the normative description; section names there are cited in the
+//! checks below. This module does no I/O and no cryptography beyond hashing record
+//! bytes into ids: signatures, authority and decryption are judged in `vault`.
+//!
+//! Decoding treats its input as hostile: every count and length is checked against a
+//! fixed ceiling and against the bytes actually present before anything is allocated,
+//! every object must be in its one canonical encoding, and trailing bytes are rejected.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::crypto::{self, RECORD_LABEL, SecretString};
+
+/// First bytes of every vault file.
+pub const VAULT_MAGIC: &[u8; 8] = b"AMANATVT";
+/// The one format version this build reads and writes.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Ceiling on the number of records in one file.
+pub const MAX_RECORDS: usize = 4_000_000;
+/// Ceiling on the encoded size of one record.
+pub const MAX_RECORD_LEN: usize = 2 * 1024 * 1024;
+/// Ceiling on a record's parents.
+pub const MAX_PARENTS: usize = 64;
+/// Ceiling on wraps of one entry revision or one group key.
+pub const MAX_WRAPS: usize = 10_000;
+/// Ceiling on short names (member, group, team names).
+pub const MAX_NAME_LEN: usize = 128;
+/// Ceiling on an entry payload's plaintext (before padding).
+pub const MAX_PAYLOAD_LEN: usize = 1024 * 1024;
+/// Ceiling on entries' custom fields.
+pub const MAX_FIELDS: usize = 256;
+/// Ceiling on the ids listed in one record (group members, rotated entries).
+pub const MAX_IDS: usize = 1_000_000;
+/// Smallest padding bucket of an entry payload.
+pub const MIN_BUCKET: usize = 256;
+/// Smallest possible stored record: 1-byte length, 1-byte record, 64-byte signature.
+const MIN_STORED_RECORD: usize = 1 + 1 + crypto::SIGNATURE_LEN;
+
+/// Everything that can be wrong with the bytes of a vault file (or a payload inside it).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The input ended in the middle of an object.
+    #[error("truncated file")]
+    Truncated,
+    /// The input does not start with the expected magic bytes.
+    #[error("not an amanat vault file (bad magic)")]
+    BadMagic,
+    /// A format version this build does not read.
+    #[error("unsupported format version {0} (this build reads version 1)")]
+    UnsupportedVersion(u8),
+    /// Bytes after the last object.
+    #[error("trailing bytes after the last record")]
+    TrailingBytes,
+    /// A count or length above its ceiling, or larger than the bytes present.
+    #[error("{0} exceeds its limit")]
+    TooLarge(&'static str),
+    /// An object that does not decode, or decodes to an invalid value.
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+    /// An object that is not in its one canonical encoding.
+    #[error("non-canonical encoding of {0}")]
+    NonCanonical(&'static str),
+    /// A record names a parent that is not in the file before it.
+    #[error("record names a missing parent")]
+    MissingParent,
+    /// The same record twice.
+    #[error("duplicate record")]
+    Duplicate,
+    /// Records not in canonical replay order (see docs/format.md, "Record order").
+    #[error("records are not in canonical order")]
+    Order,
+    /// The header's vault id is not the genesis record's id.
+    #[error("vault id does not match the genesis record")]
+    VaultIdMismatch,
+}
+
+// ---------------------------------------------------------------------------------------
+// Identifiers
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident, $len:expr) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub [u8; $len]);
+
+        impl $name {
+            /// Lowercase hex of the id.
+            pub fn to_hex(&self) -> String {
+                hex_string(&self.0)
+            }
+            /// Parse lowercase or uppercase hex.
+            pub fn from_hex(s: &str) -> Option<Self> {
+                parse_hex(s).and_then(|v| v.try_into().ok()).map(Self)
+            }
+            /// A short form for humans (first 8 hex digits).
+            pub fn short(&self) -> String {
+                self.to_hex()[..8].to_string()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.short())
+            }
+        }
+    };
+}
+
+id_type!(
+    /// SHA-256 of a record's exact bytes under the label `amanat/v1/record`.
+    RecordId,
+    32
+);
+id_type!(
+    /// A member, chosen at random when they are added.
+    MemberId,
+    16
+);
+id_type!(
+    /// A group, chosen at random when it is created.
+    GroupId,
+    16
+);
+id_type!(
+    /// An entry, chosen at random when it is created; stable across revisions and renames.
+    EntryId,
+    16
+);
+
+/// The built-in `@admins` group: every admin belongs to it and it can read every entry.
+pub const ADMINS_GROUP: GroupId = GroupId([0; 16]);
+
+/// Lowercase hex of bytes.
+pub fn hex_string(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Parse hex (either case).
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Records
+
+/// A record: one signed change to the vault (docs/format.md, "Record").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The DAG heads the author saw, strictly increasing; empty only for genesis.
+    pub parents: Vec<RecordId>,
+    /// Who wrote and signed it.
+    pub author: MemberId,
+    /// Seconds since the Unix epoch, as claimed by the author.
+    pub time: u64,
+    /// What it does.
+    pub body: RecordBody,
+}
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// The vault's creator: an admin who cannot be removed or demoted.
+    Owner,
+    /// Administers the roster and can read every entry through `@admins`.
+    Admin,
+    /// Reads what is shared with them; writes where granted.
+    Member,
+}
+
+impl Role {
+    /// Owner or admin.
+    pub fn is_admin(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
+    }
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// A member's two public keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeys {
+    /// X25519, for HPKE wraps to this member.
+    pub agreement: [u8; 32],
+    /// Ed25519, for this member's signatures.
+    pub signing: [u8; 32],
+}
+
+/// A key HPKE-wrapped to one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberWrap {
+    /// The recipient.
+    pub member: MemberId,
+    /// HPKE encapsulated key.
+    pub enc: [u8; 32],
+    /// The sealed key (32 bytes + 16-byte tag).
+    #[serde(with = "serde_bytes")]
+    pub sealed: Vec<u8>,
+}
+
+/// A new group key and its distribution (docs/format.md, "Group keys"). The key's id
+/// is the id of the record that carries this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupKeyUpdate {
+    /// The group (or [`ADMINS_GROUP`]).
+    pub group: GroupId,
+    /// Commitment to the new key.
+    pub commitment: [u8; 32],
+    /// The key wrapped to every member of the group and every admin.
+    pub wraps: Vec<MemberWrap>,
+}
+
+/// Genesis: creates the vault and names its owner. Its id is the vault id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// The team's name.
+    pub team: String,
+    /// The owner's member id (also the record's author).
+    pub owner: MemberId,
+    /// The owner's display name.
+    pub owner_name: String,
+    /// The owner's keys; genesis is signed by `owner_keys.signing`.
+    pub owner_keys: PublicKeys,
+    /// Random bytes, so two vaults with the same owner and team differ.
+    pub nonce: [u8; 16],
+}
+
+/// Adds a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMember {
+    /// The new member's id.
+    pub member: MemberId,
+    /// Display name, unique among current members.
+    pub name: String,
+    /// The keys the admin verified by fingerprint.
+    pub keys: PublicKeys,
+    /// `Admin` or `Member` (never `Owner`).
+    pub role: Role,
+    /// For an admin: the current `@admins` key wrapped to them.
+    pub admin_wrap: Option<MemberWrap>,
+}
+
+/// A signed record body (docs/format.md, "Record bodies"). The variant order is part of
+/// the format: postcard stores the variant index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordBody {
+    /// 0: the first record.
+    Genesis(Genesis),
+    /// 1: a member joins.
+    AddMember(AddMember),
+    /// 2: a member is removed (revocation; followed by rotations in the same write).
+    RemoveMember {
+        /// Who.
+        member: MemberId,
+    },
+    /// 3: a member's role changes; a promotion carries the `@admins` key.
+    ChangeRole {
+        /// Who.
+        member: MemberId,
+        /// The new role (`Admin` or `Member`).
+        role: Role,
+        /// For a promotion, the `@admins` key wrapped to them.
+        admin_wrap: Option<MemberWrap>,
+    },
+    /// 4: a member's keys change, signed by an admin and by the old signing key.
+    ChangeMemberKeys {
+        /// Who.
+        member: MemberId,
+        /// The new keys.
+        keys: PublicKeys,
+        /// The old signing key's signature over the new keys.
+        old_key_signature: Vec<u8>,
+    },
+    /// 5: a group is created with its members and first key.
+    CreateGroup {
+        /// Unique name (without the `@`).
+        name: String,
+        /// Initial members.
+        members: Vec<MemberId>,
+        /// The first key, wrapped to members and admins.
+        key: GroupKeyUpdate,
+    },
+    /// 6: a member joins a group and receives its current key.
+    AddGroupMember {
+        /// The group.
+        group: GroupId,
+        /// Who.
+        member: MemberId,
+        /// The current key wrapped to them.
+        wrap: MemberWrap,
+    },
+    /// 7: a member leaves a group; the key rotates in the same record.
+    RemoveGroupMember {
+        /// The group.
+        group: GroupId,
+        /// Who.
+        member: MemberId,
+        /// The new key for the remaining members.
+        key: GroupKeyUpdate,
+    },
+    /// 8: a group key (or the `@admins` key) is created or rotated.
+    RotateGroupKey(GroupKeyUpdate),
+    /// 9: an entry revision (create, update, rename, share, tombstone).
+    EntryRevision(EntryRevision),
+    /// 10: an audit event that is not itself a change (e.g. a secret was read).
+    Event(AuditEvent),
+    /// 11: revocation bookkeeping: the entries a removed member could read.
+    RotateAtSource {
+        /// The removed member.
+        member: MemberId,
+        /// Entries they could read.
+        entries: Vec<EntryId>,
+    },
+}
+
+impl RecordBody {
+    /// Stable kind number (the postcard variant index), bound into associated data.
+    pub fn kind(&self) -> u8 {
+        match self {
+            RecordBody::Genesis(_) => 0,
+            RecordBody::AddMember(_) => 1,
+            RecordBody::RemoveMember { .. } => 2,
+            RecordBody::ChangeRole { .. } => 3,
+            RecordBody::ChangeMemberKeys { .. } => 4,
+            RecordBody::CreateGroup { .. } => 5,
+            RecordBody::AddGroupMember { .. } => 6,
+            RecordBody::RemoveGroupMember { .. } => 7,
+            RecordBody::RotateGroupKey(_) => 8,
+            RecordBody::EntryRevision(_) => 9,
+            RecordBody::Event(_) => 10,
+            RecordBody::RotateAtSource { .. } => 11,
+        }
+    }
+    /// Whether this is a roster record (needs an admin author).
+    pub fn is_roster(&self) -> bool {
+        !matches!(self, RecordBody::EntryRevision(_) | RecordBody::Event(_))
+    }
+}
+
+/// An audit event (docs/format.md, "Events").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The entry concerned, if any.
+    pub entry: Option<EntryId>,
+}
+
+/// Kinds of audit events that are not already records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// An access review was completed.
+    Reviewed,
+    /// A credential was confirmed changed at its source.
+    RotatedAtSource,
+}
+
+/// One revision of an entry (docs/format.md, "Entry revisions").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRevision {
+    /// The entry.
+    pub entry: EntryId,
+    /// The revision this one supersedes; `None` for a new entry.
+    pub prev: Option<RecordId>,
+    /// The sealed payload, or a tombstone.
+    pub content: EntryContent,
+}
+
+/// An entry revision's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryContent {
+    /// 0: the entry exists.
+    Sealed(SealedEntry),
+    /// 1: the entry was deleted.
+    Tombstone,
+}
+
+/// The encrypted payload of a revision and the wraps of its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedEntry {
+    /// Commitment to the entry key.
+    pub commitment: [u8; 32],
+    /// The entry key wrapped to each principal that may read it.
+    pub wraps: Vec<KeyWrap>,
+    /// XChaCha20-Poly1305 nonce.
+    pub nonce: [u8; 24],
+    /// The padded payload, encrypted.
+    #[serde(with = "serde_bytes")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// An entry key wrapped to one principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyWrap {
+    /// 0: HPKE to a member (a direct share).
+    Member(MemberWrap),
+    /// 1: sealed under a group key (or the `@admins` key when `group` is [`ADMINS_GROUP`]).
+    Group {
+        /// The group.
+        group: GroupId,
+        /// The group key's id (the record that created or rotated it).
+        key_id: RecordId,
+        /// XChaCha20-Poly1305 nonce.
+        nonce: [u8; 24],
+        /// The sealed entry key.
+        #[serde(with = "serde_bytes")]
+        sealed: Vec<u8>,
+    },
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry payloads (plaintext, inside the encryption)
+
+/// Who may read or write: a member or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Zeroize)]
+pub enum Principal {
+    /// A member.
+    Member(#[zeroize(skip)] MemberId),
+    /// A group.
+    Group(#[zeroize(skip)] GroupId),
+}
+
+/// A custom field.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct CustomField {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: SecretString,
+    /// Whether the value is secret (masked by `show`, refused on a terminal by `get`).
+    pub secret: bool,
+}
+
+impl fmt::Debug for CustomField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomField").finish_non_exhaustive()
+    }
+}
+
+/// Everything about an entry, encrypted as one ciphertext (docs/format.md, "Payload").
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct EntryPayload {
+    /// Slash-separated path, e.g. `web/github`.
+    pub path: String,
+    /// Login name.
+    pub username: String,
+    /// The password.
+    pub password: SecretString,
+    /// Where it is used.
+    pub url: String,
+    /// Free text.
+    pub notes: String,
+    /// Custom fields.
+    pub fields: Vec<CustomField>,
+    /// An `otpauth://` URI.
+    pub totp: Option<SecretString>,
+    /// Principals besides admins who may write new revisions.
+    pub write_grants: Vec<Principal>,
+    /// Set by revocation: the password must be changed where it is used.
+    pub rotate_at_source: bool,
+    /// Creation time (seconds since the epoch).
+    pub created: u64,
+    /// Last modification time.
+    pub modified: u64,
+    /// Last time the password changed.
+    pub password_changed: u64,
+}
+
+impl fmt::Debug for EntryPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntryPayload").finish_non_exhaustive()
+    }
+}
+
+/// The padding bucket for a plaintext of `len` bytes: the next power of two from 256
+/// bytes up to 64 KiB, then the next multiple of 64 KiB.
+pub fn bucket(len: usize) -> usize {
+    const STEP: usize = 64 * 1024;
+    if len <= STEP {
+        len.next_power_of_two().max(MIN_BUCKET)
+    } else {
+        len.div_ceil(STEP) * STEP
+    }
+}
+
+impl EntryPayload {
+    /// Encode and pad: `u32 LE length || postcard(payload) || zeros` to the bucket size.
+    pub fn to_padded(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
+        let body = zeroize::Zeroizing::new(
+            postcard::to_allocvec(self).map_err(|_| FormatError::Malformed("entry payload"))?,
+        );
+        if body.len() > MAX_PAYLOAD_LEN {
+            return Err(FormatError::TooLarge("entry payload"));
+        }
+        let total = bucket(body.len() + 4);
+        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(total));
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&body);
+        out.resize(total, 0);
+        Ok(out)
+    }
+
+    /// Decode a padded payload; the padding must be zeros to exactly the bucket size.
+    pub fn from_padded(padded: &[u8]) -> Result<Self, FormatError> {
+        let (len, rest) = padded.split_first_chunk::<4>().ok_or(FormatError::Truncated)?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > MAX_PAYLOAD_LEN || len > rest.len() {
+            return Err(FormatError::TooLarge("entry payload"));
+        }
+        if padded.len() != bucket(len + 4) || rest[len..].iter().any(|b| *b != 0) {
+            return Err(FormatError::NonCanonical("payload padding"));
+        }
+        let body = &rest[..len];
+        let payload: EntryPayload = postcard::from_bytes(body)
+            .map_err(|_| FormatError::Malformed("entry payload"))?;
+        // Canonical: the re-encoding must be the bytes we were given.
+        let again = zeroize::Zeroizing::new(
+            postcard::to_allocvec(&payload).map_err(|_| FormatError::Malformed("entry payload"))?,
+        );
+        if again.as_slice() != body {
+            return Err(FormatError::NonCanonical("entry payload"));
+        }
+        if payload.fields.len() > MAX_FIELDS {
+            return Err(FormatError::TooLarge("custom fields"));
+        }
+        Ok(payload)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Associated data and HPKE info (docs/format.md, "Binding ciphertexts to their place")
+
+fn place(label: &str, vault: &RecordId, parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(label.len() + 40 + parts.iter().map(|p| p.len()).sum::<usize>());
+    out.extend_from_slice(label.as_bytes());
+    out.push(0);
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&vault.0);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn prev_bytes(prev: Option<&RecordId>) -> [u8; 33] {
+    let mut out = [0u8; 33];
+    if let Some(p) = prev {
+        out[0] = 1;
+        out[1..].copy_from_slice(&p.0);
+    }
+    out
+}
+
+/// Associated data of an entry payload.
+pub fn entry_payload_aad(
+    vault: &RecordId,
+    entry: &EntryId,
+    prev: Option<&RecordId>,
+    commitment: &[u8; 32],
+) -> Vec<u8> {
+    place(
+        "amanat/v1/entry-payload",
+        vault,
+        &[&[9], &entry.0, &prev_bytes(prev), commitment],
+    )
+}
+
+/// HPKE `info` of an entry key wrapped directly to a member.
+pub fn entry_member_wrap_info(
+    vault: &RecordId,
+    member: &MemberId,
+    entry: &EntryId,
+    prev: Option<&RecordId>,
+    commitment: &[u8; 32],
+) -> Vec<u8> {
+    place(
+        "amanat/v1/entry-wrap-member",
+        vault,
+        &[&member.0, &entry.0, &prev_bytes(prev), commitment],
+    )
+}
+
+/// Associated data of an entry key sealed under a group key.
+pub fn entry_group_wrap_aad(
+    vault: &RecordId,
+    group: &GroupId,
+    key_id: &RecordId,
+    entry: &EntryId,
+    prev: Option<&RecordId>,
+    commitment: &[u8; 32],
+) -> Vec<u8> {
+    place(
+        "amanat/v1/entry-wrap-group",
+        vault,
+        &[&group.0, &key_id.0, &entry.0, &prev_bytes(prev), commitment],
+    )
+}
+
+/// HPKE `info` of a group key wrapped to a member. The group key's id is the record
+/// that carries the wrap, so the wrap binds the record's parents instead, plus the
+/// key's commitment.
+pub fn group_key_wrap_info(
+    vault: &RecordId,
+    member: &MemberId,
+    group: &GroupId,
+    commitment: &[u8; 32],
+) -> Vec<u8> {
+    place(
+        "amanat/v1/group-key-wrap",
+        vault,
+        &[&member.0, &group.0, commitment],
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The file
+
+/// A record as stored: its exact bytes, the decoded record, its signature and id.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    /// The exact encoded bytes (what is hashed and signed).
+    pub bytes: Vec<u8>,
+    /// The decoded record.
+    pub record: Record,
+    /// Ed25519 signature over `amanat/v1/record-signature || 0 || bytes`.
+    pub signature: [u8; 64],
+    /// `labeled_hash("amanat/v1/record", bytes)`.
+    pub id: RecordId,
+}
+
+impl StoredRecord {
+    /// Encode a record (canonical by construction) and compute its id; the caller signs.
+    pub fn encode(record: Record) -> Result<(Vec<u8>, RecordId), FormatError> {
+        let bytes = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
+        if bytes.len() > MAX_RECORD_LEN {
+            return Err(FormatError::TooLarge("record"));
+        }
+        let id = record_id(&bytes);
+        Ok((bytes, id))
+    }
+}
+
+/// The id of a record's bytes.
+pub fn record_id(bytes: &[u8]) -> RecordId {
+    RecordId(crypto::labeled_hash(RECORD_LABEL, &[bytes]))
+}
+
+/// A decoded vault file: the vault id and the records in canonical order.
+#[derive(Debug, Clone)]
+pub struct VaultFile {
+    /// The genesis record's id.
+    pub vault_id: RecordId,
+    /// All records, genesis first, in canonical replay order.
+    pub records: Vec<StoredRecord>,
+}
+
+/// A cursor over untrusted bytes.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
+        if n > self.rest.len() {
+            return Err(FormatError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        let bytes = self.take(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+    /// A canonical LEB128 varint of at most 32 bits (as postcard writes them).
+    fn varint(&mut self) -> Result<usize, FormatError> {
+        let mut value: u64 = 0;
+        for i in 0..5 {
+            let b = self.take(1)?[0];
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(FormatError::NonCanonical("length"));
+                }
+                return usize::try_from(value).map_err(|_| FormatError::TooLarge("length"));
+            }
+        }
+        Err(FormatError::TooLarge("length"))
+    }
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: usize) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+impl VaultFile {
+    /// Encode: `magic || version || vault id || varint count || (varint len || record
+    /// || signature)*`.
+    pub fn encode(&self) -> Vec<u8> {
+        let size: usize = 8 + 1 + 32 + 5 + self.records.iter().map(|r| r.bytes.len() + 70).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(VAULT_MAGIC);
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&self.vault_id.0);
+        write_varint(&mut out, self.records.len());
+        for r in &self.records {
+            write_varint(&mut out, r.bytes.len());
+            out.extend_from_slice(&r.bytes);
+            out.extend_from_slice(&r.signature);
+        }
+        out
+    }
+
+    /// Decode and check structure (not signatures or authority: see `vault`).
+    pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut rd = Reader { rest: bytes };
+        if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
+            return Err(FormatError::BadMagic);
+        }
+        let version = rd.take(1)?[0];
+        if version != FORMAT_VERSION {
+            return Err(FormatError::UnsupportedVersion(version));
+        }
+        let vault_id = RecordId(rd.array()?);
+        let count = rd.varint()?;
+        if count == 0 {
+            return Err(FormatError::Malformed("vault without a genesis record"));
+        }
+        // A count can never drive an allocation larger than the bytes present.
+        if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
+            return Err(FormatError::TooLarge("record count"));
+        }
+        let mut records = Vec::with_capacity(count);
+        let mut index: HashMap<RecordId, usize> = HashMap::with_capacity(count);
+        for i in 0..count {
+            let len = rd.varint()?;
+            if len > MAX_RECORD_LEN {
+                return Err(FormatError::TooLarge("record"));
+            }
+            let raw = rd.take(len)?;
+            let signature = rd.array::<64>()?;
+            let record = decode_record(raw)?;
+            let id = record_id(raw);
+            if index.insert(id, i).is_some() {
+                return Err(FormatError::Duplicate);
+            }
+            check_record_shape(&record, i)?;
+            for p in &record.parents {
+                if !index.contains_key(p) || index.get(p) == Some(&i) {
+                    return Err(FormatError::MissingParent);
+                }
+            }
+            records.push(StoredRecord {
+                bytes: raw.to_vec(),
+                record,
+                signature,
+                id,
+            });
+        }
+        if !rd.rest.is_empty() {
+            return Err(FormatError::TrailingBytes);
+        }
+        if records[0].id != vault_id {
+            return Err(FormatError::VaultIdMismatch);
+        }
+        check_canonical_order(&records, &index)?;
+        Ok(Self { vault_id, records })
+    }
+
+    /// The DAG heads: records that are no record's parent, in id order.
+    pub fn heads(&self) -> Vec<RecordId> {
+        let mut is_parent: HashMap<RecordId, ()> = HashMap::with_capacity(self.records.len());
+        for r in &self.records {
+            for p in &r.record.parents {
+                is_parent.insert(*p, ());
+            }
+        }
+        let mut heads: Vec<RecordId> = self
+            .records
+            .iter()
+            .filter(|r| !is_parent.contains_key(&r.id))
+            .map(|r| r.id)
+            .collect();
+        heads.sort();
+        heads
+    }
+
+    /// Append records (already signed, parents in this file) and restore canonical order.
+    pub fn append(&mut self, new: Vec<StoredRecord>) {
+        self.records.extend(new);
+        self.records = canonical_order(std::mem::take(&mut self.records));
+    }
+}
+
+/// Decode one record canonically with no trailing bytes.
+pub fn decode_record(raw: &[u8]) -> Result<Record, FormatError> {
+    let (record, rest): (Record, &[u8]) =
+        postcard::take_from_bytes(raw).map_err(|_| FormatError::Malformed("record"))?;
+    if !rest.is_empty() {
+        return Err(FormatError::TrailingBytes);
+    }
+    let again = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
+    if again != raw {
+        return Err(FormatError::NonCanonical("record"));
+    }
+    Ok(record)
+}
+
+fn check_name(name: &str, what: &'static str) -> Result<(), FormatError> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(FormatError::Malformed(what));
+    }
+    Ok(())
+}
+
+fn check_member_wrap(w: &MemberWrap) -> Result<(), FormatError> {
+    if w.sealed.len() != crypto::SEALED_KEY_LEN {
+        return Err(FormatError::Malformed("member key wrap"));
+    }
+    Ok(())
+}
+
+fn check_key_update(k: &GroupKeyUpdate) -> Result<(), FormatError> {
+    if k.wraps.len() > MAX_WRAPS {
+        return Err(FormatError::TooLarge("group key wraps"));
+    }
+    k.wraps.iter().try_for_each(check_member_wrap)
+}
+
+/// Structural checks of one record that need no other record (docs/format.md, "Record").
+fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatError> {
+    let is_genesis = matches!(record.body, RecordBody::Genesis(_));
+    if (position == 0) != is_genesis {
+        return Err(FormatError::Malformed("genesis must be the first record and only there"));
+    }
+    if is_genesis != record.parents.is_empty() {
+        return Err(FormatError::Malformed("record parents"));
+    }
+    if record.parents.len() > MAX_PARENTS {
+        return Err(FormatError::TooLarge("record parents"));
+    }
+    if record.parents.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(FormatError::NonCanonical("record parents"));
+    }
+    match &record.body {
+        RecordBody::Genesis(g) => {
+            check_name(&g.team, "team name")?;
+            check_name(&g.owner_name, "member name")?;
+            if g.owner != record.author {
+                return Err(FormatError::Malformed("genesis author"));
+            }
+        }
+        RecordBody::AddMember(a) => {
+            check_name(&a.name, "member name")?;
+            if a.role == Role::Owner {
+                return Err(FormatError::Malformed("a second owner"));
+            }
+            if let Some(w) = &a.admin_wrap {
+                check_member_wrap(w)?;
+            }
+        }
+        RecordBody::ChangeRole {
+            role, admin_wrap, ..
+        } => {
+            if *role == Role::Owner {
+                return Err(FormatError::Malformed("a second owner"));
+            }
+            if let Some(w) = admin_wrap {
+                check_member_wrap(w)?;
+            }
+        }
+        RecordBody::ChangeMemberKeys {
+            old_key_signature, ..
+        } => {
+            if old_key_signature.len() != crypto::SIGNATURE_LEN {
+                return Err(FormatError::Malformed("key change signature"));
+            }
+        }
+        RecordBody::CreateGroup { name, members, key } => {
+            check_name(name, "group name")?;
+            if members.len() > MAX_IDS {
+                return Err(FormatError::TooLarge("group members"));
+            }
+            check_key_update(key)?;
+        }
+        RecordBody::AddGroupMember { wrap, .. } => check_member_wrap(wrap)?,
+        RecordBody::RemoveGroupMember { key, .. } | RecordBody::RotateGroupKey(key) => {
+            check_key_update(key)?
+        }
+        RecordBody::EntryRevision(rev) => {
+            if let EntryContent::Sealed(s) = &rev.content {
+                if s.wraps.is_empty() || s.wraps.len() > MAX_WRAPS {
+                    return Err(FormatError::TooLarge("entry key wraps"));
+                }
+                for w in &s.wraps {
+                    match w {
+                        KeyWrap::Member(m) => check_member_wrap(m)?,
+                        KeyWrap::Group { sealed, .. } => {
+                            if sealed.len() != crypto::SEALED_KEY_LEN {
+                                return Err(FormatError::Malformed("group key wrap"));
+                            }
+                        }
+                    }
+                }
+                let body = s.ciphertext.len().checked_sub(crypto::TAG_LEN);
+                if body.is_none_or(|b| b < MIN_BUCKET || b != bucket(b)) {
+                    return Err(FormatError::Malformed("entry ciphertext length"));
+                }
+            }
+        }
+        RecordBody::Event(_) => {}
+        RecordBody::RotateAtSource { entries, .. } => {
+            if entries.len() > MAX_IDS {
+                return Err(FormatError::TooLarge("rotate-at-source entries"));
+            }
+        }
+        RecordBody::RemoveMember { .. } => {}
+    }
+    Ok(())
+}
+
+/// Kahn's algorithm, taking the smallest ready record id first (docs/format.md,
+/// "Record order"). Genesis is the only root.
+fn canonical_order(records: Vec<StoredRecord>) -> Vec<StoredRecord> {
+    let n = records.len();
+    let index: HashMap<RecordId, usize> = records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let order = kahn(&records, &index);
+    let mut slots: Vec<Option<StoredRecord>> = records.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(n);
+    for i in order {
+        if let Some(r) = slots[i].take() {
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn kahn(records: &[StoredRecord], index: &HashMap<RecordId, usize>) -> Vec<usize> {
+    let n = records.len();
+    let mut pending = vec![0usize; n];
+    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        for p in &r.record.parents {
+            if let Some(&pi) = index.get(p) {
+                pending[i] += 1;
+                children.entry(pi).or_default().push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<std::cmp::Reverse<(RecordId, usize)>> = BinaryHeap::new();
+    for (i, r) in records.iter().enumerate() {
+        if pending[i] == 0 {
+            ready.push(std::cmp::Reverse((r.id, i)));
+        }
+    }
+    let mut order = Vec::with_capacity(n);
+    while let Some(std::cmp::Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        if let Some(kids) = children.get(&i) {
+            for &k in kids {
+                pending[k] -= 1;
+                if pending[k] == 0 {
+                    ready.push(std::cmp::Reverse((records[k].id, k)));
+                }
+            }
+        }
+    }
+    order
+}
+
+fn check_canonical_order(
+    records: &[StoredRecord],
+    index: &HashMap<RecordId, usize>,
+) -> Result<(), FormatError> {
+    // Fast path: a linear history (each record's only parent is the previous one) has
+    // exactly one topological order.
+    let linear = records
+        .iter()
+        .enumerate()
+        .skip(1)
+        .all(|(i, r)| r.record.parents.len() == 1 && r.record.parents[0] == records[i - 1].id);
+    if linear {
+        return Ok(());
+    }
+    let order = kahn(records, index);
+    if order.len() != records.len() || order.iter().enumerate().any(|(i, &j)| i != j) {
+        return Err(FormatError::Order);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn buckets() {
+        assert_eq!(bucket(1), 256);
+        assert_eq!(bucket(256), 256);
+        assert_eq!(bucket(257), 512);
+        assert_eq!(bucket(65536), 65536);
+        assert_eq!(bucket(65537), 131072);
+    }
+
+    #[test]
+    fn payload_pads_and_round_trips() {
+        let mut p = EntryPayload::default();
+        p.path = "web/github".into();
+        p.password = SecretString::new("abc".into());
+        let padded = p.to_padded().unwrap();
+        assert_eq!(padded.len(), 256);
+        assert_eq!(EntryPayload::from_padded(&padded).unwrap(), p);
+        let mut bad = padded.to_vec();
+        *bad.last_mut().unwrap() = 1;
+        assert_eq!(
+            EntryPayload::from_padded(&bad),
+            Err(FormatError::NonCanonical("payload padding"))
+        );
+    }
+
+    #[test]
+    fn short_password_change_keeps_bucket() {
+        let mut p = EntryPayload::default();
+        p.path = "web/github".into();
+        p.password = SecretString::new("abc".into());
+        let a = p.to_padded().unwrap().len();
+        p.password = SecretString::new("x".repeat(30));
+        assert_eq!(p.to_padded().unwrap().len(), a);
+    }
+
+    #[test]
+    fn varint_rejects_overlong_and_huge() {
+        let mut r = Reader { rest: &[0x80, 0x00] };
+        assert_eq!(r.varint(), Err(FormatError::NonCanonical("length")));
+        let mut r = Reader {
+            rest: &[0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        };
+        assert_eq!(r.varint(), Err(FormatError::TooLarge("length")));
+        let mut out = Vec::new();
+        write_varint(&mut out, 300);
+        let mut r = Reader { rest: &out };
+        assert_eq!(r.varint(), Ok(300));
+    }
+
+    #[test]
+    fn bad_magic_version_and_empty() {
+        assert_eq!(VaultFile::decode(b"").err(), Some(FormatError::BadMagic));
+        assert_eq!(VaultFile::decode(b"NOTAVAULT").err(), Some(FormatError::BadMagic));
+        let mut v = VAULT_MAGIC.to_vec();
+        v.push(2);
+        assert_eq!(VaultFile::decode(&v).err(), Some(FormatError::UnsupportedVersion(2)));
+        let mut v = VAULT_MAGIC.to_vec();
+        v.push(1);
+        v.extend_from_slice(&[0; 32]);
+        v.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+        assert_eq!(VaultFile::decode(&v).err(), Some(FormatError::TooLarge("record count")));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let id = EntryId([0xab; 16]);
+        assert_eq!(EntryId::from_hex(&id.to_hex()), Some(id));
+        assert_eq!(EntryId::from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,456 @@
+//! A person's identity: X25519 + Ed25519 key pairs, the secret halves sealed under
+//! Argon2id(passphrase) in a local file; the public halves as `amanat1…` text and a
+//! short fingerprint.
+//!
+//! File layout (docs/format.md, "Identity file"): `"AMANATID" || 0x01 ||
+//! postcard(IdentityHeader) || postcard(bytes: sealed secrets)`. Everything before the
+//! sealed bytes, the KDF parameters included, is the AEAD's associated data, so changing
+//! a parameter without the passphrase makes the file fail to open. This module does no
+//! I/O: `store` reads and writes the file.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::crypto::{
+    self, AgreementSecret, CryptoError, KdfParams, SecretString, SigningSecret, SymmetricKey,
+};
+use crate::format::{PublicKeys, parse_hex};
+
+/// First bytes of an identity file.
+pub const IDENTITY_MAGIC: &[u8; 8] = b"AMANATID";
+/// Identity file version.
+pub const IDENTITY_VERSION: u8 = 1;
+/// Human-readable part of the public key text.
+pub const PUBLIC_KEY_HRP: &str = "amanat";
+/// Ceiling on an identity file's size.
+pub const MAX_IDENTITY_LEN: usize = 4096;
+const SECRETS_LEN: usize = 64;
+
+/// Errors of identity handling.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// The file is not an identity file of a version this build reads, or is damaged.
+    #[error("malformed identity file ({0})")]
+    Malformed(&'static str),
+    /// The passphrase is wrong (or the file was tampered with: indistinguishable).
+    #[error("wrong passphrase, or the identity file was modified")]
+    WrongPassphrase,
+    /// The KDF parameters are refused.
+    #[error(transparent)]
+    Kdf(CryptoError),
+    /// A public key text that does not parse.
+    #[error("invalid public key text ({0})")]
+    PublicKeyText(&'static str),
+    /// The system random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
+    /// The name is empty, too long or contains control characters.
+    #[error("invalid identity name")]
+    Name,
+}
+
+/// The authenticated, clear part of the identity file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct IdentityHeader {
+    name: String,
+    keys: PublicKeys,
+    kdf: KdfParams,
+    insecure_kdf: bool,
+    salt: [u8; 16],
+    nonce: [u8; 24],
+}
+
+/// An unlocked identity. Secret keys are zeroized on drop and never printed.
+#[derive(Debug)]
+pub struct Identity {
+    /// Display name.
+    pub name: String,
+    /// Public keys.
+    pub keys: PublicKeys,
+    /// X25519 secret.
+    pub agreement: AgreementSecret,
+    /// Ed25519 secret.
+    pub signing: SigningSecret,
+    /// The KDF parameters the file uses.
+    pub kdf: KdfParams,
+    /// Whether they were allowed below the floor.
+    pub insecure_kdf: bool,
+}
+
+/// What can be read from an identity file without the passphrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInfo {
+    /// Display name.
+    pub name: String,
+    /// Public keys.
+    pub keys: PublicKeys,
+    /// KDF parameters.
+    pub kdf: KdfParams,
+    /// Whether the KDF is below the floor.
+    pub insecure_kdf: bool,
+}
+
+impl Identity {
+    /// Make a fresh identity.
+    pub fn generate(name: &str) -> Result<Self, IdentityError> {
+        check_name(name)?;
+        let agreement = AgreementSecret::generate().map_err(|_| IdentityError::Random)?;
+        let signing = SigningSecret::generate().map_err(|_| IdentityError::Random)?;
+        let keys = PublicKeys {
+            agreement: agreement.public().map_err(|_| IdentityError::Random)?,
+            signing: signing.public(),
+        };
+        Ok(Self {
+            name: name.to_string(),
+            keys,
+            agreement,
+            signing,
+            kdf: KdfParams::DEFAULT,
+            insecure_kdf: false,
+        })
+    }
+
+    /// Seal the secret keys under `passphrase` with `params` into file bytes.
+    pub fn seal(
+        &self,
+        passphrase: &SecretString,
+        params: KdfParams,
+        insecure: bool,
+    ) -> Result<Vec<u8>, IdentityError> {
+        params.check(insecure).map_err(IdentityError::Kdf)?;
+        let salt: [u8; 16] = crypto::random_array().map_err(|_| IdentityError::Random)?;
+        let nonce: [u8; 24] = crypto::random_array().map_err(|_| IdentityError::Random)?;
+        let header = IdentityHeader {
+            name: self.name.clone(),
+            keys: self.keys,
+            kdf: params,
+            insecure_kdf: insecure && params.below_floor(),
+            salt,
+            nonce,
+        };
+        let mut out = IDENTITY_MAGIC.to_vec();
+        out.push(IDENTITY_VERSION);
+        let encoded =
+            postcard::to_allocvec(&header).map_err(|_| IdentityError::Malformed("encode"))?;
+        out.extend_from_slice(&encoded);
+        let kek = crypto::derive_kek(passphrase, &salt, params, insecure)
+            .map_err(IdentityError::Kdf)?;
+        let mut secrets = Zeroizing::new([0u8; SECRETS_LEN]);
+        secrets[..32].copy_from_slice(self.agreement.expose());
+        secrets[32..].copy_from_slice(&*self.signing.seed());
+        let sealed = crypto::seal_with_nonce(&kek, &nonce, &out, &*secrets)
+            .map_err(|_| IdentityError::Malformed("seal"))?;
+        let tail = postcard::to_allocvec(&serde_bytes::Bytes::new(&sealed))
+            .map_err(|_| IdentityError::Malformed("encode"))?;
+        out.extend_from_slice(&tail);
+        Ok(out)
+    }
+
+    /// Open identity file bytes with a passphrase.
+    pub fn unlock(bytes: &[u8], passphrase: &SecretString) -> Result<Self, IdentityError> {
+        let (header, aad_len, sealed) = parse(bytes)?;
+        let kek = derive(passphrase, &header)?;
+        Self::open_with_kek(&header, &bytes[..aad_len], &sealed, &kek)
+    }
+
+    fn open_with_kek(
+        header: &IdentityHeader,
+        aad: &[u8],
+        sealed: &[u8],
+        kek: &SymmetricKey,
+    ) -> Result<Self, IdentityError> {
+        let secrets = crypto::open(kek, &header.nonce, aad, sealed)
+            .map_err(|_| IdentityError::WrongPassphrase)?;
+        let secrets: &[u8; SECRETS_LEN] = secrets
+            .as_slice()
+            .try_into()
+            .map_err(|_| IdentityError::Malformed("secret keys"))?;
+        let mut a = [0u8; 32];
+        a.copy_from_slice(&secrets[..32]);
+        let agreement = AgreementSecret::from_bytes(a);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&secrets[32..]);
+        let signing = SigningSecret::from_seed(&seed);
+        // The secrets must belong to the public keys in the header.
+        let keys = PublicKeys {
+            agreement: agreement
+                .public()
+                .map_err(|_| IdentityError::Malformed("secret keys"))?,
+            signing: signing.public(),
+        };
+        if keys != header.keys {
+            return Err(IdentityError::Malformed("keys do not match"));
+        }
+        Ok(Self {
+            name: header.name.clone(),
+            keys,
+            agreement,
+            signing,
+            kdf: header.kdf,
+            insecure_kdf: header.insecure_kdf,
+        })
+    }
+
+    /// `amanat1…` text of the public keys.
+    pub fn public_key_text(&self) -> String {
+        public_key_text(&self.keys)
+    }
+
+    /// Fingerprint of the public keys.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.keys)
+    }
+}
+
+/// Read the clear part of an identity file (no passphrase needed).
+pub fn inspect(bytes: &[u8]) -> Result<IdentityInfo, IdentityError> {
+    let (h, _, _) = parse(bytes)?;
+    Ok(IdentityInfo {
+        name: h.name,
+        keys: h.keys,
+        kdf: h.kdf,
+        insecure_kdf: h.insecure_kdf,
+    })
+}
+
+fn derive(passphrase: &SecretString, header: &IdentityHeader) -> Result<SymmetricKey, IdentityError> {
+    // The ceiling is checked before Argon2 allocates anything; the floor is relaxed only
+    // when the authenticated header says the file was made with --insecure-kdf (a
+    // forged flag makes the AEAD fail, after at most the ceiling's cost).
+    crypto::derive_kek(passphrase, &header.salt, header.kdf, header.insecure_kdf)
+        .map_err(IdentityError::Kdf)
+}
+
+fn parse(bytes: &[u8]) -> Result<(IdentityHeader, usize, Vec<u8>), IdentityError> {
+    if bytes.len() > MAX_IDENTITY_LEN {
+        return Err(IdentityError::Malformed("too large"));
+    }
+    let rest = bytes
+        .strip_prefix(IDENTITY_MAGIC.as_slice())
+        .ok_or(IdentityError::Malformed("bad magic"))?;
+    let (&version, rest) = rest.split_first().ok_or(IdentityError::Malformed("truncated"))?;
+    if version != IDENTITY_VERSION {
+        return Err(IdentityError::Malformed("unsupported version"));
+    }
+    let (header, tail): (IdentityHeader, &[u8]) =
+        postcard::take_from_bytes(rest).map_err(|_| IdentityError::Malformed("header"))?;
+    let aad_len = bytes.len() - tail.len();
+    let (sealed, trailing): (&[u8], &[u8]) =
+        postcard::take_from_bytes::<&serde_bytes::Bytes>(tail)
+            .map(|(b, t)| (b.as_ref(), t))
+            .map_err(|_| IdentityError::Malformed("sealed keys"))?;
+    if !trailing.is_empty() {
+        return Err(IdentityError::Malformed("trailing bytes"));
+    }
+    if sealed.len() != SECRETS_LEN + crypto::TAG_LEN {
+        return Err(IdentityError::Malformed("sealed keys"));
+    }
+    let again = postcard::to_allocvec(&header).map_err(|_| IdentityError::Malformed("header"))?;
+    if again.as_slice() != &bytes[9..aad_len] {
+        return Err(IdentityError::Malformed("non-canonical header"));
+    }
+    check_name(&header.name)?;
+    if header.insecure_kdf != header.kdf.below_floor() {
+        return Err(IdentityError::Malformed("insecure-kdf flag"));
+    }
+    header.kdf.check(header.insecure_kdf).map_err(IdentityError::Kdf)?;
+    Ok((header, aad_len, sealed.to_vec()))
+}
+
+fn check_name(name: &str) -> Result<(), IdentityError> {
+    if name.is_empty()
+        || name.len() > crate::format::MAX_NAME_LEN
+        || name.chars().any(|c| c.is_control() || c.is_whitespace() || c == '@')
+    {
+        return Err(IdentityError::Name);
+    }
+    Ok(())
+}
+
+/// `amanat1…`: bech32 (BIP 173 checksum) of `agreement || signing`.
+pub fn public_key_text(keys: &PublicKeys) -> String {
+    let mut data = [0u8; 64];
+    data[..32].copy_from_slice(&keys.agreement);
+    data[32..].copy_from_slice(&keys.signing);
+    // The HRP is a valid constant and 64 bytes are far below bech32's 1023-character
+    // code length, so encoding cannot fail; fall back to an empty string regardless.
+    bech32::Hrp::parse(PUBLIC_KEY_HRP)
+        .ok()
+        .and_then(|hrp| bech32::encode::<bech32::Bech32>(hrp, &data).ok())
+        .unwrap_or_default()
+}
+
+/// Parse `amanat1…` text; checks the checksum and that both keys are valid.
+pub fn parse_public_key_text(text: &str) -> Result<PublicKeys, IdentityError> {
+    let text = text.trim();
+    if text.len() > 200 {
+        return Err(IdentityError::PublicKeyText("too long"));
+    }
+    let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
+        .map_err(|_| IdentityError::PublicKeyText("bad checksum or characters"))?;
+    if checked.hrp().as_str() != PUBLIC_KEY_HRP {
+        return Err(IdentityError::PublicKeyText("does not start with amanat1"));
+    }
+    let data: Vec<u8> = checked.byte_iter().collect();
+    let data: [u8; 64] = data
+        .try_into()
+        .map_err(|_| IdentityError::PublicKeyText("wrong length"))?;
+    let mut keys = PublicKeys {
+        agreement: [0; 32],
+        signing: [0; 32],
+    };
+    keys.agreement.copy_from_slice(&data[..32]);
+    keys.signing.copy_from_slice(&data[32..]);
+    crypto::check_agreement_public(&keys.agreement)
+        .map_err(|_| IdentityError::PublicKeyText("invalid X25519 key"))?;
+    crypto::check_signing_public(&keys.signing)
+        .map_err(|_| IdentityError::PublicKeyText("invalid Ed25519 key"))?;
+    Ok(keys)
+}
+
+/// Fingerprint: the first 128 bits of `SHA-256("amanat/v1/fingerprint", agreement,
+/// signing)` as eight groups of four uppercase hex digits.
+pub fn fingerprint(keys: &PublicKeys) -> String {
+    let h = crypto::labeled_hash(crypto::FINGERPRINT_LABEL, &[&keys.agreement, &keys.signing]);
+    let hex = crate::format::hex_string(&h[..16]).to_uppercase();
+    hex.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Compare a fingerprint typed by a person (any case, dashes and spaces optional) with
+/// the fingerprint of `keys`, in constant time.
+pub fn fingerprint_matches(keys: &PublicKeys, typed: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let clean: String = typed.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let Some(typed) = parse_hex(&clean) else {
+        return false;
+    };
+    let h = crypto::labeled_hash(crypto::FINGERPRINT_LABEL, &[&keys.agreement, &keys.signing]);
+    typed.len() == 16 && bool::from(typed.as_slice().ct_eq(&h[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pass(s: &str) -> SecretString {
+        SecretString::new(s.into())
+    }
+
+    #[test]
+    fn seal_unlock_round_trip() {
+        let id = Identity::generate("alice").unwrap();
+        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        let back = Identity::unlock(&bytes, &pass("pw")).unwrap();
+        assert_eq!(back.keys, id.keys);
+        assert_eq!(back.name, "alice");
+        assert!(back.insecure_kdf);
+        assert_eq!(
+            Identity::unlock(&bytes, &pass("wrong")).unwrap_err(),
+            IdentityError::WrongPassphrase
+        );
+    }
+
+    #[test]
+    fn insecure_params_refused_without_flag() {
+        let id = Identity::generate("alice").unwrap();
+        assert!(matches!(
+            id.seal(&pass("pw"), KdfParams::INSECURE_TEST, false),
+            Err(IdentityError::Kdf(_))
+        ));
+    }
+
+    #[test]
+    fn changed_kdf_params_fail_authentication() {
+        let id = Identity::generate("alice").unwrap();
+        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        // memory_kib is the first field after name + keys; bump it by one.
+        let mut h = inspect(&bytes).unwrap();
+        h.kdf.memory_kib += 8;
+        let header = IdentityHeader {
+            name: h.name,
+            keys: h.keys,
+            kdf: h.kdf,
+            insecure_kdf: true,
+            salt: [0; 16],
+            nonce: [0; 24],
+        };
+        let (orig, aad_len, sealed) = parse(&bytes).unwrap();
+        let mut forged = IDENTITY_MAGIC.to_vec();
+        forged.push(1);
+        forged.extend(
+            postcard::to_allocvec(&IdentityHeader {
+                salt: orig.salt,
+                nonce: orig.nonce,
+                ..header
+            })
+            .unwrap(),
+        );
+        forged.extend(postcard::to_allocvec(&serde_bytes::Bytes::new(&sealed)).unwrap());
+        assert_ne!(forged.len(), aad_len);
+        assert_eq!(
+            Identity::unlock(&forged, &pass("pw")).unwrap_err(),
+            IdentityError::WrongPassphrase
+        );
+    }
+
+    #[test]
+    fn huge_memory_refused_before_allocating() {
+        let id = Identity::generate("alice").unwrap();
+        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        let (h, _, sealed) = parse(&bytes).unwrap();
+        let forged_header = IdentityHeader {
+            kdf: KdfParams {
+                memory_kib: u32::MAX,
+                time: 3,
+                lanes: 4,
+            },
+            insecure_kdf: false,
+            ..h
+        };
+        let mut forged = IDENTITY_MAGIC.to_vec();
+        forged.push(1);
+        forged.extend(postcard::to_allocvec(&forged_header).unwrap());
+        forged.extend(postcard::to_allocvec(&serde_bytes::Bytes::new(&sealed)).unwrap());
+        assert!(matches!(
+            Identity::unlock(&forged, &pass("pw")),
+            Err(IdentityError::Kdf(_))
+        ));
+    }
+
+    #[test]
+    fn public_key_text_round_trip_and_checksum() {
+        let id = Identity::generate("alice").unwrap();
+        let text = id.public_key_text();
+        assert!(text.starts_with("amanat1"));
+        assert_eq!(parse_public_key_text(&text).unwrap(), id.keys);
+        let mut broken: Vec<char> = text.chars().collect();
+        let i = 20;
+        broken[i] = if broken[i] == 'q' { 'p' } else { 'q' };
+        let broken: String = broken.into_iter().collect();
+        assert!(parse_public_key_text(&broken).is_err());
+    }
+
+    #[test]
+    fn fingerprint_shape_and_match() {
+        let id = Identity::generate("alice").unwrap();
+        let fp = id.fingerprint();
+        assert_eq!(fp.len(), 39);
+        assert!(fingerprint_matches(&id.keys, &fp));
+        assert!(fingerprint_matches(&id.keys, &fp.to_lowercase().replace('-', "")));
+        let other = Identity::generate("bob").unwrap();
+        assert!(!fingerprint_matches(&other.keys, &fp));
+    }
+
+    #[test]
+    fn garbage_identity_is_malformed() {
+        assert!(matches!(inspect(b""), Err(IdentityError::Malformed(_))));
+        assert!(matches!(inspect(b"AMANATID\x01\xff\xff"), Err(IdentityError::Malformed(_))));
+        assert!(matches!(inspect(&[0u8; 5000]), Err(IdentityError::Malformed(_))));
+    }
+}

@@ -1,0 +1,10 @@
+//! amanat: an encrypted team password manager — the core library.
+//!
+//! The core never prints, prompts or exits; the binary (`src/main.rs`, `src/cli/`) does.
+//! Dependencies point one way: `vault`/`store` → `format`/`identity` → `crypto`.
+
+pub mod crypto;
+pub mod format;
+pub mod identity;
+pub mod passgen;
+pub mod vault;

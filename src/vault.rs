@@ -1,0 +1,1111 @@
+//! The vault: replaying the signed record DAG into a roster and entries, opening
+//! entries for a member, and making new signed records.
+//!
+//! State is derived only by replaying verified records in canonical order
+//! (docs/format.md, "Replay"). Roster records are always signature-checked; an entry
+//! revision's signature is checked when it is opened, and every signature by
+//! [`Vault::verify`]. Listing and finding decrypt paths, authenticated by the AEAD
+//! under keys only readers hold. This module does no I/O: `store` reads and writes.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::crypto::{self, CryptoError, SIGNATURE_LABEL, SymmetricKey};
+use crate::format::{
+    self, ADMINS_GROUP, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError,
+    Genesis, GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, PublicKeys, Record,
+    RecordBody, RecordId, Role, SealedEntry, StoredRecord, VaultFile,
+};
+use crate::identity::Identity;
+
+/// Errors of vault operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The file's bytes are malformed.
+    #[error("vault file is damaged: {0}")]
+    Format(#[from] FormatError),
+    /// A record's signature, a wrap, a key commitment or a ciphertext failed to verify.
+    #[error("vault integrity check failed: {0}")]
+    Integrity(&'static str),
+    /// The identity is not a current member of this vault.
+    #[error("identity '{0}' is not a member of this vault")]
+    NotMember(String),
+    /// No entry at this path.
+    #[error("no entry '{0}'")]
+    NotFound(String),
+    /// Two entries at one path (concurrent creation).
+    #[error("ambiguous path '{path}': entries {ids} share it")]
+    Ambiguous {
+        /// The path.
+        path: String,
+        /// The entry ids, comma-separated.
+        ids: String,
+    },
+    /// An entry already exists at this path.
+    #[error("an entry '{0}' already exists")]
+    Exists(String),
+    /// The member may not do this.
+    #[error("access denied: {0}")]
+    Denied(&'static str),
+    /// A path that is not a valid entry path.
+    #[error("invalid entry path '{0}'")]
+    InvalidPath(String),
+    /// The system random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
+}
+
+impl From<CryptoError> for VaultError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Random => VaultError::Random,
+            _ => VaultError::Integrity("decryption failed"),
+        }
+    }
+}
+
+/// A member as the replayed roster knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Id.
+    pub id: MemberId,
+    /// Display name.
+    pub name: String,
+    /// Current public keys.
+    pub keys: PublicKeys,
+    /// Role.
+    pub role: Role,
+    /// False once removed.
+    pub active: bool,
+}
+
+/// A group as the replayed roster knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Id ([`ADMINS_GROUP`] for `@admins`).
+    pub id: GroupId,
+    /// Name without `@`.
+    pub name: String,
+    /// Current members (for `@admins`: the current admins).
+    pub members: BTreeSet<MemberId>,
+    /// Current key id.
+    pub key_id: RecordId,
+}
+
+/// One version of a group key: where to find each member's wrap.
+#[derive(Debug, Clone)]
+struct GroupKeyVersion {
+    group: GroupId,
+    commitment: [u8; 32],
+    wraps: Vec<MemberWrap>,
+}
+
+/// A record that is well-formed and correctly signed but fails the authority rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// Which record.
+    pub record: RecordId,
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// The replayed vault.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    file: VaultFile,
+    team: String,
+    owner: MemberId,
+    members: BTreeMap<MemberId, Member>,
+    groups: BTreeMap<GroupId, Group>,
+    group_keys: HashMap<RecordId, GroupKeyVersion>,
+    /// Record index by id.
+    index: HashMap<RecordId, usize>,
+    /// Entry id → indices of its head revisions.
+    heads: HashMap<EntryId, Vec<usize>>,
+    ignored: Vec<Ignored>,
+}
+
+/// An opened (decrypted, verified) entry revision.
+#[derive(Debug)]
+pub struct OpenEntry {
+    /// The entry.
+    pub id: EntryId,
+    /// The revision opened.
+    pub revision: RecordId,
+    /// Who wrote this revision.
+    pub author: MemberId,
+    /// Everything inside.
+    pub payload: EntryPayload,
+    /// How many heads the entry has (more than one: concurrent edits to resolve).
+    pub heads: usize,
+}
+
+/// Summary of [`Vault::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: usize,
+    /// Live entries.
+    pub entries: usize,
+    /// Records ignored under the authority rule.
+    pub ignored: Vec<Ignored>,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Check an entry path: slash-separated non-empty segments, no `.`/`..`, no control
+/// characters, at most 512 bytes.
+pub fn check_path(path: &str) -> Result<(), VaultError> {
+    let bad = path.is_empty()
+        || path.len() > 512
+        || path.chars().any(char::is_control)
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.trim() != s);
+    if bad {
+        return Err(VaultError::InvalidPath(path.to_string()));
+    }
+    Ok(())
+}
+
+impl Vault {
+    /// A new vault owned by `owner`: the genesis record and the first `@admins` key.
+    pub fn create(owner: &Identity, team: &str) -> Result<Self, VaultError> {
+        let owner_id = MemberId(crypto::random_array().map_err(|_| VaultError::Random)?);
+        let genesis = Record {
+            parents: vec![],
+            author: owner_id,
+            time: now(),
+            body: RecordBody::Genesis(Genesis {
+                team: team.to_string(),
+                owner: owner_id,
+                owner_name: owner.name.clone(),
+                owner_keys: owner.keys,
+                nonce: crypto::random_array().map_err(|_| VaultError::Random)?,
+            }),
+        };
+        let (bytes, id) = StoredRecord::encode(genesis.clone())?;
+        let signature = owner.signing.sign(SIGNATURE_LABEL, &bytes);
+        let file = VaultFile {
+            vault_id: id,
+            records: vec![StoredRecord {
+                bytes,
+                record: genesis,
+                signature,
+                id,
+            }],
+        };
+        let mut vault = Self::replay(file)?;
+        let admins_key = SymmetricKey::generate()?;
+        let update = vault.group_key_update(ADMINS_GROUP, &admins_key)?;
+        vault.append(owner, vec![RecordBody::RotateGroupKey(update)])?;
+        Ok(vault)
+    }
+
+    /// Decode and replay a vault file (roster signatures checked).
+    pub fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
+        Self::replay(VaultFile::decode(bytes)?)
+    }
+
+    /// The file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        self.file.encode()
+    }
+
+    /// The vault id (the genesis record's id).
+    pub fn id(&self) -> RecordId {
+        self.file.vault_id
+    }
+    /// The team's name.
+    pub fn team(&self) -> &str {
+        &self.team
+    }
+    /// Current DAG heads.
+    pub fn heads(&self) -> Vec<RecordId> {
+        self.file.heads()
+    }
+    /// Whether the file holds a record.
+    pub fn contains(&self, id: &RecordId) -> bool {
+        self.index.contains_key(id)
+    }
+    /// Number of records.
+    pub fn record_count(&self) -> usize {
+        self.file.records.len()
+    }
+    /// Members, current and removed.
+    pub fn members(&self) -> impl Iterator<Item = &Member> {
+        self.members.values()
+    }
+    /// Groups (including `@admins`).
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+    /// Records ignored under the authority rule.
+    pub fn ignored(&self) -> &[Ignored] {
+        &self.ignored
+    }
+    /// Number of live (not deleted) entries, readable or not.
+    pub fn entry_count(&self) -> usize {
+        self.heads
+            .values()
+            .filter(|h| {
+                h.iter().any(|&i| {
+                    matches!(&self.file.records[i].record.body,
+                        RecordBody::EntryRevision(r) if matches!(r.content, EntryContent::Sealed(_)))
+                })
+            })
+            .count()
+    }
+
+    /// The current member whose keys are the identity's.
+    pub fn member_for(&self, identity: &Identity) -> Result<&Member, VaultError> {
+        self.members
+            .values()
+            .find(|m| m.active && m.keys == identity.keys)
+            .ok_or_else(|| VaultError::NotMember(identity.name.clone()))
+    }
+
+    fn replay(file: VaultFile) -> Result<Self, VaultError> {
+        let Some(first) = file.records.first() else {
+            return Err(FormatError::Malformed("vault without a genesis record").into());
+        };
+        let RecordBody::Genesis(g) = &first.record.body else {
+            return Err(FormatError::Malformed("first record is not genesis").into());
+        };
+        crypto::verify(&g.owner_keys.signing, SIGNATURE_LABEL, &first.bytes, &first.signature)
+            .map_err(|_| VaultError::Integrity("genesis signature"))?;
+        let mut members = BTreeMap::new();
+        members.insert(
+            g.owner,
+            Member {
+                id: g.owner,
+                name: g.owner_name.clone(),
+                keys: g.owner_keys,
+                role: Role::Owner,
+                active: true,
+            },
+        );
+        let mut vault = Self {
+            team: g.team.clone(),
+            owner: g.owner,
+            members,
+            groups: BTreeMap::new(),
+            group_keys: HashMap::new(),
+            index: HashMap::with_capacity(file.records.len()),
+            heads: HashMap::new(),
+            ignored: Vec::new(),
+            file: VaultFile {
+                vault_id: file.vault_id,
+                records: Vec::new(),
+            },
+        };
+        vault.index.insert(first.id, 0);
+        let records = file.records;
+        for (i, stored) in records.iter().enumerate().skip(1) {
+            vault.index.insert(stored.id, i);
+            if let Err(reason) = vault.apply(&records, i)? {
+                vault.ignored.push(Ignored {
+                    record: stored.id,
+                    reason,
+                });
+            }
+        }
+        vault.file.records = records;
+        Ok(vault)
+    }
+
+    /// Apply one record. `Err(VaultError)` makes the file invalid; `Ok(Err(reason))`
+    /// ignores the record under the authority rule.
+    fn apply(
+        &mut self,
+        records: &[StoredRecord],
+        i: usize,
+    ) -> Result<Result<(), &'static str>, VaultError> {
+        let stored = &records[i];
+        let rec = &stored.record;
+        let Some(author) = self.members.get(&rec.author) else {
+            return Err(VaultError::Integrity("record signed by someone who was never a member"));
+        };
+        let author_role = author.role;
+        let author_active = author.active;
+        if rec.body.is_roster() {
+            crypto::verify(&author.keys.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
+                .map_err(|_| VaultError::Integrity("roster record signature"))?;
+        }
+        if !author_active {
+            return Ok(Err("author had been removed"));
+        }
+        if rec.body.is_roster() && !author_role.is_admin() {
+            return Ok(Err("roster change by a non-admin"));
+        }
+        match &rec.body {
+            RecordBody::Genesis(_) => return Err(FormatError::Malformed("second genesis").into()),
+            RecordBody::AddMember(a) => {
+                if self.members.contains_key(&a.member) {
+                    return Ok(Err("member id already used"));
+                }
+                if self.members.values().any(|m| m.active && m.name == a.name) {
+                    return Ok(Err("member name already used"));
+                }
+                crypto::check_agreement_public(&a.keys.agreement)
+                    .and_then(|_| crypto::check_signing_public(&a.keys.signing))
+                    .map_err(|_| VaultError::Integrity("invalid member public key"))?;
+                self.members.insert(
+                    a.member,
+                    Member {
+                        id: a.member,
+                        name: a.name.clone(),
+                        keys: a.keys,
+                        role: a.role,
+                        active: true,
+                    },
+                );
+                if let Some(w) = &a.admin_wrap {
+                    self.add_wrap(ADMINS_GROUP, w.clone());
+                }
+                self.sync_admins();
+            }
+            RecordBody::RemoveMember { member } => {
+                if *member == self.owner {
+                    return Ok(Err("the owner cannot be removed"));
+                }
+                let Some(m) = self.members.get_mut(member).filter(|m| m.active) else {
+                    return Ok(Err("no such current member"));
+                };
+                m.active = false;
+                for g in self.groups.values_mut() {
+                    g.members.remove(member);
+                }
+                self.sync_admins();
+            }
+            RecordBody::ChangeRole {
+                member,
+                role,
+                admin_wrap,
+            } => {
+                if *member == self.owner {
+                    return Ok(Err("the owner cannot be demoted"));
+                }
+                let Some(m) = self.members.get_mut(member).filter(|m| m.active) else {
+                    return Ok(Err("no such current member"));
+                };
+                m.role = *role;
+                if let Some(w) = admin_wrap {
+                    self.add_wrap(ADMINS_GROUP, w.clone());
+                }
+                self.sync_admins();
+            }
+            RecordBody::ChangeMemberKeys {
+                member,
+                keys,
+                old_key_signature,
+            } => {
+                let Some(m) = self.members.get_mut(member).filter(|m| m.active) else {
+                    return Ok(Err("no such current member"));
+                };
+                let sig: [u8; 64] = old_key_signature
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| FormatError::Malformed("key change signature"))?;
+                let msg = [keys.agreement, keys.signing].concat();
+                crypto::verify(&m.keys.signing, "amanat/v1/key-change", &msg, &sig)
+                    .map_err(|_| VaultError::Integrity("key change not signed by the old key"))?;
+                m.keys = *keys;
+            }
+            RecordBody::CreateGroup { name, members, key } => {
+                if self.groups.values().any(|g| g.name == *name) || key.group == ADMINS_GROUP {
+                    return Ok(Err("group already exists"));
+                }
+                self.groups.insert(
+                    key.group,
+                    Group {
+                        id: key.group,
+                        name: name.clone(),
+                        members: members.iter().copied().collect(),
+                        key_id: stored.id,
+                    },
+                );
+                self.set_group_key(stored.id, key);
+            }
+            RecordBody::AddGroupMember {
+                group,
+                member,
+                wrap,
+            } => {
+                let Some(g) = self.groups.get_mut(group) else {
+                    return Ok(Err("no such group"));
+                };
+                g.members.insert(*member);
+                self.add_wrap(*group, wrap.clone());
+            }
+            RecordBody::RemoveGroupMember { group, member, key } => {
+                let Some(g) = self.groups.get_mut(group) else {
+                    return Ok(Err("no such group"));
+                };
+                g.members.remove(member);
+                g.key_id = stored.id;
+                self.set_group_key(stored.id, key);
+            }
+            RecordBody::RotateGroupKey(key) => {
+                if key.group == ADMINS_GROUP && !self.groups.contains_key(&ADMINS_GROUP) {
+                    self.groups.insert(
+                        ADMINS_GROUP,
+                        Group {
+                            id: ADMINS_GROUP,
+                            name: "admins".into(),
+                            members: BTreeSet::new(),
+                            key_id: stored.id,
+                        },
+                    );
+                    self.sync_admins();
+                }
+                let Some(g) = self.groups.get_mut(&key.group) else {
+                    return Ok(Err("no such group"));
+                };
+                g.key_id = stored.id;
+                self.set_group_key(stored.id, key);
+            }
+            RecordBody::EntryRevision(rev) => return Ok(self.apply_revision(records, i, rev)),
+            RecordBody::Event(_) | RecordBody::RotateAtSource { .. } => {}
+        }
+        Ok(Ok(()))
+    }
+
+    fn apply_revision(
+        &mut self,
+        records: &[StoredRecord],
+        i: usize,
+        rev: &EntryRevision,
+    ) -> Result<(), &'static str> {
+        let heads = self.heads.entry(rev.entry).or_default();
+        match rev.prev {
+            None => {
+                if !heads.is_empty() {
+                    return Err("entry id already used");
+                }
+            }
+            Some(prev) => {
+                let Some(&pi) = self.index.get(&prev) else {
+                    return Err("revision of an unknown revision");
+                };
+                let same_entry = matches!(&records[pi].record.body,
+                    RecordBody::EntryRevision(p) if p.entry == rev.entry);
+                if !same_entry {
+                    return Err("revision of another entry");
+                }
+                let heads = self.heads.entry(rev.entry).or_default();
+                heads.retain(|&h| h != pi);
+            }
+        }
+        self.heads.entry(rev.entry).or_default().push(i);
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Group keys
+
+    fn set_group_key(&mut self, key_id: RecordId, key: &GroupKeyUpdate) {
+        self.group_keys.insert(
+            key_id,
+            GroupKeyVersion {
+                group: key.group,
+                commitment: key.commitment,
+                wraps: key.wraps.clone(),
+            },
+        );
+    }
+
+    /// Add a member's wrap of a group's current key (a join or a promotion).
+    fn add_wrap(&mut self, group: GroupId, wrap: MemberWrap) {
+        if let Some(g) = self.groups.get(&group) {
+            if let Some(v) = self.group_keys.get_mut(&g.key_id) {
+                v.wraps.push(wrap);
+            }
+        }
+    }
+
+    /// `@admins` membership follows roles.
+    fn sync_admins(&mut self) {
+        let admins: BTreeSet<MemberId> = self
+            .members
+            .values()
+            .filter(|m| m.active && m.role.is_admin())
+            .map(|m| m.id)
+            .collect();
+        if let Some(g) = self.groups.get_mut(&ADMINS_GROUP) {
+            g.members = admins;
+        }
+    }
+
+    /// A new group key wrapped to the group's members and every admin.
+    fn group_key_update(&self, group: GroupId, key: &SymmetricKey) -> Result<GroupKeyUpdate, VaultError> {
+        let commitment = key.commitment();
+        let mut recipients: BTreeSet<MemberId> = self
+            .members
+            .values()
+            .filter(|m| m.active && m.role.is_admin())
+            .map(|m| m.id)
+            .collect();
+        if let Some(g) = self.groups.get(&group) {
+            recipients.extend(g.members.iter().copied());
+        }
+        let mut wraps = Vec::with_capacity(recipients.len());
+        for id in recipients {
+            let Some(m) = self.members.get(&id).filter(|m| m.active) else {
+                continue;
+            };
+            let info = format::group_key_wrap_info(&self.id(), &id, &group, &commitment);
+            let w = crypto::hpke_wrap(&m.keys.agreement, &info, key)?;
+            wraps.push(MemberWrap {
+                member: id,
+                enc: w.enc,
+                sealed: w.sealed.to_vec(),
+            });
+        }
+        Ok(GroupKeyUpdate {
+            group,
+            commitment,
+            wraps,
+        })
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Writing
+
+    /// Sign `bodies` as `identity`'s records, each on top of the previous (the first on
+    /// the current heads), append them and replay. Returns the new record ids.
+    pub fn append(&mut self, identity: &Identity, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>, VaultError> {
+        let author = self.member_for(identity)?.id;
+        let mut parents = self.heads();
+        let mut new = Vec::with_capacity(bodies.len());
+        let mut ids = Vec::with_capacity(bodies.len());
+        let mut time = now();
+        // Times never go backwards along a chain, so "newest" is well defined.
+        for p in &parents {
+            if let Some(&i) = self.index.get(p) {
+                time = time.max(self.file.records[i].record.time);
+            }
+        }
+        for body in bodies {
+            let record = Record {
+                parents: std::mem::take(&mut parents),
+                author,
+                time,
+                body,
+            };
+            let (bytes, id) = StoredRecord::encode(record.clone())?;
+            let signature = identity.signing.sign(SIGNATURE_LABEL, &bytes);
+            new.push(StoredRecord {
+                bytes,
+                record,
+                signature,
+                id,
+            });
+            parents = vec![id];
+            ids.push(id);
+        }
+        let vault_id = self.id();
+        let mut file = std::mem::replace(
+            &mut self.file,
+            VaultFile {
+                vault_id,
+                records: Vec::new(),
+            },
+        );
+        file.append(new);
+        *self = Self::replay(file)?;
+        Ok(ids)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Verification
+
+    /// Check every record: structure (done by decode), every signature, the authority
+    /// rule, and that entry revisions wrap only to principals that exist.
+    pub fn verify(&self) -> Result<VerifyReport, VaultError> {
+        for stored in &self.file.records {
+            let Some(author) = self.author_keys_at(stored) else {
+                return Err(VaultError::Integrity("record signed by a non-member"));
+            };
+            crypto::verify(&author.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
+                .map_err(|_| VaultError::Integrity("record signature"))?;
+        }
+        Ok(VerifyReport {
+            records: self.file.records.len(),
+            entries: self.entry_count(),
+            ignored: self.ignored.clone(),
+        })
+    }
+
+    /// The signing keys of a record's author. Keys can change (a signed key-change
+    /// record); a record is signed with the keys current when it was written, so check
+    /// against every key the member has had.
+    fn author_keys_at(&self, stored: &StoredRecord) -> Option<PublicKeys> {
+        if let RecordBody::Genesis(g) = &stored.record.body {
+            return Some(g.owner_keys);
+        }
+        let member = self.members.get(&stored.record.author)?;
+        let mut keys = self.key_history(member.id);
+        keys.retain(|k| {
+            crypto::verify(&k.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature).is_ok()
+        });
+        keys.first().copied().or(Some(member.keys))
+    }
+
+    fn key_history(&self, member: MemberId) -> Vec<PublicKeys> {
+        let mut keys = Vec::new();
+        for r in &self.file.records {
+            match &r.record.body {
+                RecordBody::Genesis(g) if g.owner == member => keys.push(g.owner_keys),
+                RecordBody::AddMember(a) if a.member == member => keys.push(a.keys),
+                RecordBody::ChangeMemberKeys { member: m, keys: k, .. } if *m == member => {
+                    keys.push(*k)
+                }
+                _ => {}
+            }
+        }
+        keys
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Reading
+
+    /// A reading session for one member: caches the group keys it unwraps.
+    pub fn session<'a>(&'a self, identity: &'a Identity) -> Result<Session<'a>, VaultError> {
+        let me = self.member_for(identity)?.clone();
+        Ok(Session {
+            vault: self,
+            identity,
+            me,
+            group_keys: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn revision(&self, i: usize) -> Option<(&StoredRecord, &EntryRevision)> {
+        let stored = self.file.records.get(i)?;
+        match &stored.record.body {
+            RecordBody::EntryRevision(rev) => Some((stored, rev)),
+            _ => None,
+        }
+    }
+
+    /// The current revision of an entry: newest head by (time, id). `None` if deleted.
+    fn current(&self, entry: &EntryId) -> Option<(usize, usize)> {
+        let heads = self.heads.get(entry)?;
+        let best = heads.iter().copied().max_by_key(|&i| {
+            let r = &self.file.records[i];
+            (r.record.time, r.id)
+        })?;
+        Some((best, heads.len()))
+    }
+}
+
+/// A member's view of the vault, with unwrapped group keys cached.
+#[derive(Debug)]
+pub struct Session<'a> {
+    vault: &'a Vault,
+    identity: &'a Identity,
+    me: Member,
+    group_keys: RefCell<HashMap<RecordId, SymmetricKey>>,
+}
+
+/// A write about to happen: what to put in a new revision.
+#[derive(Debug, Default)]
+pub struct EntryDraft {
+    /// The payload (path inside).
+    pub payload: EntryPayload,
+    /// Extra readers beyond `@admins` (members or groups).
+    pub share_with: Vec<format::Principal>,
+}
+
+impl Session<'_> {
+    /// The member this session reads as.
+    pub fn me(&self) -> &Member {
+        &self.me
+    }
+
+    fn group_key(&self, key_id: &RecordId) -> Result<SymmetricKey, VaultError> {
+        if let Some(k) = self.group_keys.borrow().get(key_id) {
+            return Ok(k.clone());
+        }
+        let version = self
+            .vault
+            .group_keys
+            .get(key_id)
+            .ok_or(VaultError::Integrity("wrap under an unknown group key"))?;
+        let wrap = version
+            .wraps
+            .iter()
+            .find(|w| w.member == self.me.id)
+            .ok_or(VaultError::Denied("you hold no wrap of this group key"))?;
+        let info = format::group_key_wrap_info(&self.vault.id(), &self.me.id, &version.group, &version.commitment);
+        let wrapped = crypto::HpkeWrapped {
+            enc: wrap.enc,
+            sealed: wrap
+                .sealed
+                .as_slice()
+                .try_into()
+                .map_err(|_| VaultError::Integrity("group key wrap"))?,
+        };
+        let key = crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)
+            .map_err(|_| VaultError::Integrity("group key wrap"))?;
+        key.check_commitment(&version.commitment)
+            .map_err(|_| VaultError::Integrity("group key commitment"))?;
+        self.group_keys.borrow_mut().insert(*key_id, key.clone());
+        Ok(key)
+    }
+
+    /// Whether I hold a group's key id (without unwrapping it).
+    fn can_use_group_key(&self, key_id: &RecordId) -> bool {
+        self.group_keys.borrow().contains_key(key_id)
+            || self
+                .vault
+                .group_keys
+                .get(key_id)
+                .is_some_and(|v| v.wraps.iter().any(|w| w.member == self.me.id))
+    }
+
+    /// Unwrap the entry key of a sealed revision, checking its commitment.
+    fn entry_key(&self, rev: &EntryRevision, sealed: &SealedEntry) -> Result<SymmetricKey, VaultError> {
+        let vault_id = self.vault.id();
+        for w in &sealed.wraps {
+            let key = match w {
+                KeyWrap::Member(m) if m.member == self.me.id => {
+                    let info = format::entry_member_wrap_info(&vault_id, &m.member, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+                    let wrapped = crypto::HpkeWrapped {
+                        enc: m.enc,
+                        sealed: m.sealed.as_slice().try_into().map_err(|_| VaultError::Integrity("entry key wrap"))?,
+                    };
+                    crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)?
+                }
+                KeyWrap::Group {
+                    group,
+                    key_id,
+                    nonce,
+                    sealed: s,
+                } if self.can_use_group_key(key_id) => {
+                    let gk = self.group_key(key_id)?;
+                    let aad = format::entry_group_wrap_aad(&vault_id, group, key_id, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+                    crypto::open_key(&gk, nonce, &aad, s)?
+                }
+                _ => continue,
+            };
+            key.check_commitment(&sealed.commitment)
+                .map_err(|_| VaultError::Integrity("entry key commitment"))?;
+            return Ok(key);
+        }
+        Err(VaultError::Denied("the entry is not shared with you"))
+    }
+
+    /// Decrypt one revision's payload (no signature check).
+    fn decrypt(&self, rev: &EntryRevision) -> Result<Option<EntryPayload>, VaultError> {
+        let EntryContent::Sealed(sealed) = &rev.content else {
+            return Ok(None);
+        };
+        let key = self.entry_key(rev, sealed)?;
+        let aad = format::entry_payload_aad(&self.vault.id(), &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+        let padded = crypto::open(&key, &sealed.nonce, &aad, &sealed.ciphertext)?;
+        Ok(Some(EntryPayload::from_padded(&padded)?))
+    }
+
+    /// Every live entry I can read, decrypted (paths authenticated by the AEAD; values
+    /// are signature-checked when opened with [`Session::open`]). Sorted by path.
+    pub fn list(&self) -> Result<Vec<OpenEntry>, VaultError> {
+        let mut out = Vec::new();
+        let mut ids: Vec<&EntryId> = self.vault.heads.keys().collect();
+        ids.sort();
+        for id in ids {
+            let Some((i, heads)) = self.vault.current(id) else {
+                continue;
+            };
+            let Some((stored, rev)) = self.vault.revision(i) else {
+                continue;
+            };
+            match self.decrypt(rev) {
+                Ok(Some(payload)) => out.push(OpenEntry {
+                    id: *id,
+                    revision: stored.id,
+                    author: stored.record.author,
+                    payload,
+                    heads,
+                }),
+                Ok(None) | Err(VaultError::Denied(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Open the entry at `path`, verifying its current revision's signature.
+    pub fn open(&self, path: &str) -> Result<OpenEntry, VaultError> {
+        let mut found: Vec<OpenEntry> = self
+            .list()?
+            .into_iter()
+            .filter(|e| e.payload.path == path)
+            .collect();
+        match found.len() {
+            0 => Err(VaultError::NotFound(path.to_string())),
+            1 => {
+                let e = found.remove(0);
+                self.check_signature(&e.revision)?;
+                Ok(e)
+            }
+            _ => Err(VaultError::Ambiguous {
+                path: path.to_string(),
+                ids: found.iter().map(|e| e.id.short()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    /// Open an entry by id (current revision), verifying its signature.
+    pub fn open_id(&self, id: &EntryId) -> Result<OpenEntry, VaultError> {
+        let (i, heads) = self.vault.current(id).ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        let (stored, rev) = self.vault.revision(i).ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        let payload = self.decrypt(rev)?.ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        self.check_signature(&stored.id)?;
+        Ok(OpenEntry {
+            id: *id,
+            revision: stored.id,
+            author: stored.record.author,
+            payload,
+            heads,
+        })
+    }
+
+    fn check_signature(&self, revision: &RecordId) -> Result<(), VaultError> {
+        let stored = self
+            .vault
+            .index
+            .get(revision)
+            .and_then(|&i| self.vault.file.records.get(i))
+            .ok_or(VaultError::Integrity("missing revision"))?;
+        let keys = self
+            .vault
+            .author_keys_at(stored)
+            .ok_or(VaultError::Integrity("revision by a non-member"))?;
+        crypto::verify(&keys.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
+            .map_err(|_| VaultError::Integrity("entry revision signature"))
+    }
+
+    /// Whether I may write a new revision of `entry` (admins always; others when the
+    /// current revision grants them).
+    pub fn may_write(&self, entry: &OpenEntry) -> bool {
+        self.me.role.is_admin()
+            || entry.payload.write_grants.iter().any(|p| match p {
+                format::Principal::Member(m) => *m == self.me.id,
+                format::Principal::Group(g) => self
+                    .vault
+                    .groups
+                    .get(g)
+                    .is_some_and(|g| g.members.contains(&self.me.id)),
+            })
+    }
+
+    /// Seal a payload as a revision of `entry` after `prev`, wrapped to `@admins`, to me
+    /// if I am not an admin, and to `share_with`.
+    fn seal(
+        &self,
+        entry: EntryId,
+        prev: Option<RecordId>,
+        draft: &EntryDraft,
+    ) -> Result<RecordBody, VaultError> {
+        let vault_id = self.vault.id();
+        let key = SymmetricKey::generate()?;
+        let commitment = key.commitment();
+        let mut principals: BTreeSet<format::Principal> = draft.share_with.iter().copied().collect();
+        principals.insert(format::Principal::Group(ADMINS_GROUP));
+        if !self.me.role.is_admin() {
+            principals.insert(format::Principal::Member(self.me.id));
+        }
+        let mut wraps = Vec::with_capacity(principals.len());
+        for p in principals {
+            match p {
+                format::Principal::Member(id) => {
+                    let m = self
+                        .vault
+                        .members
+                        .get(&id)
+                        .filter(|m| m.active)
+                        .ok_or(VaultError::Denied("not a current member"))?;
+                    let info = format::entry_member_wrap_info(&vault_id, &id, &entry, prev.as_ref(), &commitment);
+                    let w = crypto::hpke_wrap(&m.keys.agreement, &info, &key)?;
+                    wraps.push(KeyWrap::Member(MemberWrap {
+                        member: id,
+                        enc: w.enc,
+                        sealed: w.sealed.to_vec(),
+                    }));
+                }
+                format::Principal::Group(gid) => {
+                    let g = self
+                        .vault
+                        .groups
+                        .get(&gid)
+                        .ok_or(VaultError::Denied("no such group"))?;
+                    let gk = self.group_key(&g.key_id)?;
+                    let aad = format::entry_group_wrap_aad(&vault_id, &gid, &g.key_id, &entry, prev.as_ref(), &commitment);
+                    let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
+                    wraps.push(KeyWrap::Group {
+                        group: gid,
+                        key_id: g.key_id,
+                        nonce,
+                        sealed: sealed.to_vec(),
+                    });
+                }
+            }
+        }
+        let padded = draft.payload.to_padded()?;
+        let aad = format::entry_payload_aad(&vault_id, &entry, prev.as_ref(), &commitment);
+        let (nonce, ciphertext) = crypto::seal(&key, &aad, &padded)?;
+        Ok(RecordBody::EntryRevision(EntryRevision {
+            entry,
+            prev,
+            content: EntryContent::Sealed(SealedEntry {
+                commitment,
+                wraps,
+                nonce,
+                ciphertext,
+            }),
+        }))
+    }
+
+    /// A record creating a new entry. Fails if the path is taken.
+    pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
+        check_path(&draft.payload.path)?;
+        if self.list()?.iter().any(|e| e.payload.path == draft.payload.path) {
+            return Err(VaultError::Exists(draft.payload.path.clone()));
+        }
+        let id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
+        self.seal(id, None, draft)
+    }
+
+    /// A record revising an opened entry (edit, rename, re-share).
+    pub fn revise_entry(&self, entry: &OpenEntry, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
+        check_path(&draft.payload.path)?;
+        if !self.may_write(entry) {
+            return Err(VaultError::Denied("you may not write this entry"));
+        }
+        if draft.payload.path != entry.payload.path
+            && self.list()?.iter().any(|e| e.payload.path == draft.payload.path)
+        {
+            return Err(VaultError::Exists(draft.payload.path.clone()));
+        }
+        self.seal(entry.id, Some(entry.revision), draft)
+    }
+
+    /// A tombstone for an opened entry.
+    pub fn delete_entry(&self, entry: &OpenEntry) -> Result<RecordBody, VaultError> {
+        if !self.may_write(entry) {
+            return Err(VaultError::Denied("you may not delete this entry"));
+        }
+        Ok(RecordBody::EntryRevision(EntryRevision {
+            entry: entry.id,
+            prev: Some(entry.revision),
+            content: EntryContent::Tombstone,
+        }))
+    }
+
+    /// The principals an opened entry's current revision is wrapped to (other than
+    /// `@admins`), so a rewrite keeps them.
+    pub fn shared_with(&self, entry: &OpenEntry) -> Vec<format::Principal> {
+        let Some(&i) = self.vault.index.get(&entry.revision) else {
+            return Vec::new();
+        };
+        let Some((_, rev)) = self.vault.revision(i) else {
+            return Vec::new();
+        };
+        let EntryContent::Sealed(s) = &rev.content else {
+            return Vec::new();
+        };
+        s.wraps
+            .iter()
+            .filter_map(|w| match w {
+                KeyWrap::Member(m) => Some(format::Principal::Member(m.member)),
+                KeyWrap::Group { group, .. } if *group != ADMINS_GROUP => Some(format::Principal::Group(*group)),
+                KeyWrap::Group { .. } => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::crypto::SecretString;
+
+    fn alice() -> Identity {
+        Identity::generate("alice").unwrap()
+    }
+
+    fn draft(path: &str, password: &str) -> EntryDraft {
+        let mut payload = EntryPayload::default();
+        payload.path = path.into();
+        payload.password = SecretString::new(password.into());
+        EntryDraft {
+            payload,
+            share_with: vec![],
+        }
+    }
+
+    #[test]
+    fn create_add_reopen() {
+        let a = alice();
+        let mut v = Vault::create(&a, "acme").unwrap();
+        let body = v.session(&a).unwrap().create_entry(&draft("web/github", "S3cret")).unwrap();
+        v.append(&a, vec![body]).unwrap();
+        let bytes = v.encode();
+        let v2 = Vault::decode(&bytes).unwrap();
+        assert_eq!(v2.id(), v.id());
+        let s = v2.session(&a).unwrap();
+        let e = s.open("web/github").unwrap();
+        assert_eq!(e.payload.password.expose(), "S3cret");
+        v2.verify().unwrap();
+    }
+
+    #[test]
+    fn duplicate_path_refused_and_rename_edit_delete() {
+        let a = alice();
+        let mut v = Vault::create(&a, "acme").unwrap();
+        let body = v.session(&a).unwrap().create_entry(&draft("x", "1")).unwrap();
+        v.append(&a, vec![body]).unwrap();
+        assert!(matches!(
+            v.session(&a).unwrap().create_entry(&draft("x", "2")),
+            Err(VaultError::Exists(_))
+        ));
+        let s = v.session(&a).unwrap();
+        let e = s.open("x").unwrap();
+        let body = s.revise_entry(&e, &draft("y", "2")).unwrap();
+        v.append(&a, vec![body]).unwrap();
+        let s = v.session(&a).unwrap();
+        assert!(matches!(s.open("x"), Err(VaultError::NotFound(_))));
+        let e = s.open("y").unwrap();
+        assert_eq!(e.payload.password.expose(), "2");
+        let body = s.delete_entry(&e).unwrap();
+        v.append(&a, vec![body]).unwrap();
+        assert!(v.session(&a).unwrap().list().unwrap().is_empty());
+        assert_eq!(v.entry_count(), 0);
+    }
+
+    #[test]
+    fn stranger_is_not_a_member() {
+        let a = alice();
+        let v = Vault::create(&a, "acme").unwrap();
+        let b = Identity::generate("bob").unwrap();
+        assert!(matches!(v.session(&b), Err(VaultError::NotMember(_))));
+    }
+
+    #[test]
+    fn check_path_rules() {
+        assert!(check_path("a/b").is_ok());
+        for bad in ["", "/a", "a/", "a//b", "a/../b", "a/\u{1b}]52", " a"] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}
