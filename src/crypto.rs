@@ -236,7 +236,10 @@ pub fn open_key(
     sealed: &[u8],
 ) -> Result<SymmetricKey, CryptoError> {
     let pt = open(wrapping, nonce, aad, sealed)?;
-    let bytes: [u8; KEY_LEN] = pt.as_slice().try_into().map_err(|_| CryptoError::Integrity)?;
+    let bytes: [u8; KEY_LEN] = pt
+        .as_slice()
+        .try_into()
+        .map_err(|_| CryptoError::Integrity)?;
     Ok(SymmetricKey(bytes))
 }
 
@@ -317,13 +320,8 @@ pub fn derive_kek(
     insecure: bool,
 ) -> Result<SymmetricKey, CryptoError> {
     params.check(insecure)?;
-    let p = argon2::Params::new(
-        params.memory_kib,
-        params.time,
-        params.lanes,
-        Some(KEY_LEN),
-    )
-    .map_err(|_| CryptoError::KdfParams("rejected by argon2"))?;
+    let p = argon2::Params::new(params.memory_kib, params.time, params.lanes, Some(KEY_LEN))
+        .map_err(|_| CryptoError::KdfParams("rejected by argon2"))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = [0u8; KEY_LEN];
     argon
@@ -469,9 +467,14 @@ pub fn hpke_wrap(
 ) -> Result<HpkeWrapped, CryptoError> {
     let pk = <HpkeKem as hpke::Kem>::PublicKey::from_bytes(recipient)
         .map_err(|_| CryptoError::PublicKey)?;
-    let (enc, ct) =
-        hpke::single_shot_seal::<HpkeAead, HpkeKdf, HpkeKem>(&OpModeS::Base, &pk, info, &key.0, &[])
-            .map_err(|_| CryptoError::Integrity)?;
+    let (enc, ct) = hpke::single_shot_seal::<HpkeAead, HpkeKdf, HpkeKem>(
+        &OpModeS::Base,
+        &pk,
+        info,
+        &key.0,
+        &[],
+    )
+    .map_err(|_| CryptoError::Integrity)?;
     let sealed: [u8; SEALED_KEY_LEN] = ct.try_into().map_err(|_| CryptoError::Integrity)?;
     Ok(HpkeWrapped {
         enc: enc.to_bytes().into(),
@@ -498,7 +501,10 @@ pub fn hpke_unwrap(
     )
     .map(Zeroizing::new)
     .map_err(|_| CryptoError::Integrity)?;
-    let bytes: [u8; KEY_LEN] = pt.as_slice().try_into().map_err(|_| CryptoError::Integrity)?;
+    let bytes: [u8; KEY_LEN] = pt
+        .as_slice()
+        .try_into()
+        .map_err(|_| CryptoError::Integrity)?;
     Ok(SymmetricKey(bytes))
 }
 
@@ -511,10 +517,19 @@ mod tests {
     fn aead_round_trip_and_aad_binding() {
         let key = SymmetricKey::generate().unwrap();
         let (nonce, ct) = seal(&key, b"place-a", b"hello").unwrap();
-        assert_eq!(open(&key, &nonce, b"place-a", &ct).unwrap().as_slice(), b"hello");
-        assert_eq!(open(&key, &nonce, b"place-b", &ct), Err(CryptoError::Integrity));
+        assert_eq!(
+            open(&key, &nonce, b"place-a", &ct).unwrap().as_slice(),
+            b"hello"
+        );
+        assert_eq!(
+            open(&key, &nonce, b"place-b", &ct),
+            Err(CryptoError::Integrity)
+        );
         let other = SymmetricKey::generate().unwrap();
-        assert_eq!(open(&other, &nonce, b"place-a", &ct), Err(CryptoError::Integrity));
+        assert_eq!(
+            open(&other, &nonce, b"place-a", &ct),
+            Err(CryptoError::Integrity)
+        );
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub fn hex_string(bytes: &[u8]) -> String {
 
 /// Parse hex (either case).
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -527,7 +527,9 @@ impl EntryPayload {
 
     /// Decode a padded payload; the padding must be zeros to exactly the bucket size.
     pub fn from_padded(padded: &[u8]) -> Result<Self, FormatError> {
-        let (len, rest) = padded.split_first_chunk::<4>().ok_or(FormatError::Truncated)?;
+        let (len, rest) = padded
+            .split_first_chunk::<4>()
+            .ok_or(FormatError::Truncated)?;
         let len = u32::from_le_bytes(*len) as usize;
         if len > MAX_PAYLOAD_LEN || len > rest.len() {
             return Err(FormatError::TooLarge("entry payload"));
@@ -536,8 +538,8 @@ impl EntryPayload {
             return Err(FormatError::NonCanonical("payload padding"));
         }
         let body = &rest[..len];
-        let payload: EntryPayload = postcard::from_bytes(body)
-            .map_err(|_| FormatError::Malformed("entry payload"))?;
+        let payload: EntryPayload =
+            postcard::from_bytes(body).map_err(|_| FormatError::Malformed("entry payload"))?;
         // Canonical: the re-encoding must be the bytes we were given.
         let again = zeroize::Zeroizing::new(
             postcard::to_allocvec(&payload).map_err(|_| FormatError::Malformed("entry payload"))?,
@@ -556,7 +558,8 @@ impl EntryPayload {
 // Associated data and HPKE info (docs/format.md, "Binding ciphertexts to their place")
 
 fn place(label: &str, vault: &RecordId, parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(label.len() + 40 + parts.iter().map(|p| p.len()).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(label.len() + 40 + parts.iter().map(|p| p.len()).sum::<usize>());
     out.extend_from_slice(label.as_bytes());
     out.push(0);
     out.push(FORMAT_VERSION);
@@ -732,7 +735,15 @@ impl VaultFile {
     /// Encode: `magic || version || vault id || varint count || (varint len || record
     /// || signature)*`.
     pub fn encode(&self) -> Vec<u8> {
-        let size: usize = 8 + 1 + 32 + 5 + self.records.iter().map(|r| r.bytes.len() + 70).sum::<usize>();
+        let size: usize = 8
+            + 1
+            + 32
+            + 5
+            + self
+                .records
+                .iter()
+                .map(|r| r.bytes.len() + 70)
+                .sum::<usize>();
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(VAULT_MAGIC);
         out.push(FORMAT_VERSION);
@@ -866,7 +877,9 @@ fn check_key_update(k: &GroupKeyUpdate) -> Result<(), FormatError> {
 fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatError> {
     let is_genesis = matches!(record.body, RecordBody::Genesis(_));
     if (position == 0) != is_genesis {
-        return Err(FormatError::Malformed("genesis must be the first record and only there"));
+        return Err(FormatError::Malformed(
+            "genesis must be the first record and only there",
+        ));
     }
     if is_genesis != record.parents.is_empty() {
         return Err(FormatError::Malformed("record parents"));
@@ -958,7 +971,8 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
 /// "Record order"). Genesis is the only root.
 fn canonical_order(records: Vec<StoredRecord>) -> Vec<StoredRecord> {
     let n = records.len();
-    let index: HashMap<RecordId, usize> = records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let index: HashMap<RecordId, usize> =
+        records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let order = kahn(&records, &index);
     let mut slots: Vec<Option<StoredRecord>> = records.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(n);
@@ -1066,7 +1080,9 @@ mod tests {
 
     #[test]
     fn varint_rejects_overlong_and_huge() {
-        let mut r = Reader { rest: &[0x80, 0x00] };
+        let mut r = Reader {
+            rest: &[0x80, 0x00],
+        };
         assert_eq!(r.varint(), Err(FormatError::NonCanonical("length")));
         let mut r = Reader {
             rest: &[0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
@@ -1081,15 +1097,24 @@ mod tests {
     #[test]
     fn bad_magic_version_and_empty() {
         assert_eq!(VaultFile::decode(b"").err(), Some(FormatError::BadMagic));
-        assert_eq!(VaultFile::decode(b"NOTAVAULT").err(), Some(FormatError::BadMagic));
+        assert_eq!(
+            VaultFile::decode(b"NOTAVAULT").err(),
+            Some(FormatError::BadMagic)
+        );
         let mut v = VAULT_MAGIC.to_vec();
         v.push(2);
-        assert_eq!(VaultFile::decode(&v).err(), Some(FormatError::UnsupportedVersion(2)));
+        assert_eq!(
+            VaultFile::decode(&v).err(),
+            Some(FormatError::UnsupportedVersion(2))
+        );
         let mut v = VAULT_MAGIC.to_vec();
         v.push(1);
         v.extend_from_slice(&[0; 32]);
         v.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
-        assert_eq!(VaultFile::decode(&v).err(), Some(FormatError::TooLarge("record count")));
+        assert_eq!(
+            VaultFile::decode(&v).err(),
+            Some(FormatError::TooLarge("record count"))
+        );
     }
 
     #[test]

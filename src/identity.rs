@@ -134,8 +134,8 @@ impl Identity {
         let encoded =
             postcard::to_allocvec(&header).map_err(|_| IdentityError::Malformed("encode"))?;
         out.extend_from_slice(&encoded);
-        let kek = crypto::derive_kek(passphrase, &salt, params, insecure)
-            .map_err(IdentityError::Kdf)?;
+        let kek =
+            crypto::derive_kek(passphrase, &salt, params, insecure).map_err(IdentityError::Kdf)?;
         let mut secrets = Zeroizing::new([0u8; SECRETS_LEN]);
         secrets[..32].copy_from_slice(self.agreement.expose());
         secrets[32..].copy_from_slice(&*self.signing.seed());
@@ -214,7 +214,10 @@ pub fn inspect(bytes: &[u8]) -> Result<IdentityInfo, IdentityError> {
     })
 }
 
-fn derive(passphrase: &SecretString, header: &IdentityHeader) -> Result<SymmetricKey, IdentityError> {
+fn derive(
+    passphrase: &SecretString,
+    header: &IdentityHeader,
+) -> Result<SymmetricKey, IdentityError> {
     // The ceiling is checked before Argon2 allocates anything; the floor is relaxed only
     // when the authenticated header says the file was made with --insecure-kdf (a
     // forged flag makes the AEAD fail, after at most the ceiling's cost).
@@ -229,17 +232,18 @@ fn parse(bytes: &[u8]) -> Result<(IdentityHeader, usize, Vec<u8>), IdentityError
     let rest = bytes
         .strip_prefix(IDENTITY_MAGIC.as_slice())
         .ok_or(IdentityError::Malformed("bad magic"))?;
-    let (&version, rest) = rest.split_first().ok_or(IdentityError::Malformed("truncated"))?;
+    let (&version, rest) = rest
+        .split_first()
+        .ok_or(IdentityError::Malformed("truncated"))?;
     if version != IDENTITY_VERSION {
         return Err(IdentityError::Malformed("unsupported version"));
     }
     let (header, tail): (IdentityHeader, &[u8]) =
         postcard::take_from_bytes(rest).map_err(|_| IdentityError::Malformed("header"))?;
     let aad_len = bytes.len() - tail.len();
-    let (sealed, trailing): (&[u8], &[u8]) =
-        postcard::take_from_bytes::<&serde_bytes::Bytes>(tail)
-            .map(|(b, t)| (b.as_ref(), t))
-            .map_err(|_| IdentityError::Malformed("sealed keys"))?;
+    let (sealed, trailing): (&[u8], &[u8]) = postcard::take_from_bytes::<&serde_bytes::Bytes>(tail)
+        .map(|(b, t)| (b.as_ref(), t))
+        .map_err(|_| IdentityError::Malformed("sealed keys"))?;
     if !trailing.is_empty() {
         return Err(IdentityError::Malformed("trailing bytes"));
     }
@@ -254,14 +258,19 @@ fn parse(bytes: &[u8]) -> Result<(IdentityHeader, usize, Vec<u8>), IdentityError
     if header.insecure_kdf != header.kdf.below_floor() {
         return Err(IdentityError::Malformed("insecure-kdf flag"));
     }
-    header.kdf.check(header.insecure_kdf).map_err(IdentityError::Kdf)?;
+    header
+        .kdf
+        .check(header.insecure_kdf)
+        .map_err(IdentityError::Kdf)?;
     Ok((header, aad_len, sealed.to_vec()))
 }
 
 fn check_name(name: &str) -> Result<(), IdentityError> {
     if name.is_empty()
         || name.len() > crate::format::MAX_NAME_LEN
-        || name.chars().any(|c| c.is_control() || c.is_whitespace() || c == '@')
+        || name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '@')
     {
         return Err(IdentityError::Name);
     }
@@ -345,7 +354,9 @@ mod tests {
     #[test]
     fn seal_unlock_round_trip() {
         let id = Identity::generate("alice").unwrap();
-        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        let bytes = id
+            .seal(&pass("pw"), KdfParams::INSECURE_TEST, true)
+            .unwrap();
         let back = Identity::unlock(&bytes, &pass("pw")).unwrap();
         assert_eq!(back.keys, id.keys);
         assert_eq!(back.name, "alice");
@@ -368,7 +379,9 @@ mod tests {
     #[test]
     fn changed_kdf_params_fail_authentication() {
         let id = Identity::generate("alice").unwrap();
-        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        let bytes = id
+            .seal(&pass("pw"), KdfParams::INSECURE_TEST, true)
+            .unwrap();
         // memory_kib is the first field after name + keys; bump it by one.
         let mut h = inspect(&bytes).unwrap();
         h.kdf.memory_kib += 8;
@@ -402,7 +415,9 @@ mod tests {
     #[test]
     fn huge_memory_refused_before_allocating() {
         let id = Identity::generate("alice").unwrap();
-        let bytes = id.seal(&pass("pw"), KdfParams::INSECURE_TEST, true).unwrap();
+        let bytes = id
+            .seal(&pass("pw"), KdfParams::INSECURE_TEST, true)
+            .unwrap();
         let (h, _, sealed) = parse(&bytes).unwrap();
         let forged_header = IdentityHeader {
             kdf: KdfParams {
@@ -442,7 +457,10 @@ mod tests {
         let fp = id.fingerprint();
         assert_eq!(fp.len(), 39);
         assert!(fingerprint_matches(&id.keys, &fp));
-        assert!(fingerprint_matches(&id.keys, &fp.to_lowercase().replace('-', "")));
+        assert!(fingerprint_matches(
+            &id.keys,
+            &fp.to_lowercase().replace('-', "")
+        ));
         let other = Identity::generate("bob").unwrap();
         assert!(!fingerprint_matches(&other.keys, &fp));
     }
@@ -450,7 +468,13 @@ mod tests {
     #[test]
     fn garbage_identity_is_malformed() {
         assert!(matches!(inspect(b""), Err(IdentityError::Malformed(_))));
-        assert!(matches!(inspect(b"AMANATID\x01\xff\xff"), Err(IdentityError::Malformed(_))));
-        assert!(matches!(inspect(&[0u8; 5000]), Err(IdentityError::Malformed(_))));
+        assert!(matches!(
+            inspect(b"AMANATID\x01\xff\xff"),
+            Err(IdentityError::Malformed(_))
+        ));
+        assert!(matches!(
+            inspect(&[0u8; 5000]),
+            Err(IdentityError::Malformed(_))
+        ));
     }
 }

@@ -6,5 +6,7 @@
 pub mod crypto;
 pub mod format;
 pub mod identity;
+pub mod otpauth;
 pub mod passgen;
+pub mod store;
 pub mod vault;

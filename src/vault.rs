@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::{self, CryptoError, SIGNATURE_LABEL, SymmetricKey};
 use crate::format::{
-    self, ADMINS_GROUP, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError,
-    Genesis, GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, PublicKeys, Record,
-    RecordBody, RecordId, Role, SealedEntry, StoredRecord, VaultFile,
+    self, ADMINS_GROUP, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, Genesis,
+    GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, PublicKeys, Record, RecordBody,
+    RecordId, Role, SealedEntry, StoredRecord, VaultFile,
 };
 use crate::identity::Identity;
 
@@ -278,8 +278,13 @@ impl Vault {
         let RecordBody::Genesis(g) = &first.record.body else {
             return Err(FormatError::Malformed("first record is not genesis").into());
         };
-        crypto::verify(&g.owner_keys.signing, SIGNATURE_LABEL, &first.bytes, &first.signature)
-            .map_err(|_| VaultError::Integrity("genesis signature"))?;
+        crypto::verify(
+            &g.owner_keys.signing,
+            SIGNATURE_LABEL,
+            &first.bytes,
+            &first.signature,
+        )
+        .map_err(|_| VaultError::Integrity("genesis signature"))?;
         let mut members = BTreeMap::new();
         members.insert(
             g.owner,
@@ -330,13 +335,20 @@ impl Vault {
         let stored = &records[i];
         let rec = &stored.record;
         let Some(author) = self.members.get(&rec.author) else {
-            return Err(VaultError::Integrity("record signed by someone who was never a member"));
+            return Err(VaultError::Integrity(
+                "record signed by someone who was never a member",
+            ));
         };
         let author_role = author.role;
         let author_active = author.active;
         if rec.body.is_roster() {
-            crypto::verify(&author.keys.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
-                .map_err(|_| VaultError::Integrity("roster record signature"))?;
+            crypto::verify(
+                &author.keys.signing,
+                SIGNATURE_LABEL,
+                &stored.bytes,
+                &stored.signature,
+            )
+            .map_err(|_| VaultError::Integrity("roster record signature"))?;
         }
         if !author_active {
             return Ok(Err("author had been removed"));
@@ -523,10 +535,12 @@ impl Vault {
 
     /// Add a member's wrap of a group's current key (a join or a promotion).
     fn add_wrap(&mut self, group: GroupId, wrap: MemberWrap) {
-        if let Some(g) = self.groups.get(&group) {
-            if let Some(v) = self.group_keys.get_mut(&g.key_id) {
-                v.wraps.push(wrap);
-            }
+        if let Some(v) = self
+            .groups
+            .get(&group)
+            .and_then(|g| self.group_keys.get_mut(&g.key_id))
+        {
+            v.wraps.push(wrap);
         }
     }
 
@@ -544,7 +558,11 @@ impl Vault {
     }
 
     /// A new group key wrapped to the group's members and every admin.
-    fn group_key_update(&self, group: GroupId, key: &SymmetricKey) -> Result<GroupKeyUpdate, VaultError> {
+    fn group_key_update(
+        &self,
+        group: GroupId,
+        key: &SymmetricKey,
+    ) -> Result<GroupKeyUpdate, VaultError> {
         let commitment = key.commitment();
         let mut recipients: BTreeSet<MemberId> = self
             .members
@@ -580,7 +598,11 @@ impl Vault {
 
     /// Sign `bodies` as `identity`'s records, each on top of the previous (the first on
     /// the current heads), append them and replay. Returns the new record ids.
-    pub fn append(&mut self, identity: &Identity, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>, VaultError> {
+    pub fn append(
+        &mut self,
+        identity: &Identity,
+        bodies: Vec<RecordBody>,
+    ) -> Result<Vec<RecordId>, VaultError> {
         let author = self.member_for(identity)?.id;
         let mut parents = self.heads();
         let mut new = Vec::with_capacity(bodies.len());
@@ -633,8 +655,13 @@ impl Vault {
             let Some(author) = self.author_keys_at(stored) else {
                 return Err(VaultError::Integrity("record signed by a non-member"));
             };
-            crypto::verify(&author.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
-                .map_err(|_| VaultError::Integrity("record signature"))?;
+            crypto::verify(
+                &author.signing,
+                SIGNATURE_LABEL,
+                &stored.bytes,
+                &stored.signature,
+            )
+            .map_err(|_| VaultError::Integrity("record signature"))?;
         }
         Ok(VerifyReport {
             records: self.file.records.len(),
@@ -653,7 +680,13 @@ impl Vault {
         let member = self.members.get(&stored.record.author)?;
         let mut keys = self.key_history(member.id);
         keys.retain(|k| {
-            crypto::verify(&k.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature).is_ok()
+            crypto::verify(
+                &k.signing,
+                SIGNATURE_LABEL,
+                &stored.bytes,
+                &stored.signature,
+            )
+            .is_ok()
         });
         keys.first().copied().or(Some(member.keys))
     }
@@ -664,9 +697,9 @@ impl Vault {
             match &r.record.body {
                 RecordBody::Genesis(g) if g.owner == member => keys.push(g.owner_keys),
                 RecordBody::AddMember(a) if a.member == member => keys.push(a.keys),
-                RecordBody::ChangeMemberKeys { member: m, keys: k, .. } if *m == member => {
-                    keys.push(*k)
-                }
+                RecordBody::ChangeMemberKeys {
+                    member: m, keys: k, ..
+                } if *m == member => keys.push(*k),
                 _ => {}
             }
         }
@@ -724,6 +757,14 @@ pub struct EntryDraft {
     pub share_with: Vec<format::Principal>,
 }
 
+impl EntryDraft {
+    /// A draft with only a path and an empty password (tests, examples).
+    pub fn with_path(mut self, path: &str) -> Self {
+        self.payload.path = path.to_string();
+        self
+    }
+}
+
 impl Session<'_> {
     /// The member this session reads as.
     pub fn me(&self) -> &Member {
@@ -744,7 +785,12 @@ impl Session<'_> {
             .iter()
             .find(|w| w.member == self.me.id)
             .ok_or(VaultError::Denied("you hold no wrap of this group key"))?;
-        let info = format::group_key_wrap_info(&self.vault.id(), &self.me.id, &version.group, &version.commitment);
+        let info = format::group_key_wrap_info(
+            &self.vault.id(),
+            &self.me.id,
+            &version.group,
+            &version.commitment,
+        );
         let wrapped = crypto::HpkeWrapped {
             enc: wrap.enc,
             sealed: wrap
@@ -772,15 +818,29 @@ impl Session<'_> {
     }
 
     /// Unwrap the entry key of a sealed revision, checking its commitment.
-    fn entry_key(&self, rev: &EntryRevision, sealed: &SealedEntry) -> Result<SymmetricKey, VaultError> {
+    fn entry_key(
+        &self,
+        rev: &EntryRevision,
+        sealed: &SealedEntry,
+    ) -> Result<SymmetricKey, VaultError> {
         let vault_id = self.vault.id();
         for w in &sealed.wraps {
             let key = match w {
                 KeyWrap::Member(m) if m.member == self.me.id => {
-                    let info = format::entry_member_wrap_info(&vault_id, &m.member, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+                    let info = format::entry_member_wrap_info(
+                        &vault_id,
+                        &m.member,
+                        &rev.entry,
+                        rev.prev.as_ref(),
+                        &sealed.commitment,
+                    );
                     let wrapped = crypto::HpkeWrapped {
                         enc: m.enc,
-                        sealed: m.sealed.as_slice().try_into().map_err(|_| VaultError::Integrity("entry key wrap"))?,
+                        sealed: m
+                            .sealed
+                            .as_slice()
+                            .try_into()
+                            .map_err(|_| VaultError::Integrity("entry key wrap"))?,
                     };
                     crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)?
                 }
@@ -791,7 +851,14 @@ impl Session<'_> {
                     sealed: s,
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
-                    let aad = format::entry_group_wrap_aad(&vault_id, group, key_id, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+                    let aad = format::entry_group_wrap_aad(
+                        &vault_id,
+                        group,
+                        key_id,
+                        &rev.entry,
+                        rev.prev.as_ref(),
+                        &sealed.commitment,
+                    );
                     crypto::open_key(&gk, nonce, &aad, s)?
                 }
                 _ => continue,
@@ -809,7 +876,12 @@ impl Session<'_> {
             return Ok(None);
         };
         let key = self.entry_key(rev, sealed)?;
-        let aad = format::entry_payload_aad(&self.vault.id(), &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+        let aad = format::entry_payload_aad(
+            &self.vault.id(),
+            &rev.entry,
+            rev.prev.as_ref(),
+            &sealed.commitment,
+        );
         let padded = crypto::open(&key, &sealed.nonce, &aad, &sealed.ciphertext)?;
         Ok(Some(EntryPayload::from_padded(&padded)?))
     }
@@ -859,16 +931,28 @@ impl Session<'_> {
             }
             _ => Err(VaultError::Ambiguous {
                 path: path.to_string(),
-                ids: found.iter().map(|e| e.id.short()).collect::<Vec<_>>().join(", "),
+                ids: found
+                    .iter()
+                    .map(|e| e.id.short())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
 
     /// Open an entry by id (current revision), verifying its signature.
     pub fn open_id(&self, id: &EntryId) -> Result<OpenEntry, VaultError> {
-        let (i, heads) = self.vault.current(id).ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
-        let (stored, rev) = self.vault.revision(i).ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
-        let payload = self.decrypt(rev)?.ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        let (i, heads) = self
+            .vault
+            .current(id)
+            .ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        let (stored, rev) = self
+            .vault
+            .revision(i)
+            .ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
+        let payload = self
+            .decrypt(rev)?
+            .ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
         self.check_signature(&stored.id)?;
         Ok(OpenEntry {
             id: *id,
@@ -890,8 +974,13 @@ impl Session<'_> {
             .vault
             .author_keys_at(stored)
             .ok_or(VaultError::Integrity("revision by a non-member"))?;
-        crypto::verify(&keys.signing, SIGNATURE_LABEL, &stored.bytes, &stored.signature)
-            .map_err(|_| VaultError::Integrity("entry revision signature"))
+        crypto::verify(
+            &keys.signing,
+            SIGNATURE_LABEL,
+            &stored.bytes,
+            &stored.signature,
+        )
+        .map_err(|_| VaultError::Integrity("entry revision signature"))
     }
 
     /// Whether I may write a new revision of `entry` (admins always; others when the
@@ -919,7 +1008,8 @@ impl Session<'_> {
         let vault_id = self.vault.id();
         let key = SymmetricKey::generate()?;
         let commitment = key.commitment();
-        let mut principals: BTreeSet<format::Principal> = draft.share_with.iter().copied().collect();
+        let mut principals: BTreeSet<format::Principal> =
+            draft.share_with.iter().copied().collect();
         principals.insert(format::Principal::Group(ADMINS_GROUP));
         if !self.me.role.is_admin() {
             principals.insert(format::Principal::Member(self.me.id));
@@ -934,7 +1024,13 @@ impl Session<'_> {
                         .get(&id)
                         .filter(|m| m.active)
                         .ok_or(VaultError::Denied("not a current member"))?;
-                    let info = format::entry_member_wrap_info(&vault_id, &id, &entry, prev.as_ref(), &commitment);
+                    let info = format::entry_member_wrap_info(
+                        &vault_id,
+                        &id,
+                        &entry,
+                        prev.as_ref(),
+                        &commitment,
+                    );
                     let w = crypto::hpke_wrap(&m.keys.agreement, &info, &key)?;
                     wraps.push(KeyWrap::Member(MemberWrap {
                         member: id,
@@ -949,7 +1045,14 @@ impl Session<'_> {
                         .get(&gid)
                         .ok_or(VaultError::Denied("no such group"))?;
                     let gk = self.group_key(&g.key_id)?;
-                    let aad = format::entry_group_wrap_aad(&vault_id, &gid, &g.key_id, &entry, prev.as_ref(), &commitment);
+                    let aad = format::entry_group_wrap_aad(
+                        &vault_id,
+                        &gid,
+                        &g.key_id,
+                        &entry,
+                        prev.as_ref(),
+                        &commitment,
+                    );
                     let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
                     wraps.push(KeyWrap::Group {
                         group: gid,
@@ -978,7 +1081,11 @@ impl Session<'_> {
     /// A record creating a new entry. Fails if the path is taken.
     pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         check_path(&draft.payload.path)?;
-        if self.list()?.iter().any(|e| e.payload.path == draft.payload.path) {
+        if self
+            .list()?
+            .iter()
+            .any(|e| e.payload.path == draft.payload.path)
+        {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
         let id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
@@ -986,13 +1093,20 @@ impl Session<'_> {
     }
 
     /// A record revising an opened entry (edit, rename, re-share).
-    pub fn revise_entry(&self, entry: &OpenEntry, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
+    pub fn revise_entry(
+        &self,
+        entry: &OpenEntry,
+        draft: &EntryDraft,
+    ) -> Result<RecordBody, VaultError> {
         check_path(&draft.payload.path)?;
         if !self.may_write(entry) {
             return Err(VaultError::Denied("you may not write this entry"));
         }
         if draft.payload.path != entry.payload.path
-            && self.list()?.iter().any(|e| e.payload.path == draft.payload.path)
+            && self
+                .list()?
+                .iter()
+                .any(|e| e.payload.path == draft.payload.path)
         {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
@@ -1027,7 +1141,9 @@ impl Session<'_> {
             .iter()
             .filter_map(|w| match w {
                 KeyWrap::Member(m) => Some(format::Principal::Member(m.member)),
-                KeyWrap::Group { group, .. } if *group != ADMINS_GROUP => Some(format::Principal::Group(*group)),
+                KeyWrap::Group { group, .. } if *group != ADMINS_GROUP => {
+                    Some(format::Principal::Group(*group))
+                }
                 KeyWrap::Group { .. } => None,
             })
             .collect()
@@ -1058,7 +1174,11 @@ mod tests {
     fn create_add_reopen() {
         let a = alice();
         let mut v = Vault::create(&a, "acme").unwrap();
-        let body = v.session(&a).unwrap().create_entry(&draft("web/github", "S3cret")).unwrap();
+        let body = v
+            .session(&a)
+            .unwrap()
+            .create_entry(&draft("web/github", "S3cret"))
+            .unwrap();
         v.append(&a, vec![body]).unwrap();
         let bytes = v.encode();
         let v2 = Vault::decode(&bytes).unwrap();
@@ -1073,7 +1193,11 @@ mod tests {
     fn duplicate_path_refused_and_rename_edit_delete() {
         let a = alice();
         let mut v = Vault::create(&a, "acme").unwrap();
-        let body = v.session(&a).unwrap().create_entry(&draft("x", "1")).unwrap();
+        let body = v
+            .session(&a)
+            .unwrap()
+            .create_entry(&draft("x", "1"))
+            .unwrap();
         v.append(&a, vec![body]).unwrap();
         assert!(matches!(
             v.session(&a).unwrap().create_entry(&draft("x", "2")),

@@ -1,0 +1,759 @@
+//! Entry commands: `add`, `edit`, `rm`, `mv`, `ls`, `find`, `show`, `get`, `gen`.
+
+use clap::Args;
+use serde_json::json;
+
+use amanat::crypto::SecretString;
+use amanat::format::{ADMINS_GROUP, CustomField, EntryPayload, Principal};
+use amanat::passgen::{self, CharClasses};
+use amanat::vault::{self, EntryDraft, OpenEntry, Vault};
+
+use super::exit::{Exit, fail};
+use super::identity::unlock;
+use super::input;
+use super::output::{columns, format_time, print_json, sanitize, stdout_is_tty};
+use super::paths::Paths;
+use super::vault::load;
+
+const MASK: &str = "********";
+
+/// How a new password is chosen.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Generate the password (24 random characters unless --length or --words)
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub generate: bool,
+    /// With --generate: this many random characters (8–256)
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "generate",
+        conflicts_with = "words"
+    )]
+    pub length: Option<usize>,
+    /// With --generate: this many diceware words from the EFF large list (3–32)
+    #[arg(long, value_name = "N", requires = "generate")]
+    pub words: Option<usize>,
+    /// Read the password from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Fields shared by `add` and `edit`.
+#[derive(Debug, Args)]
+pub struct FieldArgs {
+    /// Login name
+    #[arg(long, value_name = "U")]
+    pub username: Option<String>,
+    /// Where the login is used
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Free-text note (not secret on input: never put a secret here)
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// A custom, non-secret field (repeatable)
+    #[arg(long = "field", value_name = "KEY=VALUE")]
+    pub fields: Vec<String>,
+    /// A custom secret field, asked for with a hidden prompt (repeatable)
+    #[arg(long = "secret-field", value_name = "KEY")]
+    pub secret_fields: Vec<String>,
+    /// Ask for a TOTP otpauth:// URI with a hidden prompt
+    #[arg(long, conflicts_with = "totp_stdin")]
+    pub totp: bool,
+    /// Read a TOTP otpauth:// URI from the first line of stdin
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub totp_stdin: bool,
+    /// Also share with a member (NAME) or a group (@GROUP); admins always can read
+    #[arg(long = "share-with", value_name = "NAME|@GROUP")]
+    pub share_with: Vec<String>,
+}
+
+/// `add` arguments.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Entry path, e.g. web/github
+    pub path: String,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// `edit` arguments.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Entry path
+    pub path: String,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+    #[command(flatten)]
+    pub new_password: PasswordArgs,
+    /// Ask for a new password with a hidden prompt (twice)
+    #[arg(long = "password", conflicts_with_all = ["generate", "password_stdin"])]
+    pub password_prompt: bool,
+    /// Remove a custom field (repeatable)
+    #[arg(long = "remove-field", value_name = "KEY")]
+    pub remove_fields: Vec<String>,
+}
+
+/// A single path.
+#[derive(Debug, Args)]
+pub struct PathArg {
+    /// Entry path
+    pub path: String,
+}
+
+/// `mv` arguments.
+#[derive(Debug, Args)]
+pub struct MvArgs {
+    /// Current path
+    pub path: String,
+    /// New path
+    pub new_path: String,
+}
+
+/// `ls` arguments.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only entries under this prefix (e.g. web/)
+    pub prefix: Option<String>,
+    /// Show as a tree
+    #[arg(long, conflicts_with = "json")]
+    pub tree: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `find` arguments.
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// Text to look for in paths, usernames and URLs
+    pub query: String,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `show` arguments.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Entry path
+    pub path: String,
+    /// Show secret fields in clear
+    #[arg(long)]
+    pub reveal: bool,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `get` arguments.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Entry path
+    pub path: String,
+    /// password (default), username, url, notes, totp, path, or a custom field's name
+    #[arg(long, value_name = "NAME", default_value = "password")]
+    pub field: String,
+    /// Print even when stdout is a terminal
+    #[arg(long)]
+    pub reveal: bool,
+}
+
+/// `gen` arguments.
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Random characters (8–256) [default: 24]
+    #[arg(long, value_name = "N", conflicts_with = "words")]
+    pub length: Option<usize>,
+    /// Diceware words from the EFF large list (3–32)
+    #[arg(long, value_name = "N")]
+    pub words: Option<usize>,
+    /// Leave out symbols
+    #[arg(long)]
+    pub no_symbols: bool,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn generate(
+    length: Option<usize>,
+    words: Option<usize>,
+    symbols: bool,
+) -> anyhow::Result<SecretString> {
+    let value = match words {
+        Some(n) => passgen::passphrase(n),
+        None => passgen::random_password(
+            length.unwrap_or(passgen::DEFAULT_LENGTH),
+            CharClasses {
+                symbols,
+                ..CharClasses::default()
+            },
+        ),
+    };
+    match value {
+        Ok(v) => Ok(SecretString::new(v.to_string())),
+        Err(e) => fail(Exit::Usage, e.to_string(), "see 'amanat gen --help'"),
+    }
+}
+
+/// The new password the options ask for, if any.
+fn new_password(args: &PasswordArgs, prompt: bool) -> anyhow::Result<Option<SecretString>> {
+    if args.generate {
+        return generate(args.length, args.words, true).map(Some);
+    }
+    if args.password_stdin {
+        return input::stdin_line("--password-stdin").map(Some);
+    }
+    if prompt {
+        if !input::has_tty() {
+            return fail(
+                Exit::Usage,
+                "no password given and no terminal to prompt on",
+                "use --password-stdin (printf 'S3cret\\n' | amanat add …) or --generate",
+            );
+        }
+        return input::twice("password: ", "repeat password: ", Exit::Usage).map(Some);
+    }
+    Ok(None)
+}
+
+/// Secrets that come from stdin or prompts, gathered before the vault is locked.
+struct Secrets {
+    password: Option<SecretString>,
+    totp: Option<SecretString>,
+    secret_fields: Vec<(String, SecretString)>,
+}
+
+fn gather(fields: &FieldArgs, password: Option<SecretString>) -> anyhow::Result<Secrets> {
+    let totp = if fields.totp_stdin {
+        Some(input::stdin_line("--totp-stdin")?)
+    } else if fields.totp {
+        Some(input::prompt_secret("otpauth:// URI: ", "--totp")?)
+    } else {
+        None
+    };
+    if let Some(Err(e)) = totp
+        .as_ref()
+        .map(|uri| amanat::otpauth::parse(uri.expose()))
+    {
+        return fail(
+            Exit::Usage,
+            format!("invalid TOTP URI: {e}"),
+            "give the otpauth://totp/…?secret=BASE32 line your provider shows",
+        );
+    }
+    let mut secret_fields = Vec::new();
+    for key in &fields.secret_fields {
+        check_field_name(key)?;
+        let value = input::prompt_secret(&format!("{}: ", sanitize(key)), "--secret-field")?;
+        secret_fields.push((key.clone(), value));
+    }
+    Ok(Secrets {
+        password,
+        totp,
+        secret_fields,
+    })
+}
+
+fn check_field_name(key: &str) -> anyhow::Result<()> {
+    if key.is_empty() || key.len() > 128 || key.chars().any(char::is_control) {
+        return fail(
+            Exit::Usage,
+            format!("invalid field name '{}'", sanitize(key)),
+            "use a short name without control characters",
+        );
+    }
+    Ok(())
+}
+
+fn set_field(payload: &mut EntryPayload, name: &str, value: SecretString, secret: bool) {
+    if let Some(f) = payload.fields.iter_mut().find(|f| f.name == name) {
+        f.value = value;
+        f.secret = secret;
+    } else {
+        payload.fields.push(CustomField {
+            name: name.to_string(),
+            value,
+            secret,
+        });
+    }
+}
+
+/// Apply the options to a payload; returns whether anything changed.
+fn apply(
+    payload: &mut EntryPayload,
+    fields: &FieldArgs,
+    secrets: Secrets,
+    time: u64,
+) -> anyhow::Result<bool> {
+    let mut changed = false;
+    if let Some(u) = &fields.username {
+        payload.username = u.clone();
+        changed = true;
+    }
+    if let Some(u) = &fields.url {
+        payload.url = u.clone();
+        changed = true;
+    }
+    if let Some(n) = &fields.note {
+        payload.notes = n.clone();
+        changed = true;
+    }
+    for kv in &fields.fields {
+        let Some((k, v)) = kv.split_once('=') else {
+            return fail(
+                Exit::Usage,
+                format!("--field '{}' is not KEY=VALUE", sanitize(kv)),
+                "write --field team=payments",
+            );
+        };
+        check_field_name(k)?;
+        set_field(payload, k, SecretString::new(v.to_string()), false);
+        changed = true;
+    }
+    for (k, v) in secrets.secret_fields {
+        set_field(payload, &k, v, true);
+        changed = true;
+    }
+    if let Some(t) = secrets.totp {
+        payload.totp = Some(t);
+        changed = true;
+    }
+    if let Some(p) = secrets.password {
+        payload.password = p;
+        payload.password_changed = time;
+        // A changed password no longer needs changing at its source.
+        payload.rotate_at_source = false;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Turn `NAME` / `@GROUP` into principals of the vault.
+fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principal>> {
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(group) = name.strip_prefix('@') {
+            let Some(g) = vault.groups().find(|g| g.name == group) else {
+                return fail(
+                    Exit::NotFound,
+                    format!("no group '@{}'", sanitize(group)),
+                    "see 'amanat group ls'",
+                );
+            };
+            if g.id != ADMINS_GROUP {
+                out.push(Principal::Group(g.id));
+            }
+        } else {
+            let Some(m) = vault.members().find(|m| m.active && m.name == *name) else {
+                return fail(
+                    Exit::NotFound,
+                    format!("no member '{}'", sanitize(name)),
+                    "see 'amanat member ls'",
+                );
+            };
+            if !m.role.is_admin() {
+                out.push(Principal::Member(m.id));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn warn_conflict(e: &OpenEntry) {
+    if e.heads > 1 {
+        eprintln!(
+            "warning: '{}' has {} concurrent revisions; showing the newest (edit it to resolve)",
+            sanitize(&e.payload.path),
+            e.heads
+        );
+    }
+}
+
+/// `add`.
+pub fn add(paths: &Paths, args: AddArgs) -> anyhow::Result<()> {
+    vault::check_path(&args.path)?;
+    let password = new_password(&args.password, true)?;
+    let secrets = gather(&args.fields, password)?;
+    let time = now();
+    let mut payload = EntryPayload::default();
+    payload.path = args.path.clone();
+    payload.created = time;
+    payload.modified = time;
+    apply(&mut payload, &args.fields, secrets, time)?;
+    let identity = unlock(paths)?;
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let share_with = resolve_share(vault, &args.fields.share_with)?;
+        let body = vault.session(&identity)?.create_entry(&EntryDraft {
+            payload,
+            share_with,
+        })?;
+        vault.append(&identity, vec![body])?;
+        Ok(())
+    })?;
+    outln!("added {}", sanitize(&args.path));
+    Ok(())
+}
+
+/// `edit`: only the named fields change.
+pub fn edit(paths: &Paths, args: EditArgs) -> anyhow::Result<()> {
+    let password = new_password(&args.new_password, args.password_prompt)?;
+    let secrets = gather(&args.fields, password)?;
+    let identity = unlock(paths)?;
+    let path = args.path.clone();
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let session = vault.session(&identity)?;
+        let entry = session.open(&path)?;
+        let mut payload = entry.payload.clone();
+        let time = now();
+        let mut changed = apply(&mut payload, &args.fields, secrets, time)?;
+        for key in &args.remove_fields {
+            let before = payload.fields.len();
+            payload.fields.retain(|f| f.name != *key);
+            if payload.fields.len() == before {
+                return fail(
+                    Exit::NotFound,
+                    format!("'{}' has no field '{}'", sanitize(&path), sanitize(key)),
+                    format!("see 'amanat show {}'", sanitize(&path)),
+                );
+            }
+            changed = true;
+        }
+        let mut share_with = session.shared_with(&entry);
+        let extra = resolve_share(vault, &args.fields.share_with)?;
+        changed |= !extra.is_empty();
+        share_with.extend(extra);
+        if !changed {
+            return fail(
+                Exit::Usage,
+                "nothing to change",
+                "name what to change, e.g. --username or --generate; see 'amanat edit --help'",
+            );
+        }
+        payload.modified = time;
+        let body = session.revise_entry(
+            &entry,
+            &EntryDraft {
+                payload,
+                share_with,
+            },
+        )?;
+        vault.append(&identity, vec![body])?;
+        Ok(())
+    })?;
+    outln!("updated {}", sanitize(&args.path));
+    Ok(())
+}
+
+/// `rm`.
+pub fn rm(paths: &Paths, args: PathArg) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let session = vault.session(&identity)?;
+        let entry = session.open(&args.path)?;
+        let body = session.delete_entry(&entry)?;
+        vault.append(&identity, vec![body])?;
+        Ok(())
+    })?;
+    outln!("removed {}", sanitize(&args.path));
+    Ok(())
+}
+
+/// `mv`.
+pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
+    vault::check_path(&args.new_path)?;
+    let identity = unlock(paths)?;
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let session = vault.session(&identity)?;
+        let entry = session.open(&args.path)?;
+        let mut payload = entry.payload.clone();
+        payload.path = args.new_path.clone();
+        payload.modified = now();
+        let share_with = session.shared_with(&entry);
+        let body = session.revise_entry(
+            &entry,
+            &EntryDraft {
+                payload,
+                share_with,
+            },
+        )?;
+        vault.append(&identity, vec![body])?;
+        Ok(())
+    })?;
+    outln!(
+        "renamed {} -> {}",
+        sanitize(&args.path),
+        sanitize(&args.new_path)
+    );
+    Ok(())
+}
+
+fn readable(paths: &Paths) -> anyhow::Result<Vec<OpenEntry>> {
+    let vault = load(paths)?;
+    let identity = unlock(paths)?;
+    let list = vault.session(&identity)?.list()?;
+    Ok(list)
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    let p = prefix.trim_end_matches('/');
+    p.is_empty() || path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
+}
+
+/// `ls`.
+pub fn ls(paths: &Paths, args: LsArgs) -> anyhow::Result<()> {
+    let prefix = args.prefix.unwrap_or_default();
+    let list: Vec<OpenEntry> = readable(paths)?
+        .into_iter()
+        .filter(|e| under(&e.payload.path, &prefix))
+        .collect();
+    if args.json {
+        let items: Vec<_> = list
+            .iter()
+            .map(|e| json!({"path": e.payload.path, "id": e.id.to_hex(), "modified": e.payload.modified}))
+            .collect();
+        return print_json(&json!(items));
+    }
+    if args.tree {
+        return print_tree(&list);
+    }
+    for e in &list {
+        outln!("{}", sanitize(&e.payload.path));
+    }
+    Ok(())
+}
+
+fn print_tree(list: &[OpenEntry]) -> anyhow::Result<()> {
+    let mut previous: Vec<&str> = Vec::new();
+    for e in list {
+        let parts: Vec<&str> = e.payload.path.split('/').collect();
+        let common = previous
+            .iter()
+            .zip(&parts)
+            .take(parts.len().saturating_sub(1))
+            .take_while(|(a, b)| a == b)
+            .count();
+        for (depth, part) in parts.iter().enumerate().skip(common) {
+            let leaf = depth + 1 == parts.len();
+            outln!(
+                "{}{}{}",
+                "  ".repeat(depth),
+                sanitize(part),
+                if leaf { "" } else { "/" }
+            );
+        }
+        previous = parts;
+    }
+    Ok(())
+}
+
+/// `find`.
+pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
+    let q = args.query.to_lowercase();
+    let hits: Vec<OpenEntry> = readable(paths)?
+        .into_iter()
+        .filter(|e| {
+            e.payload.path.to_lowercase().contains(&q)
+                || e.payload.username.to_lowercase().contains(&q)
+                || e.payload.url.to_lowercase().contains(&q)
+        })
+        .collect();
+    if args.json {
+        let items: Vec<_> = hits
+            .iter()
+            .map(|e| json!({"path": e.payload.path, "username": e.payload.username, "url": e.payload.url, "id": e.id.to_hex()}))
+            .collect();
+        return print_json(&json!(items));
+    }
+    for e in &hits {
+        outln!(
+            "{}",
+            columns(&[
+                &sanitize(&e.payload.path),
+                &sanitize(&e.payload.username),
+                &sanitize(&e.payload.url)
+            ])
+        );
+    }
+    if hits.is_empty() {
+        return fail(
+            Exit::NotFound,
+            format!("nothing matches '{}'", sanitize(&args.query)),
+            "see 'amanat ls'",
+        );
+    }
+    Ok(())
+}
+
+fn open(paths: &Paths, path: &str) -> anyhow::Result<(Vault, OpenEntry)> {
+    let vault = load(paths)?;
+    let identity = unlock(paths)?;
+    let entry = vault.session(&identity)?.open(path)?;
+    warn_conflict(&entry);
+    Ok((vault, entry))
+}
+
+/// `show`.
+pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
+    let (vault, e) = open(paths, &args.path)?;
+    let p = &e.payload;
+    let secret = |s: &SecretString| {
+        if args.reveal {
+            s.expose().to_string()
+        } else {
+            MASK.to_string()
+        }
+    };
+    let author = vault
+        .members()
+        .find(|m| m.id == e.author)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    if args.json {
+        let fields: Vec<_> = p
+            .fields
+            .iter()
+            .map(|f| {
+                let value = if f.secret {
+                    secret(&f.value)
+                } else {
+                    f.value.expose().to_string()
+                };
+                json!({"name": f.name, "value": value, "secret": f.secret})
+            })
+            .collect();
+        return print_json(&json!({
+            "path": p.path,
+            "id": e.id.to_hex(),
+            "revision": e.revision.to_hex(),
+            "author": author,
+            "username": p.username,
+            "password": secret(&p.password),
+            "url": p.url,
+            "notes": p.notes,
+            "fields": fields,
+            "totp": p.totp.as_ref().map(secret),
+            "rotate_at_source": p.rotate_at_source,
+            "created": p.created,
+            "modified": p.modified,
+            "password_changed": p.password_changed,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    let mut line = |k: &str, v: &str| {
+        use std::io::Write as _;
+        writeln!(out, "{k}: {}", sanitize(v))
+    };
+    line("path", &p.path)?;
+    line("username", &p.username)?;
+    line("password", &secret(&p.password))?;
+    line("url", &p.url)?;
+    if !p.notes.is_empty() {
+        line("notes", &p.notes)?;
+    }
+    for f in &p.fields {
+        let v = if f.secret {
+            secret(&f.value)
+        } else {
+            f.value.expose().to_string()
+        };
+        line(&f.name, &v)?;
+    }
+    if let Some(t) = &p.totp {
+        line("totp", &secret(t))?;
+    }
+    if p.rotate_at_source {
+        line(
+            "rotate at source",
+            "yes (change this password where it is used)",
+        )?;
+    }
+    line("created", &format_time(p.created))?;
+    line("modified", &format_time(p.modified))?;
+    line("password changed", &format_time(p.password_changed))?;
+    line("last written by", &author)?;
+    Ok(())
+}
+
+/// `get`: one value on stdout, refused on a terminal unless --reveal.
+pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
+    let tty = stdout_is_tty();
+    if tty && !args.reveal {
+        return fail(
+            Exit::Usage,
+            "refusing to print a secret to a terminal",
+            "pipe it (amanat get PATH | wl-copy), use 'amanat show', or add --reveal",
+        );
+    }
+    let (_, e) = open(paths, &args.path)?;
+    let p = &e.payload;
+    let value: String = match args.field.as_str() {
+        "password" => p.password.expose().to_string(),
+        "username" => p.username.clone(),
+        "url" => p.url.clone(),
+        "notes" => p.notes.clone(),
+        "path" => p.path.clone(),
+        "totp" => match &p.totp {
+            Some(t) => t.expose().to_string(),
+            None => {
+                return fail(
+                    Exit::NotFound,
+                    format!("'{}' has no TOTP seed", sanitize(&args.path)),
+                    "add one with 'amanat edit PATH --totp'",
+                );
+            }
+        },
+        name => match p.fields.iter().find(|f| f.name == name) {
+            Some(f) => f.value.expose().to_string(),
+            None => {
+                return fail(
+                    Exit::NotFound,
+                    format!(
+                        "'{}' has no field '{}'",
+                        sanitize(&args.path),
+                        sanitize(name)
+                    ),
+                    format!("see 'amanat show {}'", sanitize(&args.path)),
+                );
+            }
+        },
+    };
+    let value = zeroize::Zeroizing::new(value);
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    // On a terminal (only with --reveal) escapes in a teammate-written value are defused.
+    if tty {
+        writeln!(out, "{}", sanitize(&value))?;
+    } else {
+        writeln!(out, "{}", value.as_str())?;
+    }
+    Ok(())
+}
+
+/// `gen`.
+pub fn gen_password(args: GenArgs) -> anyhow::Result<()> {
+    let value = generate(args.length, args.words, !args.no_symbols)?;
+    outln!("{}", value.expose());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_matching() {
+        assert!(under("web/github", "web"));
+        assert!(under("web/github", "web/"));
+        assert!(under("web", "web"));
+        assert!(!under("webmail/x", "web"));
+        assert!(under("anything", ""));
+    }
+}

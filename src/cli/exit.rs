@@ -1,0 +1,185 @@
+//! Exit codes (CLI.md, "Exit codes") and the one place errors are mapped to them.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use amanat::crypto::CryptoError;
+use amanat::format::FormatError;
+use amanat::identity::IdentityError;
+use amanat::store::StoreError;
+use amanat::vault::VaultError;
+
+/// The exit codes of CLI.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: other error (I/O, bad input file, …).
+    Other = 1,
+    /// 2: usage error.
+    Usage = 2,
+    /// 3: no passphrase available, or wrong passphrase.
+    Passphrase = 3,
+    /// 4: not found (entry, member, group, vault, identity).
+    NotFound = 4,
+    /// 5: access denied.
+    Denied = 5,
+    /// 6: integrity failure.
+    Integrity = 6,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// An error raised by the CLI itself, with its exit code and a hint line.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub exit: Exit,
+    /// The error line (lowercase, no trailing period, never a secret).
+    pub message: String,
+    /// The next step.
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    /// A failure with a hint.
+    pub fn new(exit: Exit, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            exit,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Shorthand for returning a [`Failure`].
+pub fn fail<T>(
+    exit: Exit,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> anyhow::Result<T> {
+    Err(Failure::new(exit, message, hint).into())
+}
+
+/// Map any error to `(exit code, message, hint)`.
+pub fn classify(err: &anyhow::Error) -> (Exit, String, Option<String>) {
+    if let Some(f) = err.downcast_ref::<Failure>() {
+        return (f.exit, f.message.clone(), f.hint.clone());
+    }
+    let message = err.to_string();
+    if let Some(e) = err.downcast_ref::<StoreError>() {
+        return classify_store(e, message);
+    }
+    if let Some(e) = err.downcast_ref::<VaultError>() {
+        let (exit, hint) = classify_vault(e);
+        return (exit, message, hint);
+    }
+    if let Some(e) = err.downcast_ref::<IdentityError>() {
+        let (exit, hint) = classify_identity(e);
+        return (exit, message, hint);
+    }
+    if err.downcast_ref::<FormatError>().is_some() {
+        return (Exit::Integrity, message, Some(verify_hint()));
+    }
+    if err.downcast_ref::<CryptoError>().is_some() {
+        return (Exit::Integrity, message, None);
+    }
+    (Exit::Other, message, None)
+}
+
+fn verify_hint() -> String {
+    "run 'amanat verify' for details; restore the vault from a trusted copy".into()
+}
+
+fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<String>) {
+    match e {
+        StoreError::NoVault(_) => (
+            Exit::NotFound,
+            message,
+            Some("create one with 'amanat init', or point --vault / AMANAT_VAULT at it".into()),
+        ),
+        StoreError::NoIdentity(_) => (
+            Exit::NotFound,
+            message,
+            Some("create one with 'amanat identity new --name NAME', or set --identity / AMANAT_IDENTITY".into()),
+        ),
+        StoreError::Rollback { .. } | StoreError::Replaced { .. } => (
+            Exit::Integrity,
+            message,
+            Some("do not use this copy; fetch the newest vault from your team's shared location".into()),
+        ),
+        StoreError::Vault(v) => {
+            let (exit, hint) = classify_vault(v);
+            (exit, message, hint)
+        }
+        StoreError::Exists(_) => (Exit::Other, message, Some("move it away first, or choose another path".into())),
+        StoreError::TooLarge(_) => (Exit::Integrity, message, Some(verify_hint())),
+        StoreError::Io { .. } => (Exit::Other, message, None),
+        _ => (Exit::Other, message, None),
+    }
+}
+
+fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
+    match e {
+        VaultError::Format(_) | VaultError::Integrity(_) => (Exit::Integrity, Some(verify_hint())),
+        VaultError::NotMember(_) => (
+            Exit::Denied,
+            Some("ask an admin to add you ('amanat member add'), or use --identity".into()),
+        ),
+        VaultError::NotFound(p) => {
+            let dir = p
+                .rsplit_once('/')
+                .map(|(d, _)| format!(" {d}/"))
+                .unwrap_or_default();
+            (Exit::NotFound, Some(format!("see 'amanat ls{dir}'")))
+        }
+        VaultError::Ambiguous { .. } => (
+            Exit::Other,
+            Some("rename one of them with 'amanat mv'".into()),
+        ),
+        VaultError::Exists(_) => (
+            Exit::Other,
+            Some("edit it with 'amanat edit', or choose another path".into()),
+        ),
+        VaultError::Denied(_) => (
+            Exit::Denied,
+            Some("ask an admin to share it with you".into()),
+        ),
+        VaultError::InvalidPath(_) => (
+            Exit::Usage,
+            Some("paths look like team/service/login: no empty, '.' or '..' parts".into()),
+        ),
+        _ => (Exit::Other, None),
+    }
+}
+
+fn classify_identity(e: &IdentityError) -> (Exit, Option<String>) {
+    match e {
+        IdentityError::WrongPassphrase => (
+            Exit::Passphrase,
+            Some("check the passphrase (or AMANAT_PASSPHRASE_FILE) and try again".into()),
+        ),
+        IdentityError::Malformed(_) | IdentityError::Kdf(_) => (
+            Exit::Integrity,
+            Some("restore the identity file from your backup".into()),
+        ),
+        IdentityError::PublicKeyText(_) => {
+            (Exit::Usage, Some("copy the whole amanat1… line".into()))
+        }
+        IdentityError::Name => (
+            Exit::Usage,
+            Some("use a short name without spaces, '@' or control characters".into()),
+        ),
+        _ => (Exit::Other, None),
+    }
+}

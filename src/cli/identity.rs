@@ -1,0 +1,147 @@
+//! `amanat identity new|show|passwd`, and unlocking the identity for other commands.
+
+use clap::Args;
+use serde_json::json;
+
+use amanat::crypto::KdfParams;
+use amanat::identity::{self as id, Identity};
+use amanat::store;
+
+use super::JsonArgs;
+use super::exit::{Exit, fail};
+use super::input::{self, NEW_PASSPHRASE_FILE_VAR, PASSPHRASE_FILE_VAR};
+use super::output::{print_json, sanitize};
+use super::paths::Paths;
+
+/// `identity new` arguments.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Your name as teammates will see it (no spaces)
+    #[arg(long)]
+    pub name: String,
+    /// Argon2id memory in MiB [default: 256]
+    #[arg(long, value_name = "MIB")]
+    pub kdf_memory: Option<u32>,
+    /// Argon2id passes [default: 3]
+    #[arg(long, value_name = "N")]
+    pub kdf_time: Option<u32>,
+    /// Allow parameters below 64 MiB / t=3 (tests only; recorded in the file and
+    /// warned about on every use). Without --kdf-memory/--kdf-time it uses 64 KiB, t=1.
+    #[arg(long)]
+    pub insecure_kdf: bool,
+}
+
+/// `identity passwd` arguments.
+#[derive(Debug, Args)]
+pub struct PasswdArgs {}
+
+/// Read and unlock the identity (warns when its KDF is below the floor).
+pub fn unlock(paths: &Paths) -> anyhow::Result<Identity> {
+    let bytes = store::read_identity(&paths.identity)?;
+    let info = id::inspect(&bytes)?;
+    let pass = input::passphrase(&info.name)?;
+    let identity = Identity::unlock(&bytes, &pass)?;
+    if identity.insecure_kdf {
+        warn_insecure(&identity.kdf);
+    }
+    Ok(identity)
+}
+
+fn warn_insecure(kdf: &KdfParams) {
+    eprintln!(
+        "warning: this identity uses insecure key-derivation parameters ({} KiB, t={}; --insecure-kdf): fine for tests, never for real secrets",
+        kdf.memory_kib, kdf.time
+    );
+}
+
+/// `identity new`.
+pub fn new(paths: &Paths, args: NewArgs) -> anyhow::Result<()> {
+    if paths.identity.exists() {
+        return fail(
+            Exit::Other,
+            format!("an identity already exists at {}", paths.identity.display()),
+            "use it, or choose another file with --identity / AMANAT_IDENTITY",
+        );
+    }
+    let base = if args.insecure_kdf {
+        KdfParams::INSECURE_TEST
+    } else {
+        KdfParams::DEFAULT
+    };
+    let params = KdfParams {
+        memory_kib: match args.kdf_memory {
+            Some(mib) => mib.saturating_mul(1024),
+            None => base.memory_kib,
+        },
+        time: args.kdf_time.unwrap_or(base.time),
+        lanes: base.lanes,
+    };
+    if let Err(e) = params.check(args.insecure_kdf) {
+        return fail(
+            Exit::Usage,
+            e.to_string(),
+            "use at least --kdf-memory 64 --kdf-time 3 (the defaults are 256 and 3)",
+        );
+    }
+    let identity = Identity::generate(&args.name)?;
+    let pass = input::new_passphrase(PASSPHRASE_FILE_VAR)?;
+    let bytes = identity.seal(&pass, params, args.insecure_kdf)?;
+    store::write_identity(&paths.identity, &bytes, false)?;
+    if args.insecure_kdf && params.below_floor() {
+        warn_insecure(&params);
+    }
+    outln!("{}", identity.public_key_text());
+    outln!("fingerprint: {}", identity.fingerprint());
+    eprintln!(
+        "identity '{}' saved to {}; give the amanat1… line to your admin and compare the fingerprint with them",
+        identity.name,
+        paths.identity.display()
+    );
+    Ok(())
+}
+
+/// `identity show`.
+pub fn show(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
+    let bytes = store::read_identity(&paths.identity)?;
+    let info = id::inspect(&bytes)?;
+    let key = id::public_key_text(&info.keys);
+    let fp = id::fingerprint(&info.keys);
+    if args.json {
+        return print_json(&json!({
+            "name": info.name,
+            "public_key": key,
+            "fingerprint": fp,
+            "kdf": {"memory_kib": info.kdf.memory_kib, "time": info.kdf.time, "lanes": info.kdf.lanes},
+            "insecure_kdf": info.insecure_kdf,
+        }));
+    }
+    outln!("{key}");
+    outln!("fingerprint: {fp}");
+    outln!("name: {}", sanitize(&info.name));
+    Ok(())
+}
+
+/// `identity passwd`: unlock with the current passphrase, re-seal under a new one.
+pub fn passwd(paths: &Paths, _args: PasswdArgs) -> anyhow::Result<()> {
+    let _lock = store::lock(&paths.identity)?;
+    let identity = unlock(paths)?;
+    let new = input::new_passphrase(NEW_PASSPHRASE_FILE_VAR)?;
+    // Weak-but-allowed parameters are upgraded to the defaults; insecure test
+    // identities stay as they are.
+    let (params, insecure) = if identity.insecure_kdf {
+        (identity.kdf, true)
+    } else {
+        (
+            KdfParams {
+                memory_kib: identity.kdf.memory_kib.max(KdfParams::DEFAULT.memory_kib),
+                time: identity.kdf.time.max(KdfParams::DEFAULT.time),
+                lanes: identity.kdf.lanes.max(KdfParams::DEFAULT.lanes),
+            },
+            false,
+        )
+    };
+    let bytes = identity.seal(&new, params, insecure)?;
+    store::write_identity(&paths.identity, &bytes, true)?;
+    eprintln!("passphrase changed for '{}'", sanitize(&identity.name));
+    Ok(())
+}

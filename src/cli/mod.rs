@@ -1,0 +1,173 @@
+//! The command line: clap definitions, dispatch, and the turning of parsed arguments
+//! into the core's calls. Binary-only (declared from `main.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `println!` that returns broken pipes and other write errors (with `?`) instead of
+/// panicking. Defined before the modules so they all see it.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+pub mod demo;
+pub mod entry;
+pub mod exit;
+pub mod identity;
+pub mod input;
+pub mod output;
+pub mod paths;
+pub mod vault;
+
+pub use exit::Exit;
+
+/// amanat — an encrypted team password manager for the terminal.
+#[derive(Debug, Parser)]
+#[command(
+    name = "amanat",
+    version,
+    about,
+    after_help = "Example:\n  amanat identity new --name alice && amanat init --name acme\n  \
+                  printf 'S3cret\\n' | amanat add web/github --username alice --password-stdin\n  \
+                  amanat get web/github | wl-copy"
+)]
+pub struct Cli {
+    /// Vault file [default: $XDG_DATA_HOME/amanat/vault.amanat]
+    #[arg(long, global = true, env = "AMANAT_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Identity file [default: $XDG_CONFIG_HOME/amanat/identity.amanat]
+    #[arg(long, global = true, env = "AMANAT_IDENTITY", value_name = "PATH")]
+    pub identity: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, show or re-seal your identity (your key pairs)
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// Create a new vault; you become its owner
+    #[command(after_help = "Example:\n  amanat init --name acme")]
+    Init(InitArgs),
+    /// Show the vault id, team, member count and your role
+    #[command(after_help = "Example:\n  amanat info --json")]
+    Info(JsonArgs),
+    /// Check every record, signature and authority rule (exit 6 on failure)
+    #[command(after_help = "Example:\n  amanat verify && echo intact")]
+    Verify,
+    /// Add an entry
+    #[command(after_help = "Examples:\n  \
+        printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
+        amanat add db/prod --generate --length 32")]
+    Add(entry::AddArgs),
+    /// Change the named fields of an entry (the rest stays)
+    #[command(
+        after_help = "Examples:\n  amanat edit web/github --username alice2\n  amanat edit db/prod --generate"
+    )]
+    Edit(entry::EditArgs),
+    /// Delete an entry (a signed tombstone; history is kept)
+    #[command(after_help = "Example:\n  amanat rm db/prod")]
+    Rm(entry::PathArg),
+    /// Rename an entry
+    #[command(after_help = "Example:\n  amanat mv web/github web/gh")]
+    Mv(entry::MvArgs),
+    /// List the entries you can read, one full path a line
+    #[command(after_help = "Examples:\n  amanat ls\n  amanat ls web/ --tree")]
+    Ls(entry::LsArgs),
+    /// Find entries whose path, username or URL contains QUERY (case-insensitive)
+    #[command(after_help = "Example:\n  amanat find github")]
+    Find(entry::FindArgs),
+    /// Show all fields of an entry, secret fields masked unless --reveal
+    #[command(
+        after_help = "Examples:\n  amanat show web/github\n  amanat show web/github --reveal"
+    )]
+    Show(entry::ShowArgs),
+    /// Print one value (default: the password); refuses a terminal unless --reveal
+    #[command(
+        after_help = "Examples:\n  amanat get web/github | wl-copy\n  amanat get web/github --field username"
+    )]
+    Get(entry::GetArgs),
+    /// Print a new random password or passphrase
+    #[command(after_help = "Examples:\n  amanat gen --length 32\n  amanat gen --words 6")]
+    Gen(entry::GenArgs),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  amanat completions bash > ~/.local/share/bash-completion/completions/amanat"
+    )]
+    Completions(CompletionsArgs),
+    /// Run a scripted scenario in a temporary directory (no prompts)
+    #[command(after_help = "Example:\n  cargo run --release -- demo")]
+    Demo,
+}
+
+/// `identity` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Make a new identity; prints the amanat1… public key and its fingerprint
+    #[command(after_help = "Example:\n  amanat identity new --name alice")]
+    New(identity::NewArgs),
+    /// Print your amanat1… public key and fingerprint
+    #[command(after_help = "Example:\n  amanat identity show --json")]
+    Show(JsonArgs),
+    /// Change the passphrase (re-seals the identity atomically)
+    #[command(after_help = "Example:\n  amanat identity passwd")]
+    Passwd(identity::PasswdArgs),
+}
+
+/// `init` arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The team's name
+    #[arg(long, default_value = "team")]
+    pub name: String,
+}
+
+/// Just `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Machine-readable output (shape documented in docs/cli-json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    pub shell: clap_complete::Shell,
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
+    let paths = paths::Paths::resolve(cli.vault, cli.identity)?;
+    match cli.command {
+        Command::Identity(IdentityCommand::New(a)) => identity::new(&paths, a),
+        Command::Identity(IdentityCommand::Show(a)) => identity::show(&paths, a),
+        Command::Identity(IdentityCommand::Passwd(a)) => identity::passwd(&paths, a),
+        Command::Init(a) => vault::init(&paths, a),
+        Command::Info(a) => vault::info(&paths, a),
+        Command::Verify => vault::verify(&paths),
+        Command::Add(a) => entry::add(&paths, a),
+        Command::Edit(a) => entry::edit(&paths, a),
+        Command::Rm(a) => entry::rm(&paths, a),
+        Command::Mv(a) => entry::mv(&paths, a),
+        Command::Ls(a) => entry::ls(&paths, a),
+        Command::Find(a) => entry::find(&paths, a),
+        Command::Show(a) => entry::show(&paths, a),
+        Command::Get(a) => entry::get(&paths, a),
+        Command::Gen(a) => entry::gen_password(a),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "amanat", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Demo => demo::run(),
+    }
+}

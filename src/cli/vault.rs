@@ -1,0 +1,134 @@
+//! `amanat init|info|verify`, and loading the vault for other commands.
+
+use serde_json::json;
+
+use amanat::identity as id;
+use amanat::store::{self, PinStatus};
+use amanat::vault::Vault;
+
+use super::exit::{Exit, fail};
+use super::output::{print_json, sanitize};
+use super::paths::Paths;
+use super::{InitArgs, JsonArgs};
+
+/// Load the vault, check and update this machine's pins, warn on first use.
+pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
+    let (vault, status) = paths.store().load()?;
+    if status == PinStatus::FirstUse {
+        eprintln!(
+            "warning: first use of vault {} on this machine: trusting and pinning it (compare the vault id with your team)",
+            vault.id().to_hex()
+        );
+    }
+    warn_ignored(&vault);
+    Ok(vault)
+}
+
+fn warn_ignored(vault: &Vault) {
+    for i in vault.ignored() {
+        eprintln!(
+            "warning: ignoring record {} ({}); run 'amanat verify'",
+            i.record.short(),
+            i.reason
+        );
+    }
+}
+
+/// `init`.
+pub fn init(paths: &Paths, args: InitArgs) -> anyhow::Result<()> {
+    let store = paths.store();
+    if store.exists() {
+        return fail(
+            Exit::Other,
+            format!("a vault already exists at {}", paths.vault.display()),
+            "use it, or choose another file with --vault / AMANAT_VAULT",
+        );
+    }
+    if args.name.is_empty()
+        || args.name.len() > amanat::format::MAX_NAME_LEN
+        || args.name.chars().any(char::is_control)
+    {
+        return fail(
+            Exit::Usage,
+            "invalid team name",
+            "use a short name without control characters",
+        );
+    }
+    let identity = super::identity::unlock(paths)?;
+    let vault = Vault::create(&identity, &args.name)?;
+    store.forget_path()?;
+    store.create(&vault)?;
+    outln!("vault: {}", vault.id().to_hex());
+    eprintln!(
+        "created vault for team '{}' at {}; '{}' is its owner",
+        sanitize(&args.name),
+        paths.vault.display(),
+        sanitize(&identity.name)
+    );
+    Ok(())
+}
+
+/// `info`: needs no passphrase (the role is found by public key).
+pub fn info(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let role = store::read_identity(&paths.identity)
+        .ok()
+        .and_then(|b| id::inspect(&b).ok())
+        .and_then(|info| {
+            vault
+                .members()
+                .find(|m| m.active && m.keys == info.keys)
+                .map(|m| m.role.as_str())
+        });
+    let members = vault.members().filter(|m| m.active).count();
+    let groups = vault
+        .groups()
+        .filter(|g| g.id != amanat::format::ADMINS_GROUP)
+        .count();
+    let heads: Vec<String> = vault.heads().iter().map(|h| h.to_hex()).collect();
+    if args.json {
+        return print_json(&json!({
+            "vault_id": vault.id().to_hex(),
+            "team": vault.team(),
+            "members": members,
+            "groups": groups,
+            "entries": vault.entry_count(),
+            "records": vault.record_count(),
+            "heads": heads,
+            "your_role": role,
+            "file": paths.vault.display().to_string(),
+        }));
+    }
+    outln!("vault: {}", vault.id().to_hex());
+    outln!("team: {}", sanitize(vault.team()));
+    outln!("members: {members}");
+    outln!("groups: {groups}");
+    outln!("entries: {}", vault.entry_count());
+    outln!("records: {}", vault.record_count());
+    outln!("your role: {}", role.unwrap_or("not a member"));
+    outln!("file: {}", paths.vault.display());
+    Ok(())
+}
+
+/// `verify`: every record, signature and authority rule; exit 6 on any failure.
+pub fn verify(paths: &Paths) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let report = vault.verify()?;
+    if !report.ignored.is_empty() {
+        for i in &report.ignored {
+            outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);
+        }
+        return fail(
+            Exit::Integrity,
+            format!("{} record(s) fail the authority rule", report.ignored.len()),
+            "they are ignored; ask an admin to investigate who wrote them",
+        );
+    }
+    outln!(
+        "ok: vault {}: {} records, {} entries; every signature and authority rule verified",
+        vault.id().short(),
+        report.records,
+        report.entries
+    );
+    Ok(())
+}

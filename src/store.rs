@@ -1,0 +1,394 @@
+//! Files on disk: the vault (atomic replace under an exclusive lock), the identity file,
+//! and local state (the pins that detect rollback and forks).
+//!
+//! This is the only module that touches those files. Writes never truncate in place: a
+//! temporary file in the same directory is written, fsynced, renamed over the target,
+//! and the directory is fsynced, so a crash at any moment leaves the old or the new file.
+//! Writers hold an exclusive lock on a sidecar `<vault>.lock` (the vault itself is
+//! replaced by rename, so it cannot carry the lock) and re-read the newest file under it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::format::{MAX_RECORD_LEN, MAX_RECORDS, RecordId};
+use crate::identity::MAX_IDENTITY_LEN;
+use crate::vault::{Vault, VaultError};
+
+/// Ceiling on a vault file's size (1 GiB).
+pub const MAX_VAULT_LEN: u64 = 1 << 30;
+const _: () = assert!(MAX_RECORD_LEN < MAX_VAULT_LEN as usize && MAX_RECORDS > 0);
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The vault file does not exist.
+    #[error("no vault at {0}")]
+    NoVault(PathBuf),
+    /// The identity file does not exist.
+    #[error("no identity at {0}")]
+    NoIdentity(PathBuf),
+    /// A file that must not be overwritten already exists.
+    #[error("{0} already exists")]
+    Exists(PathBuf),
+    /// A file larger than its ceiling.
+    #[error("{0} is too large")]
+    TooLarge(PathBuf),
+    /// The vault lacks records this machine pinned: a rollback or a fork.
+    #[error(
+        "vault {vault} lacks {missing} record(s) this machine already verified: the file was rolled back or forked"
+    )]
+    Rollback {
+        /// Short vault id.
+        vault: String,
+        /// How many pinned records are missing.
+        missing: usize,
+    },
+    /// The file at this path is a different vault than the one pinned for it.
+    #[error("{path} now holds vault {found}, not the vault {pinned} this machine knows there")]
+    Replaced {
+        /// The vault path.
+        path: PathBuf,
+        /// Short id pinned.
+        pinned: String,
+        /// Short id found.
+        found: String,
+    },
+    /// The vault's contents.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Create a directory (and parents) with mode 0700 for the parts we create.
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err(dir))
+}
+
+/// Read a whole file, refusing anything larger than `max` bytes before reading it.
+pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if len > max {
+        return Err(StoreError::TooLarge(path.to_path_buf()));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    file.take(max + 1)
+        .read_to_end(&mut out)
+        .map_err(io_err(path))?;
+    if out.len() as u64 > max {
+        return Err(StoreError::TooLarge(path.to_path_buf()));
+    }
+    Ok(out)
+}
+
+/// Replace `path` atomically with `bytes`, mode 0600: temp file in the same directory,
+/// fsync, rename, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(&dir)
+        .map_err(io_err(&dir))?;
+    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io_err(path))?;
+    tmp.persist(path).map_err(|e| StoreError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(&dir))
+}
+
+/// An exclusive lock held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Take the exclusive lock on `<path>.lock` (waits for other writers).
+pub fn lock(path: &Path) -> Result<Lock, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io_err(&lock_path))?;
+    file.lock().map_err(io_err(&lock_path))?;
+    Ok(Lock { _file: file })
+}
+
+/// Read an identity file.
+pub fn read_identity(path: &Path) -> Result<Vec<u8>, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::NoIdentity(path.to_path_buf()));
+    }
+    read_limited(path, MAX_IDENTITY_LEN as u64)
+}
+
+/// Write a new identity file (0600 in a 0700 directory); refuses to overwrite unless
+/// `replace` (for `identity passwd`, which holds the lock).
+pub fn write_identity(path: &Path, bytes: &[u8], replace: bool) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    if !replace && path.exists() {
+        return Err(StoreError::Exists(path.to_path_buf()));
+    }
+    write_atomic(path, bytes)
+}
+
+/// What a load found about this machine's pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinStatus {
+    /// The vault holds everything pinned before (and maybe more).
+    Known,
+    /// Nothing was pinned for this vault: trust on first use.
+    FirstUse,
+}
+
+/// The vault file and this machine's state about it.
+#[derive(Debug, Clone)]
+pub struct VaultStore {
+    path: PathBuf,
+    state_dir: PathBuf,
+}
+
+impl VaultStore {
+    /// A store for the vault at `path` with local state in `state_dir`.
+    pub fn new(path: PathBuf, state_dir: PathBuf) -> Self {
+        Self { path, state_dir }
+    }
+
+    /// The vault path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether a vault file exists.
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    fn read(&self) -> Result<Vault, StoreError> {
+        if !self.path.exists() {
+            return Err(StoreError::NoVault(self.path.clone()));
+        }
+        let bytes = read_limited(&self.path, MAX_VAULT_LEN)?;
+        Ok(Vault::decode(&bytes)?)
+    }
+
+    /// Read, verify and check the pins; then pin what was verified.
+    pub fn load(&self) -> Result<(Vault, PinStatus), StoreError> {
+        let vault = self.read()?;
+        let status = self.check_pins(&vault)?;
+        self.pin(&vault)?;
+        Ok((vault, status))
+    }
+
+    /// Read and check the pins without pinning (for `verify` of a foreign copy).
+    pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
+        let vault = self.read()?;
+        let status = self.check_pins(&vault)?;
+        Ok((vault, status))
+    }
+
+    /// Create a new vault file; refuses if one exists.
+    pub fn create(&self, vault: &Vault) -> Result<(), StoreError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let _lock = lock(&self.path)?;
+        if self.path.exists() {
+            return Err(StoreError::Exists(self.path.clone()));
+        }
+        write_atomic(&self.path, &vault.encode())?;
+        self.pin(vault)
+    }
+
+    /// Under the lock: re-read the newest file, check pins, let `change` modify the
+    /// vault, write it atomically and pin the result. Nothing is written if `change`
+    /// fails.
+    pub fn update<T, E>(
+        &self,
+        change: impl FnOnce(&mut Vault) -> Result<T, E>,
+    ) -> Result<(Vault, T), E>
+    where
+        E: From<StoreError>,
+    {
+        let _lock = lock(&self.path)?;
+        let (mut vault, _) = self.load_unpinned()?;
+        let out = change(&mut vault)?;
+        write_atomic(&self.path, &vault.encode())?;
+        self.pin(&vault)?;
+        Ok((vault, out))
+    }
+
+    fn pin_file(&self, vault_id: &RecordId) -> PathBuf {
+        self.state_dir.join("pins").join(vault_id.to_hex())
+    }
+
+    fn path_file(&self) -> PathBuf {
+        let canonical = self
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| self.path.clone());
+        let key = crate::crypto::labeled_hash(
+            "amanat/v1/vault-path",
+            &[canonical.as_os_str().as_encoded_bytes()],
+        );
+        self.state_dir
+            .join("paths")
+            .join(crate::format::hex_string(&key[..16]))
+    }
+
+    fn check_pins(&self, vault: &Vault) -> Result<PinStatus, StoreError> {
+        let path_file = self.path_file();
+        if let Ok(text) = fs::read_to_string(&path_file) {
+            let pinned = text.trim();
+            if pinned != vault.id().to_hex() {
+                return Err(StoreError::Replaced {
+                    path: self.path.clone(),
+                    pinned: pinned.chars().take(8).collect(),
+                    found: vault.id().short(),
+                });
+            }
+        }
+        let pin_file = self.pin_file(&vault.id());
+        let Ok(text) = fs::read_to_string(&pin_file) else {
+            return Ok(PinStatus::FirstUse);
+        };
+        let missing = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter(|l| RecordId::from_hex(l.trim()).is_none_or(|id| !vault.contains(&id)))
+            .count();
+        if missing > 0 {
+            return Err(StoreError::Rollback {
+                vault: vault.id().short(),
+                missing,
+            });
+        }
+        Ok(PinStatus::Known)
+    }
+
+    /// Pin the vault's current heads (and its id for this path).
+    pub fn pin(&self, vault: &Vault) -> Result<(), StoreError> {
+        let pins = self.state_dir.join("pins");
+        let paths = self.state_dir.join("paths");
+        create_private_dir(&pins)?;
+        create_private_dir(&paths)?;
+        // Pins are only ever replaced by heads of a vault that contained the old pins
+        // (checked before), so a newer pin never forgets an older verified record.
+        let _lock = lock(&pins.join(".pins"))?;
+        let heads: String = vault.heads().iter().map(|h| h.to_hex() + "\n").collect();
+        let pin_file = self.pin_file(&vault.id());
+        if fs::read_to_string(&pin_file).ok().as_deref() != Some(heads.as_str()) {
+            write_atomic(&pin_file, heads.as_bytes())?;
+        }
+        let path_file = self.path_file();
+        let id = vault.id().to_hex() + "\n";
+        if fs::read_to_string(&path_file).ok().as_deref() != Some(id.as_str()) {
+            write_atomic(&path_file, id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Forget which vault this path holds (before `init` replaces a deleted vault).
+    pub fn forget_path(&self) -> Result<(), StoreError> {
+        let f = self.path_file();
+        match fs::remove_file(&f) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&f)(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::identity::Identity;
+
+    #[test]
+    fn atomic_write_replaces_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn rollback_is_detected_and_newer_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Identity::generate("alice").unwrap();
+        let store = VaultStore::new(dir.path().join("v"), dir.path().join("state"));
+        let v = Vault::create(&a, "acme").unwrap();
+        store.create(&v).unwrap();
+        let old = fs::read(store.path()).unwrap();
+        store
+            .update(|v| -> Result<(), StoreError> {
+                let body = v
+                    .session(&a)?
+                    .create_entry(&crate::vault::EntryDraft::default().with_path("x"))?;
+                v.append(&a, vec![body])?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.load().unwrap().1, PinStatus::Known);
+        fs::write(store.path(), &old).unwrap();
+        assert!(matches!(store.load(), Err(StoreError::Rollback { .. })));
+    }
+
+    #[test]
+    fn oversized_file_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let f = File::create(&p).unwrap();
+        f.set_len(10_000).unwrap();
+        assert!(matches!(
+            read_limited(&p, 100),
+            Err(StoreError::TooLarge(_))
+        ));
+    }
+}
