@@ -131,7 +131,7 @@ pub struct InitArgs {
 /// Just `--json`.
 #[derive(Debug, Args)]
 pub struct JsonArgs {
-    /// Machine-readable output (shape documented in docs/cli-json.md)
+    /// Machine-readable output (shapes in docs/guide.md)
     #[arg(long)]
     pub json: bool,
 }
@@ -169,5 +169,83 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
             Ok(())
         }
         Command::Demo => demo::run(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Arguments anywhere in `cmd` that take a value and are named like a secret.
+    fn secret_value_arguments(cmd: &clap::Command) -> Vec<String> {
+        fn walk(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values())
+                    || arg.get_action().takes_values();
+                let id = arg.get_id().as_str().to_lowercase();
+                let secretish = ["password", "passphrase", "secret", "token", "totp", "pin"]
+                    .iter()
+                    .any(|w| id.contains(w));
+                // `--secret-field KEY` takes the field's name; the value is prompted.
+                if takes_value && secretish && id != "secret_fields" {
+                    found.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(cmd, cmd.get_name(), &mut found);
+        found
+    }
+
+    /// SECURITY.md item 12: no flag or positional argument takes a secret value.
+    #[test]
+    fn no_argument_takes_a_secret_value() {
+        let found = secret_value_arguments(&Cli::command());
+        assert!(
+            found.is_empty(),
+            "arguments that take a secret value: {found:?}"
+        );
+    }
+
+    #[test]
+    fn secret_value_check_catches_a_password_flag() {
+        let bad = clap::Command::new("x")
+            .subcommand(clap::Command::new("add").arg(clap::Arg::new("password").long("password")));
+        assert_eq!(
+            secret_value_arguments(&bad),
+            vec!["x add password".to_string()]
+        );
+    }
+
+    #[test]
+    fn every_subcommand_has_an_example() {
+        fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                if sub.has_subcommands() {
+                    walk(sub, missing);
+                } else if !sub
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().contains("Example"))
+                {
+                    missing.push(sub.get_name().to_string());
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), &mut missing);
+        missing.retain(|n| n != "help");
+        assert!(
+            missing.is_empty(),
+            "subcommands without an example: {missing:?}"
+        );
     }
 }
