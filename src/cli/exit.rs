@@ -98,7 +98,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, String, Option<String>) {
 }
 
 fn verify_hint() -> String {
-    "run 'amanat verify' for details; restore the vault from a trusted copy".into()
+    "the file is damaged or was tampered with: do not use it; restore it from a trusted copy (git history, a backup)".into()
 }
 
 fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<String>) {
@@ -134,7 +134,10 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
         VaultError::Format(_) | VaultError::Integrity(_) => (Exit::Integrity, Some(verify_hint())),
         VaultError::NotMember(_) => (
             Exit::Denied,
-            Some("ask an admin to add you ('amanat member add'), or use --identity".into()),
+            Some(
+                "ask an admin of this vault to add you, or choose another identity with --identity"
+                    .into(),
+            ),
         ),
         VaultError::NotFound(p) => {
             let dir = p

@@ -43,8 +43,30 @@ pub fn unlock(paths: &Paths) -> anyhow::Result<Identity> {
     let identity = Identity::unlock(&bytes, &pass)?;
     if identity.insecure_kdf {
         warn_insecure(&identity.kdf);
+    } else if let Some(stronger) = upgrade(&identity.kdf) {
+        // SECURITY.md item 11: weaker-than-default (but allowed) parameters are
+        // re-sealed at the defaults after a successful unlock.
+        let _lock = store::lock(&paths.identity)?;
+        let resealed = identity.seal(&pass, stronger, false)?;
+        store::write_identity(&paths.identity, &resealed, true)?;
+        eprintln!(
+            "note: identity re-sealed with stronger key-derivation parameters ({} MiB, t={})",
+            stronger.memory_kib / 1024,
+            stronger.time
+        );
     }
     Ok(identity)
+}
+
+/// The default-strength parameters, if `kdf` is weaker than them in any dimension.
+fn upgrade(kdf: &KdfParams) -> Option<KdfParams> {
+    let d = KdfParams::DEFAULT;
+    let stronger = KdfParams {
+        memory_kib: kdf.memory_kib.max(d.memory_kib),
+        time: kdf.time.max(d.time),
+        lanes: kdf.lanes.max(d.lanes),
+    };
+    (stronger != *kdf).then_some(stronger)
 }
 
 fn warn_insecure(kdf: &KdfParams) {
@@ -123,22 +145,15 @@ pub fn show(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
 
 /// `identity passwd`: unlock with the current passphrase, re-seal under a new one.
 pub fn passwd(paths: &Paths, _args: PasswdArgs) -> anyhow::Result<()> {
-    let _lock = store::lock(&paths.identity)?;
     let identity = unlock(paths)?;
+    let _lock = store::lock(&paths.identity)?;
     let new = input::new_passphrase(NEW_PASSPHRASE_FILE_VAR)?;
-    // Weak-but-allowed parameters are upgraded to the defaults; insecure test
-    // identities stay as they are.
+    // Insecure test identities keep their parameters; others are at least the defaults
+    // (unlock has already upgraded weaker ones).
     let (params, insecure) = if identity.insecure_kdf {
         (identity.kdf, true)
     } else {
-        (
-            KdfParams {
-                memory_kib: identity.kdf.memory_kib.max(KdfParams::DEFAULT.memory_kib),
-                time: identity.kdf.time.max(KdfParams::DEFAULT.time),
-                lanes: identity.kdf.lanes.max(KdfParams::DEFAULT.lanes),
-            },
-            false,
-        )
+        (upgrade(&identity.kdf).unwrap_or(identity.kdf), false)
     };
     let bytes = identity.seal(&new, params, insecure)?;
     store::write_identity(&paths.identity, &bytes, true)?;
