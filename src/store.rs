@@ -136,8 +136,7 @@ pub struct Lock {
     _file: File,
 }
 
-/// Take the exclusive lock on `<path>.lock` (waits for other writers).
-pub fn lock(path: &Path) -> Result<Lock, StoreError> {
+fn open_lock_file(path: &Path) -> Result<(File, PathBuf), StoreError> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
     let lock_path = PathBuf::from(lock_path);
@@ -148,8 +147,50 @@ pub fn lock(path: &Path) -> Result<Lock, StoreError> {
         .mode(0o600)
         .open(&lock_path)
         .map_err(io_err(&lock_path))?;
+    Ok((file, lock_path))
+}
+
+/// Take the exclusive lock on `<path>.lock` (waits for other writers and readers).
+pub fn lock(path: &Path) -> Result<Lock, StoreError> {
+    let (file, lock_path) = open_lock_file(path)?;
     file.lock().map_err(io_err(&lock_path))?;
     Ok(Lock { _file: file })
+}
+
+/// Take the shared lock on `<path>.lock`, so a reader's read, pin check and pin see
+/// one consistent state (a writer renames and pins under the exclusive lock). `None`
+/// when the lock file cannot be created (a read-only directory): reading still works,
+/// only without that guarantee.
+fn lock_shared(path: &Path) -> Option<Lock> {
+    let (file, _) = open_lock_file(path).ok()?;
+    file.lock_shared().ok()?;
+    Some(Lock { _file: file })
+}
+
+/// Remove temporary files that `write_atomic` left for `path` when a writer was killed
+/// between creating and renaming them. Only call this while holding the lock that
+/// every writer of `path` holds, so no live writer's temp file can match.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let n = file_name.to_string_lossy();
+        if n.starts_with(&prefix) && n.ends_with(".tmp") {
+            // Best effort: a failure leaves a harmless file behind.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Read an identity file.
@@ -214,6 +255,7 @@ impl VaultStore {
 
     /// Read, verify and check the pins; then pin what was verified.
     pub fn load(&self) -> Result<(Vault, PinStatus), StoreError> {
+        let _lock = lock_shared(&self.path);
         let vault = self.read()?;
         let status = self.check_pins(&vault)?;
         self.pin(&vault)?;
@@ -251,6 +293,7 @@ impl VaultStore {
         E: From<StoreError>,
     {
         let _lock = lock(&self.path)?;
+        remove_stale_temps(&self.path);
         let (mut vault, _) = self.load_unpinned()?;
         let out = change(&mut vault)?;
         write_atomic(&self.path, &vault.encode())?;
@@ -312,15 +355,23 @@ impl VaultStore {
         let paths = self.state_dir.join("paths");
         create_private_dir(&pins)?;
         create_private_dir(&paths)?;
-        // Pins are only ever replaced by heads of a vault that contained the old pins
-        // (checked before), so a newer pin never forgets an older verified record.
         let _lock = lock(&pins.join(".pins"))?;
-        let heads: String = vault.heads().iter().map(|h| h.to_hex() + "\n").collect();
         let pin_file = self.pin_file(&vault.id());
-        if fs::read_to_string(&pin_file).ok().as_deref() != Some(heads.as_str()) {
+        remove_stale_temps(&pin_file);
+        let heads: String = vault.heads().iter().map(|h| h.to_hex() + "\n").collect();
+        let current = fs::read_to_string(&pin_file).unwrap_or_default();
+        // Replace the pins only with a vault that holds every currently pinned record:
+        // another process may have pinned newer heads since this one checked, and a
+        // pin must never move back.
+        let contains_current = current
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| RecordId::from_hex(l.trim()).is_some_and(|id| vault.contains(&id)));
+        if contains_current && current != heads {
             write_atomic(&pin_file, heads.as_bytes())?;
         }
         let path_file = self.path_file();
+        remove_stale_temps(&path_file);
         let id = vault.id().to_hex() + "\n";
         if fs::read_to_string(&path_file).ok().as_deref() != Some(id.as_str()) {
             write_atomic(&path_file, id.as_bytes())?;
