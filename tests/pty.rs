@@ -1,0 +1,224 @@
+//! Terminal behaviour of the `amanat` binary, driven through a real pseudo-terminal
+//! with `rexpect`: `get` refuses to print a secret to a terminal unless `--reveal`,
+//! passphrases and passwords are read with hidden prompts on the controlling
+//! terminal, and text written by teammates is defused before it reaches a terminal.
+//!
+//! rexpect starts the child in a new session with the PTY as its controlling terminal
+//! (so `/dev/tty` is the PTY) and turns terminal echo off. Tests about echo turn it
+//! back on with `stty echo` first, so that a prompt which failed to hide its input
+//! would show up in the captured output.
+//!
+//! The vault is prepared with the hermetic, terminal-less harness of `tests/common`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PASSPHRASE, TestEnv};
+use rexpect::process::WaitStatus;
+use rexpect::session::PtySession;
+
+/// Timeout of every expectation, in milliseconds.
+const TIMEOUT_MS: u64 = 30_000;
+
+/// Generous pause between seeing a prompt and typing: rpassword prints the prompt
+/// and only then turns echo off, and with echo on that gap would echo our input.
+const BEFORE_TYPING: Duration = Duration::from_millis(300);
+
+const SECRET: &str = "Pty-S3cret-5b1e";
+
+fn with_entry() -> TestEnv {
+    let env = TestEnv::new();
+    env.init_alice();
+    env.add_with("web/github", SECRET, &["--username", "alice"]);
+    env
+}
+
+/// Spawn `amanat ARGS` on a fresh PTY with the hermetic environment. With
+/// `echo`, terminal echo is switched on before amanat starts.
+fn spawn(env: &TestEnv, args: &[&str], echo: bool, passphrase_file: bool) -> PtySession {
+    let mut cmd = if echo {
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c")
+            .arg("stty echo && exec \"$0\" \"$@\"")
+            .arg(common::bin())
+            .args(args);
+        env.apply_env(&mut c);
+        c
+    } else {
+        env.std_command(args)
+    };
+    if !passphrase_file {
+        cmd.env_remove("AMANAT_PASSPHRASE_FILE");
+    }
+    rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
+}
+
+/// Read everything up to EOF, then the exit code.
+fn finish(mut p: PtySession) -> (String, i32) {
+    let rest = p.exp_eof().unwrap();
+    let code = match p.process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("amanat did not exit normally: {other:?}\n{rest}"),
+    };
+    (rest, code)
+}
+
+#[test]
+fn get_refuses_to_print_a_secret_to_a_terminal() {
+    let env = with_entry();
+    let p = spawn(&env, &["get", "web/github"], false, true);
+    let (out, code) = finish(p);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("error: refusing to print a secret to a terminal"),
+        "{out}"
+    );
+    assert!(out.contains("hint: "), "{out}");
+    assert!(
+        !out.contains(SECRET),
+        "the secret reached the terminal: {out}"
+    );
+}
+
+#[test]
+fn get_refuses_other_fields_on_a_terminal_too() {
+    let env = with_entry();
+    let p = spawn(
+        &env,
+        &["get", "web/github", "--field", "username"],
+        false,
+        true,
+    );
+    let (out, code) = finish(p);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("refusing to print a secret to a terminal"),
+        "{out}"
+    );
+}
+
+#[test]
+fn get_reveal_prints_the_secret_to_a_terminal() {
+    let env = with_entry();
+    let p = spawn(&env, &["get", "web/github", "--reveal"], false, true);
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|l| l.trim_end_matches('\r') == SECRET),
+        "{out}"
+    );
+}
+
+#[test]
+fn get_reveal_strips_osc52_clipboard_payload_on_a_terminal() {
+    let env = TestEnv::new();
+    env.init_alice();
+    env.add_with(
+        "web/evil",
+        "S3cret",
+        &["--field", "memo=x\u{1b}]52;c;aGVsbG8=\u{7}"],
+    );
+    let p = spawn(
+        &env,
+        &["get", "web/evil", "--field", "memo", "--reveal"],
+        false,
+        true,
+    );
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains('\u{1b}'), "ESC reached the terminal: {out:?}");
+    assert!(!out.contains('\u{7}'), "BEL reached the terminal: {out:?}");
+    assert!(out.contains("x\\u{1b}]52;c;aGVsbG8="), "{out:?}");
+}
+
+#[test]
+fn passphrase_prompt_is_hidden() {
+    let env = with_entry();
+    env.add("web/other", "S3cret2");
+    let mut p = spawn(&env, &["ls"], true, false);
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line(PASSPHRASE).unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains(PASSPHRASE),
+        "the passphrase was echoed: {out}"
+    );
+    let listed: Vec<&str> = out
+        .lines()
+        .map(|l| l.trim_end_matches('\r').trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("warning: "))
+        .collect();
+    assert_eq!(listed, ["web/github", "web/other"], "{out}");
+}
+
+#[test]
+fn wrong_passphrase_at_the_prompt_exit_3() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["ls"], true, false);
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("not the passphrase").unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("error: wrong passphrase, or the identity file was modified"),
+        "{out}"
+    );
+    assert!(!out.contains("not the passphrase"), "echoed: {out}");
+    assert!(!out.contains("web/github"), "{out}");
+}
+
+#[test]
+fn add_prompts_twice_for_the_password_with_echo_off() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["add", "web/prompted"], true, true);
+    p.exp_string("password: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("Typed-S3cret").unwrap();
+    p.exp_string("repeat password: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("Typed-S3cret").unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("added web/prompted"), "{out}");
+    assert!(
+        !out.contains("Typed-S3cret"),
+        "the password was echoed: {out}"
+    );
+    assert_eq!(env.get("web/prompted", "password"), "Typed-S3cret");
+}
+
+#[test]
+fn add_with_mismatched_prompts_exit_2_and_stores_nothing() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["add", "web/prompted"], true, true);
+    p.exp_string("password: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("first-S3cret").unwrap();
+    p.exp_string("repeat password: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("second-S3cret").unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("error: the two entries differ"), "{out}");
+    assert_eq!(env.stdout(&["ls"]), "web/github\n");
+}
+
+/// Control for the echo tests above: on this PTY with echo switched on, input that
+/// is read without a hidden prompt (here `--password-stdin` reading the terminal)
+/// does appear in the output, so those tests would catch a prompt that echoed.
+#[test]
+fn control_unhidden_terminal_input_is_echoed() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["add", "web/plain", "--password-stdin"], true, true);
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("Visible-Input-91").unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Visible-Input-91"), "echo was not on: {out}");
+}
