@@ -511,6 +511,10 @@ pub fn bucket(len: usize) -> usize {
 impl EntryPayload {
     /// Encode and pad: `u32 LE length || postcard(payload) || zeros` to the bucket size.
     pub fn to_padded(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, FormatError> {
+        // Refuse to write what readers would refuse to read.
+        if self.fields.len() > MAX_FIELDS {
+            return Err(FormatError::TooLarge("custom fields"));
+        }
         let body = zeroize::Zeroizing::new(
             postcard::to_allocvec(self).map_err(|_| FormatError::Malformed("entry payload"))?,
         );

@@ -247,14 +247,15 @@ fn parse(bytes: &[u8]) -> Result<(IdentityHeader, usize, Vec<u8>), IdentityError
     if !trailing.is_empty() {
         return Err(IdentityError::Malformed("trailing bytes"));
     }
-    if sealed.len() != SECRETS_LEN + crypto::TAG_LEN {
+    // Canonical: exactly a one-byte length (80) and the 80 sealed bytes.
+    if sealed.len() != SECRETS_LEN + crypto::TAG_LEN || tail.len() != 1 + sealed.len() {
         return Err(IdentityError::Malformed("sealed keys"));
     }
     let again = postcard::to_allocvec(&header).map_err(|_| IdentityError::Malformed("header"))?;
     if again.as_slice() != &bytes[9..aad_len] {
         return Err(IdentityError::Malformed("non-canonical header"));
     }
-    check_name(&header.name)?;
+    check_name(&header.name).map_err(|_| IdentityError::Malformed("name"))?;
     if header.insecure_kdf != header.kdf.below_floor() {
         return Err(IdentityError::Malformed("insecure-kdf flag"));
     }

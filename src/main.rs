@@ -31,9 +31,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let (exit, message, hint) = cli::exit::classify(&err);
-            eprintln!("error: {message}");
+            // Messages can quote user input (paths): defuse terminal escapes in them.
+            eprintln!("error: {}", cli::output::sanitize(&message));
             if let Some(hint) = hint {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", cli::output::sanitize(&hint));
             }
             exit.into()
         }

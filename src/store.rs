@@ -253,19 +253,22 @@ impl VaultStore {
         Ok(Vault::decode(&bytes)?)
     }
 
-    /// Read, verify and check the pins; then pin what was verified.
+    /// Read, check the pins, verify the signature of every record this machine has
+    /// not verified before; then pin what was verified. A file with a bad record is
+    /// never pinned, so checking a tampered copy cannot lock you out of the real one.
     pub fn load(&self) -> Result<(Vault, PinStatus), StoreError> {
         let _lock = lock_shared(&self.path);
-        let vault = self.read()?;
-        let status = self.check_pins(&vault)?;
+        let (vault, status) = self.load_unpinned()?;
         self.pin(&vault)?;
         Ok((vault, status))
     }
 
-    /// Read and check the pins without pinning (for `verify` of a foreign copy).
+    /// Read, check the pins and verify the records not verified before, without
+    /// pinning.
     pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
         let vault = self.read()?;
-        let status = self.check_pins(&vault)?;
+        let (status, pinned) = self.check_pins(&vault)?;
+        vault.verify_since(&pinned)?;
         Ok((vault, status))
     }
 
@@ -292,6 +295,11 @@ impl VaultStore {
     where
         E: From<StoreError>,
     {
+        // Checked before locking, so a missing vault is reported as such and leaves no
+        // lock file behind (the read under the lock checks again).
+        if !self.path.exists() {
+            return Err(StoreError::NoVault(self.path.clone()).into());
+        }
         let _lock = lock(&self.path)?;
         remove_stale_temps(&self.path);
         let (mut vault, _) = self.load_unpinned()?;
@@ -319,7 +327,8 @@ impl VaultStore {
             .join(crate::format::hex_string(&key[..16]))
     }
 
-    fn check_pins(&self, vault: &Vault) -> Result<PinStatus, StoreError> {
+    /// Check the vault against this machine's pins; returns the pinned heads.
+    fn check_pins(&self, vault: &Vault) -> Result<(PinStatus, Vec<RecordId>), StoreError> {
         let path_file = self.path_file();
         if let Ok(text) = fs::read_to_string(&path_file) {
             let pinned = text.trim();
@@ -333,20 +342,23 @@ impl VaultStore {
         }
         let pin_file = self.pin_file(&vault.id());
         let Ok(text) = fs::read_to_string(&pin_file) else {
-            return Ok(PinStatus::FirstUse);
+            return Ok((PinStatus::FirstUse, Vec::new()));
         };
-        let missing = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .filter(|l| RecordId::from_hex(l.trim()).is_none_or(|id| !vault.contains(&id)))
-            .count();
+        let mut pinned = Vec::new();
+        let mut missing = 0;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match RecordId::from_hex(line).filter(|id| vault.contains(id)) {
+                Some(id) => pinned.push(id),
+                None => missing += 1,
+            }
+        }
         if missing > 0 {
             return Err(StoreError::Rollback {
                 vault: vault.id().short(),
                 missing,
             });
         }
-        Ok(PinStatus::Known)
+        Ok((PinStatus::Known, pinned))
     }
 
     /// Pin the vault's current heads (and its id for this path).

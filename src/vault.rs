@@ -123,6 +123,11 @@ pub struct Vault {
     index: HashMap<RecordId, usize>,
     /// Entry id → indices of its head revisions.
     heads: HashMap<EntryId, Vec<usize>>,
+    /// Every key each member has legitimately had (genesis, applied AddMember and
+    /// ChangeMemberKeys records only), oldest first.
+    key_history: HashMap<MemberId, Vec<PublicKeys>>,
+    /// Indices of entry revisions whose author was an admin when they were replayed.
+    by_admin: std::collections::HashSet<usize>,
     ignored: Vec<Ignored>,
 }
 
@@ -304,6 +309,8 @@ impl Vault {
             group_keys: HashMap::new(),
             index: HashMap::with_capacity(file.records.len()),
             heads: HashMap::new(),
+            key_history: HashMap::from([(g.owner, vec![g.owner_keys])]),
+            by_admin: std::collections::HashSet::new(),
             ignored: Vec::new(),
             file: VaultFile {
                 vault_id: file.vault_id,
@@ -378,6 +385,7 @@ impl Vault {
                         active: true,
                     },
                 );
+                self.key_history.insert(a.member, vec![a.keys]);
                 if let Some(w) = &a.admin_wrap {
                     self.add_wrap(ADMINS_GROUP, w.clone());
                 }
@@ -429,6 +437,7 @@ impl Vault {
                 crypto::verify(&m.keys.signing, "amanat/v1/key-change", &msg, &sig)
                     .map_err(|_| VaultError::Integrity("key change not signed by the old key"))?;
                 m.keys = *keys;
+                self.key_history.entry(*member).or_default().push(*keys);
             }
             RecordBody::CreateGroup { name, members, key } => {
                 if self.groups.values().any(|g| g.name == *name) || key.group == ADMINS_GROUP {
@@ -483,7 +492,13 @@ impl Vault {
                 g.key_id = stored.id;
                 self.set_group_key(stored.id, key);
             }
-            RecordBody::EntryRevision(rev) => return Ok(self.apply_revision(records, i, rev)),
+            RecordBody::EntryRevision(rev) => {
+                let applied = self.apply_revision(records, i, rev);
+                if applied.is_ok() && author_role.is_admin() {
+                    self.by_admin.insert(i);
+                }
+                return Ok(applied);
+            }
             RecordBody::Event(_) | RecordBody::RotateAtSource { .. } => {}
         }
         Ok(Ok(()))
@@ -648,21 +663,12 @@ impl Vault {
     // -----------------------------------------------------------------------------------
     // Verification
 
-    /// Check every record: structure (done by decode), every signature, the authority
-    /// rule, and that entry revisions wrap only to principals that exist.
+    /// Check every record: structure (done by decode), every signature (under a key
+    /// the author legitimately had) and the roster authority rule (done by replay;
+    /// records it ignored are reported). Write rights of entry revisions are inside the
+    /// encryption and are checked by readers when they open an entry.
     pub fn verify(&self) -> Result<VerifyReport, VaultError> {
-        for stored in &self.file.records {
-            let Some(author) = self.author_keys_at(stored) else {
-                return Err(VaultError::Integrity("record signed by a non-member"));
-            };
-            crypto::verify(
-                &author.signing,
-                SIGNATURE_LABEL,
-                &stored.bytes,
-                &stored.signature,
-            )
-            .map_err(|_| VaultError::Integrity("record signature"))?;
-        }
+        self.verify_since(&[])?;
         Ok(VerifyReport {
             records: self.file.records.len(),
             entries: self.entry_count(),
@@ -670,40 +676,54 @@ impl Vault {
         })
     }
 
-    /// The signing keys of a record's author. Keys can change (a signed key-change
-    /// record); a record is signed with the keys current when it was written, so check
-    /// against every key the member has had.
+    /// The author's key that signed a record, among every key the author has
+    /// legitimately had (keys can change through a signed key-change record; a record
+    /// is signed with the keys current when it was written). `None` if none verifies.
     fn author_keys_at(&self, stored: &StoredRecord) -> Option<PublicKeys> {
         if let RecordBody::Genesis(g) = &stored.record.body {
             return Some(g.owner_keys);
         }
-        let member = self.members.get(&stored.record.author)?;
-        let mut keys = self.key_history(member.id);
-        keys.retain(|k| {
-            crypto::verify(
-                &k.signing,
-                SIGNATURE_LABEL,
-                &stored.bytes,
-                &stored.signature,
-            )
-            .is_ok()
-        });
-        keys.first().copied().or(Some(member.keys))
+        self.key_history
+            .get(&stored.record.author)?
+            .iter()
+            .rev()
+            .find(|k| {
+                crypto::verify(
+                    &k.signing,
+                    SIGNATURE_LABEL,
+                    &stored.bytes,
+                    &stored.signature,
+                )
+                .is_ok()
+            })
+            .copied()
     }
 
-    fn key_history(&self, member: MemberId) -> Vec<PublicKeys> {
-        let mut keys = Vec::new();
-        for r in &self.file.records {
-            match &r.record.body {
-                RecordBody::Genesis(g) if g.owner == member => keys.push(g.owner_keys),
-                RecordBody::AddMember(a) if a.member == member => keys.push(a.keys),
-                RecordBody::ChangeMemberKeys {
-                    member: m, keys: k, ..
-                } if *m == member => keys.push(*k),
-                _ => {}
+    /// Verify the signature of every record that is not an ancestor of (or one of)
+    /// `verified`: the records this machine has not checked before. With no pins this
+    /// is every record.
+    pub fn verify_since(&self, verified: &[RecordId]) -> Result<(), VaultError> {
+        let mut seen = vec![false; self.file.records.len()];
+        let mut stack: Vec<usize> = verified
+            .iter()
+            .filter_map(|id| self.index.get(id).copied())
+            .collect();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            for p in &self.file.records[i].record.parents {
+                if let Some(&pi) = self.index.get(p) {
+                    stack.push(pi);
+                }
             }
         }
-        keys
+        for (i, stored) in self.file.records.iter().enumerate() {
+            if !seen[i] && self.author_keys_at(stored).is_none() {
+                return Err(VaultError::Integrity("record signature"));
+            }
+        }
+        Ok(())
     }
 
     // -----------------------------------------------------------------------------------
@@ -746,6 +766,15 @@ pub struct Session<'a> {
     identity: &'a Identity,
     me: Member,
     group_keys: RefCell<HashMap<RecordId, SymmetricKey>>,
+}
+
+/// What [`Session::list_all`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The entries that opened, sorted by path.
+    pub entries: Vec<OpenEntry>,
+    /// Entries addressed to me that failed to open, and why.
+    pub failed: Vec<(EntryId, VaultError)>,
 }
 
 /// A write about to happen: what to put in a new revision.
@@ -817,14 +846,27 @@ impl Session<'_> {
                 .is_some_and(|v| v.wraps.iter().any(|w| w.member == self.me.id))
     }
 
-    /// Unwrap the entry key of a sealed revision, checking its commitment.
+    /// Unwrap the entry key of a sealed revision, checking its commitment. Group wraps
+    /// are tried first (cheaper, and only group-key holders can make them); the second
+    /// value says whether the key came through a direct member wrap.
     fn entry_key(
         &self,
         rev: &EntryRevision,
         sealed: &SealedEntry,
-    ) -> Result<SymmetricKey, VaultError> {
+    ) -> Result<(SymmetricKey, bool), VaultError> {
         let vault_id = self.vault.id();
-        for w in &sealed.wraps {
+        let groups_first = sealed
+            .wraps
+            .iter()
+            .filter(|w| matches!(w, KeyWrap::Group { .. }))
+            .chain(
+                sealed
+                    .wraps
+                    .iter()
+                    .filter(|w| matches!(w, KeyWrap::Member(_))),
+            );
+        for w in groups_first {
+            let direct = matches!(w, KeyWrap::Member(_));
             let key = match w {
                 KeyWrap::Member(m) if m.member == self.me.id => {
                     let info = format::entry_member_wrap_info(
@@ -865,17 +907,27 @@ impl Session<'_> {
             };
             key.check_commitment(&sealed.commitment)
                 .map_err(|_| VaultError::Integrity("entry key commitment"))?;
-            return Ok(key);
+            return Ok((key, direct));
         }
         Err(VaultError::Denied("the entry is not shared with you"))
     }
 
-    /// Decrypt one revision's payload (no signature check).
-    fn decrypt(&self, rev: &EntryRevision) -> Result<Option<EntryPayload>, VaultError> {
+    /// Decrypt one revision's payload. A revision readable only through a direct member
+    /// wrap has its signature checked here: anyone who knows a member's public key can
+    /// make such a wrap, so the AEAD alone does not show a member wrote it. (A group
+    /// wrap can only be made by a holder of the group key.)
+    fn decrypt(
+        &self,
+        stored: &StoredRecord,
+        rev: &EntryRevision,
+    ) -> Result<Option<EntryPayload>, VaultError> {
         let EntryContent::Sealed(sealed) = &rev.content else {
             return Ok(None);
         };
-        let key = self.entry_key(rev, sealed)?;
+        let (key, direct) = self.entry_key(rev, sealed)?;
+        if direct {
+            self.check_signature(&stored.id)?;
+        }
         let aad = format::entry_payload_aad(
             &self.vault.id(),
             &rev.entry,
@@ -886,10 +938,13 @@ impl Session<'_> {
         Ok(Some(EntryPayload::from_padded(&padded)?))
     }
 
-    /// Every live entry I can read, decrypted (paths authenticated by the AEAD; values
-    /// are signature-checked when opened with [`Session::open`]). Sorted by path.
-    pub fn list(&self) -> Result<Vec<OpenEntry>, VaultError> {
-        let mut out = Vec::new();
+    /// Every live entry I can read, decrypted and sorted by path, and the entries
+    /// addressed to me that failed to open (a damaged or forged revision must not hide
+    /// the others). Paths are authenticated by the AEAD under keys only readers hold
+    /// (and by the signature for direct shares); every value is signature- and
+    /// write-right-checked when opened with [`Session::open`].
+    pub fn list_all(&self) -> Result<Listing, VaultError> {
+        let mut listing = Listing::default();
         let mut ids: Vec<&EntryId> = self.vault.heads.keys().collect();
         ids.sort();
         for id in ids {
@@ -899,8 +954,8 @@ impl Session<'_> {
             let Some((stored, rev)) = self.vault.revision(i) else {
                 continue;
             };
-            match self.decrypt(rev) {
-                Ok(Some(payload)) => out.push(OpenEntry {
+            match self.decrypt(stored, rev) {
+                Ok(Some(payload)) => listing.entries.push(OpenEntry {
                     id: *id,
                     revision: stored.id,
                     author: stored.record.author,
@@ -908,25 +963,44 @@ impl Session<'_> {
                     heads,
                 }),
                 Ok(None) | Err(VaultError::Denied(_)) => {}
-                Err(e) => return Err(e),
+                Err(VaultError::Random) => return Err(VaultError::Random),
+                Err(e) => listing.failed.push((*id, e)),
             }
         }
-        out.sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
-        Ok(out)
+        listing
+            .entries
+            .sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
+        Ok(listing)
+    }
+
+    /// Like [`Session::list_all`], but any entry that fails to open is an error.
+    pub fn list(&self) -> Result<Vec<OpenEntry>, VaultError> {
+        let mut listing = self.list_all()?;
+        match listing.failed.pop() {
+            Some((_, e)) => Err(e),
+            None => Ok(listing.entries),
+        }
     }
 
     /// Open the entry at `path`, verifying its current revision's signature.
     pub fn open(&self, path: &str) -> Result<OpenEntry, VaultError> {
-        let mut found: Vec<OpenEntry> = self
-            .list()?
+        let mut listing = self.list_all()?;
+        let mut found: Vec<OpenEntry> = listing
+            .entries
             .into_iter()
             .filter(|e| e.payload.path == path)
             .collect();
         match found.len() {
-            0 => Err(VaultError::NotFound(path.to_string())),
+            0 => match listing.failed.pop() {
+                // The entry may be one that cannot be opened: say so, not "no entry".
+                Some(_) => Err(VaultError::Integrity(
+                    "no readable entry at this path, and some entries fail their integrity checks",
+                )),
+                None => Err(VaultError::NotFound(path.to_string())),
+            },
             1 => {
                 let e = found.remove(0);
-                self.check_signature(&e.revision)?;
+                self.check_revision(&e.revision)?;
                 Ok(e)
             }
             _ => Err(VaultError::Ambiguous {
@@ -951,15 +1025,73 @@ impl Session<'_> {
             .revision(i)
             .ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
         let payload = self
-            .decrypt(rev)?
+            .decrypt(stored, rev)?
             .ok_or_else(|| VaultError::NotFound(id.to_hex()))?;
-        self.check_signature(&stored.id)?;
+        self.check_revision(&stored.id)?;
         Ok(OpenEntry {
             id: *id,
             revision: stored.id,
             author: stored.record.author,
             payload,
             heads,
+        })
+    }
+
+    /// The checks done before a value is handed out: the revision's signature, and the
+    /// write right of its author (and of every earlier author back to a revision by an
+    /// admin or the entry's creation).
+    fn check_revision(&self, revision: &RecordId) -> Result<(), VaultError> {
+        self.check_signature(revision)?;
+        let mut i = *self
+            .vault
+            .index
+            .get(revision)
+            .ok_or(VaultError::Integrity("missing revision"))?;
+        for _ in 0..self.vault.file.records.len() {
+            if self.vault.by_admin.contains(&i) {
+                return Ok(());
+            }
+            let (stored, rev) = self
+                .vault
+                .revision(i)
+                .ok_or(VaultError::Integrity("missing revision"))?;
+            let Some(prev) = rev.prev else {
+                return Ok(()); // any member may create an entry
+            };
+            let pi = *self
+                .vault
+                .index
+                .get(&prev)
+                .ok_or(VaultError::Integrity("missing revision"))?;
+            let (pstored, prev_rev) = self
+                .vault
+                .revision(pi)
+                .ok_or(VaultError::Integrity("missing revision"))?;
+            match self.decrypt(pstored, prev_rev) {
+                Ok(Some(p)) if self.granted(&p.write_grants, &stored.record.author) => {}
+                Ok(_) => {
+                    return Err(VaultError::Integrity(
+                        "entry revision by a member without write access",
+                    ));
+                }
+                // The previous revision is not readable to me, so its grants cannot be
+                // checked here (see docs/threat-model.md, "Residual risks").
+                Err(VaultError::Denied(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            i = pi;
+        }
+        Err(VaultError::Integrity("revision chain"))
+    }
+
+    fn granted(&self, grants: &[format::Principal], member: &MemberId) -> bool {
+        grants.iter().any(|p| match p {
+            format::Principal::Member(m) => m == member,
+            format::Principal::Group(g) => self
+                .vault
+                .groups
+                .get(g)
+                .is_some_and(|g| g.members.contains(member)),
         })
     }
 
@@ -970,31 +1102,16 @@ impl Session<'_> {
             .get(revision)
             .and_then(|&i| self.vault.file.records.get(i))
             .ok_or(VaultError::Integrity("missing revision"))?;
-        let keys = self
-            .vault
+        self.vault
             .author_keys_at(stored)
-            .ok_or(VaultError::Integrity("revision by a non-member"))?;
-        crypto::verify(
-            &keys.signing,
-            SIGNATURE_LABEL,
-            &stored.bytes,
-            &stored.signature,
-        )
-        .map_err(|_| VaultError::Integrity("entry revision signature"))
+            .map(|_| ())
+            .ok_or(VaultError::Integrity("entry revision signature"))
     }
 
     /// Whether I may write a new revision of `entry` (admins always; others when the
     /// current revision grants them).
     pub fn may_write(&self, entry: &OpenEntry) -> bool {
-        self.me.role.is_admin()
-            || entry.payload.write_grants.iter().any(|p| match p {
-                format::Principal::Member(m) => *m == self.me.id,
-                format::Principal::Group(g) => self
-                    .vault
-                    .groups
-                    .get(g)
-                    .is_some_and(|g| g.members.contains(&self.me.id)),
-            })
+        self.me.role.is_admin() || self.granted(&entry.payload.write_grants, &self.me.id)
     }
 
     /// Seal a payload as a revision of `entry` after `prev`, wrapped to `@admins`, to me
@@ -1082,14 +1199,26 @@ impl Session<'_> {
     pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         check_path(&draft.payload.path)?;
         if self
-            .list()?
+            .list_all()?
+            .entries
             .iter()
             .any(|e| e.payload.path == draft.payload.path)
         {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
         let id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
-        self.seal(id, None, draft)
+        let me = format::Principal::Member(self.me.id);
+        if self.me.role.is_admin() || draft.payload.write_grants.contains(&me) {
+            return self.seal(id, None, draft);
+        }
+        // A member who creates an entry may go on writing it.
+        let mut payload = draft.payload.clone();
+        payload.write_grants.push(me);
+        let draft = EntryDraft {
+            payload,
+            share_with: draft.share_with.clone(),
+        };
+        self.seal(id, None, &draft)
     }
 
     /// A record revising an opened entry (edit, rename, re-share).
@@ -1104,7 +1233,8 @@ impl Session<'_> {
         }
         if draft.payload.path != entry.payload.path
             && self
-                .list()?
+                .list_all()?
+                .entries
                 .iter()
                 .any(|e| e.payload.path == draft.payload.path)
         {

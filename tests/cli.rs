@@ -7,8 +7,7 @@
 //! `hint: ` lines or stdout it relies on. Terminal behaviour (refusing to print a
 //! secret to a terminal, the hidden passphrase prompt) is in `tests/pty.rs`.
 //!
-//! Tests marked `#[ignore = "bug: …"]` pin a known bug: they fail today and pass once
-//! it is fixed.
+//! Tests whose comment says "Regression" pin a bug found while this suite was written.
 
 #![allow(clippy::unwrap_used)]
 
@@ -769,7 +768,6 @@ fn add_to_a_missing_vault_exit_4() {
 /// Before `init`, the default vault's directory does not exist yet: every writing
 /// command should still say "no vault … create one with 'amanat init'".
 #[test]
-#[ignore = "bug: src/store.rs VaultStore::update takes <vault>.lock before checking the vault exists: exit 1 'vault.amanat.lock: No such file or directory' instead of exit 4"]
 fn writes_before_init_exit_4_with_init_hint() {
     let env = TestEnv::new();
     env.identity_new("alice");
@@ -1563,7 +1561,6 @@ fn show_strips_osc52_clipboard_payload_from_username() {
 }
 
 #[test]
-#[ignore = "bug: error lines echo argv paths raw; VaultError::InvalidPath/NotFound are printed unsanitised by src/main.rs"]
 fn error_line_strips_osc52_clipboard_payload_from_path() {
     let env = TestEnv::new();
     env.init_alice();
@@ -1622,7 +1619,6 @@ fn commands_exit_0_when_the_reader_goes_away() {
 }
 
 #[test]
-#[ignore = "bug: src/cli/mod.rs run(): clap_complete::generate panics on a write error (exit 101)"]
 fn completions_to_a_closed_pipe_do_not_panic() {
     let env = TestEnv::new();
     for shell in ["bash", "zsh", "fish"] {
@@ -1633,7 +1629,6 @@ fn completions_to_a_closed_pipe_do_not_panic() {
 }
 
 #[test]
-#[ignore = "bug: src/cli/demo.rs prints with println!, which panics on a closed stdout (exit 101)"]
 fn demo_to_a_closed_pipe_does_not_panic() {
     let env = TestEnv::new();
     let out = run_with_closed_stdout(&env, &["demo"]);
@@ -1692,7 +1687,6 @@ fn every_leaf_command_help_has_an_example() {
 }
 
 #[test]
-#[ignore = "bug: `amanat identity --help` has no example (CLI.md: every command has --help with an example)"]
 fn command_group_help_has_an_example() {
     let env = TestEnv::new();
     let help = env.stdout(&["identity", "--help"]);

@@ -46,8 +46,8 @@ impl Demo<'_> {
             })
             .collect();
         match stdin {
-            Some(_) => println!("\n$ printf '…\\n' | amanat {}", shown.join(" ")),
-            None => println!("\n$ amanat {}", shown.join(" ")),
+            Some(_) => outln!("\n$ printf '…\\n' | amanat {}", shown.join(" ")),
+            None => outln!("\n$ amanat {}", shown.join(" ")),
         }
         let mut child = self
             .command(args)
@@ -66,20 +66,20 @@ impl Demo<'_> {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if hide_stdout {
-            println!(
+            outln!(
                 "  [{} bytes on stdout, piped — never shown on a terminal]",
                 out.stdout.len()
             );
         } else {
             for line in stdout.lines() {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
         for line in stderr
             .lines()
             .filter(|l| !l.contains("insecure key-derivation"))
         {
-            println!("  (stderr) {line}");
+            outln!("  (stderr) {line}");
         }
         let code = out.status.code().unwrap_or(-1);
         if code != expect {
@@ -93,7 +93,7 @@ impl Demo<'_> {
             );
         }
         if expect != 0 {
-            println!("  (exit {code}, as expected)");
+            outln!("  (exit {code}, as expected)");
         }
         Ok(stdout)
     }
@@ -110,15 +110,15 @@ pub fn run() -> anyhow::Result<()> {
         exe: std::env::current_exe()?,
         dir: dir.path(),
     };
-    println!(
+    outln!(
         "amanat demo — a scripted scenario in {}",
         dir.path().display()
     );
-    println!(
+    outln!(
         "(identities here use --insecure-kdf so the demo is fast; real ones take ~0.5 s to unlock)"
     );
 
-    println!("\n== alice makes her identity and the team vault");
+    outln!("\n== alice makes her identity and the team vault");
     demo.step(
         &["identity", "new", "--name", "alice", "--insecure-kdf"],
         None,
@@ -127,7 +127,7 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     demo.step(&["init", "--name", "acme"], None, 0, false)?;
 
-    println!("\n== she stores logins: secrets come from stdin or are generated, never argv");
+    outln!("\n== she stores logins: secrets come from stdin or are generated, never argv");
     demo.step(
         &[
             "add",
@@ -173,7 +173,7 @@ pub fn run() -> anyhow::Result<()> {
         false,
     )?;
 
-    println!("\n== and reads them back");
+    outln!("\n== and reads them back");
     demo.step(&["ls"], None, 0, false)?;
     demo.step(&["ls", "--tree"], None, 0, false)?;
     demo.step(&["find", "github"], None, 0, false)?;
@@ -181,7 +181,7 @@ pub fn run() -> anyhow::Result<()> {
     demo.step(&["get", "web/github"], None, 0, true)?;
     demo.step(&["get", "db/prod", "--field", "username"], None, 0, false)?;
 
-    println!("\n== edits, renames and deletions are new signed revisions");
+    outln!("\n== edits, renames and deletions are new signed revisions");
     demo.step(
         &["edit", "web/github", "--username", "alice2"],
         None,
@@ -193,11 +193,11 @@ pub fn run() -> anyhow::Result<()> {
     demo.step(&["ls"], None, 0, false)?;
     demo.step(&["get", "db/prod"], None, 4, false)?;
 
-    println!("\n== passwords and passphrases on demand");
+    outln!("\n== passwords and passphrases on demand");
     demo.step(&["gen", "--words", "6"], None, 0, false)?;
     demo.step(&["gen", "--length", "20"], None, 0, false)?;
 
-    println!("\n== the vault checks itself, and catches tampering");
+    outln!("\n== the vault checks itself, and catches tampering");
     demo.step(&["verify"], None, 0, false)?;
     demo.step(&["info"], None, 0, false)?;
     let vault = dir.path().join("data/amanat/vault.amanat");
@@ -206,7 +206,7 @@ pub fn run() -> anyhow::Result<()> {
     bytes[middle] ^= 0x01;
     let tampered = dir.path().join("tampered.amanat");
     std::fs::write(&tampered, &bytes)?;
-    println!("\n(one bit flipped in a copy of the vault)");
+    outln!("\n(one bit flipped in a copy of the vault)");
     demo.step(
         &["--vault", &tampered.to_string_lossy(), "verify"],
         None,
@@ -214,6 +214,6 @@ pub fn run() -> anyhow::Result<()> {
         false,
     )?;
 
-    println!("\ndemo finished; {} is removed", dir.path().display());
+    outln!("\ndemo finished; {} is removed", dir.path().display());
     Ok(())
 }

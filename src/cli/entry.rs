@@ -495,11 +495,28 @@ pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn readable(paths: &Paths) -> anyhow::Result<Vec<OpenEntry>> {
+/// The entries I can read, and a failure to report after printing them if any entry
+/// addressed to me could not be opened (damaged or forged: exit 6).
+fn readable(paths: &Paths) -> anyhow::Result<(Vec<OpenEntry>, anyhow::Result<()>)> {
     let vault = load(paths)?;
     let identity = unlock(paths)?;
-    let list = vault.session(&identity)?.list()?;
-    Ok(list)
+    let listing = vault.session(&identity)?.list_all()?;
+    for (id, e) in &listing.failed {
+        eprintln!("warning: entry {} cannot be opened: {e}", id.short());
+    }
+    let outcome = if listing.failed.is_empty() {
+        Ok(())
+    } else {
+        fail(
+            Exit::Integrity,
+            format!(
+                "{} entr(y/ies) failed their integrity checks",
+                listing.failed.len()
+            ),
+            "run 'amanat verify'; an admin can delete or rewrite them",
+        )
+    };
+    Ok((listing.entries, outcome))
 }
 
 fn under(path: &str, prefix: &str) -> bool {
@@ -510,7 +527,8 @@ fn under(path: &str, prefix: &str) -> bool {
 /// `ls`.
 pub fn ls(paths: &Paths, args: LsArgs) -> anyhow::Result<()> {
     let prefix = args.prefix.unwrap_or_default();
-    let list: Vec<OpenEntry> = readable(paths)?
+    let (all, outcome) = readable(paths)?;
+    let list: Vec<OpenEntry> = all
         .into_iter()
         .filter(|e| under(&e.payload.path, &prefix))
         .collect();
@@ -519,15 +537,15 @@ pub fn ls(paths: &Paths, args: LsArgs) -> anyhow::Result<()> {
             .iter()
             .map(|e| json!({"path": e.payload.path, "id": e.id.to_hex(), "modified": e.payload.modified}))
             .collect();
-        return print_json(&json!(items));
+        print_json(&json!(items))?;
+    } else if args.tree {
+        print_tree(&list)?;
+    } else {
+        for e in &list {
+            outln!("{}", sanitize(&e.payload.path));
+        }
     }
-    if args.tree {
-        return print_tree(&list);
-    }
-    for e in &list {
-        outln!("{}", sanitize(&e.payload.path));
-    }
-    Ok(())
+    outcome
 }
 
 fn print_tree(list: &[OpenEntry]) -> anyhow::Result<()> {
@@ -557,7 +575,8 @@ fn print_tree(list: &[OpenEntry]) -> anyhow::Result<()> {
 /// `find`.
 pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
     let q = args.query.to_lowercase();
-    let hits: Vec<OpenEntry> = readable(paths)?
+    let (all, outcome) = readable(paths)?;
+    let hits: Vec<OpenEntry> = all
         .into_iter()
         .filter(|e| {
             e.payload.path.to_lowercase().contains(&q)
@@ -570,7 +589,8 @@ pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
             .iter()
             .map(|e| json!({"path": e.payload.path, "username": e.payload.username, "url": e.payload.url, "id": e.id.to_hex()}))
             .collect();
-        return print_json(&json!(items));
+        print_json(&json!(items))?;
+        return outcome;
     }
     for e in &hits {
         outln!(

@@ -50,7 +50,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create, show or re-seal your identity (your key pairs)
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  amanat identity new --name alice\n  amanat identity show"
+    )]
     Identity(IdentityCommand),
     /// Create a new vault; you become its owner
     #[command(after_help = "Example:\n  amanat init --name acme")]
@@ -165,7 +168,11 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "amanat", &mut std::io::stdout());
+            // Generate into a buffer: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "amanat", &mut script);
+            use std::io::Write as _;
+            std::io::stdout().lock().write_all(&script)?;
             Ok(())
         }
         Command::Demo => demo::run(),
@@ -232,7 +239,8 @@ mod tests {
             for sub in cmd.get_subcommands() {
                 if sub.has_subcommands() {
                     walk(sub, missing);
-                } else if !sub
+                }
+                if !sub
                     .get_after_help()
                     .is_some_and(|h| h.to_string().contains("Example"))
                 {
