@@ -4,6 +4,7 @@
 //! Dependencies point one way: `vault`/`store` → `format`/`identity` → `crypto`.
 
 pub mod crypto;
+pub mod dag;
 pub mod format;
 pub mod identity;
 pub mod otpauth;

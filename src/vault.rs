@@ -126,9 +126,28 @@ pub struct Vault {
     /// Every key each member has legitimately had (genesis, applied AddMember and
     /// ChangeMemberKeys records only), oldest first.
     key_history: HashMap<MemberId, Vec<PublicKeys>>,
-    /// Indices of entry revisions whose author was an admin when they were replayed.
+    /// Indices of entry revisions whose author was an admin at their parents.
     by_admin: std::collections::HashSet<usize>,
     ignored: Vec<Ignored>,
+    /// Replay bookkeeping for the authority rule.
+    authority: Authority,
+}
+
+/// What the authority rule needs to know while replaying (docs/format.md, "Authority").
+#[derive(Debug, Default, Clone)]
+struct Authority {
+    ancestry: crate::dag::Ancestry,
+    /// Record index of the record that made each member a member (genesis: 0).
+    added_at: HashMap<MemberId, usize>,
+    /// Applied role-setting records of each member: (record index, role), in order.
+    roles: HashMap<MemberId, Vec<(usize, Role)>>,
+    /// Applied removals and demotions: (record index, member, is removal).
+    revocations: Vec<(usize, MemberId, bool)>,
+    /// Applied records by author, to judge them against later removals.
+    by_author: HashMap<MemberId, Vec<usize>>,
+    /// Members ever added anywhere in the file (a record by one of them that comes
+    /// before their addition is ignored, not an integrity failure).
+    ever_added: std::collections::HashSet<MemberId>,
 }
 
 /// An opened (decrypted, verified) entry revision.
@@ -276,7 +295,62 @@ impl Vault {
             .ok_or_else(|| VaultError::NotMember(identity.name.clone()))
     }
 
+    /// Replay until the authority rule is stable: a record that turns out not to be
+    /// an ancestor of its author's later removal (or demotion) is ignored, which can in
+    /// turn change what else applies, so replay again with it ignored.
     fn replay(file: VaultFile) -> Result<Self, VaultError> {
+        let mut forced: HashMap<usize, &'static str> = HashMap::new();
+        let mut file = file;
+        for _ in 0..16 {
+            let mut vault = Self::replay_once(file, &forced)?;
+            let more = vault.revocation_violations();
+            if more.iter().all(|(i, _)| forced.contains_key(i)) {
+                return Ok(vault);
+            }
+            forced.extend(more);
+            file = vault.file;
+        }
+        Err(VaultError::Integrity("authority rule does not settle"))
+    }
+
+    /// Records by a removed (or demoted) member that are not ancestors of the removal
+    /// (or of the demotion, for roster records): back-dated or concurrent.
+    fn revocation_violations(&mut self) -> Vec<(usize, &'static str)> {
+        let mut ancestry_queries = Vec::new();
+        for &(d, member, removal) in &self.authority.revocations {
+            for &r in self.authority.by_author.get(&member).into_iter().flatten() {
+                if r == d {
+                    continue;
+                }
+                let roster = self.file.records[r].record.body.is_roster();
+                if removal || roster {
+                    ancestry_queries.push((r, d, removal));
+                }
+            }
+        }
+        let ancestry = &mut self.authority.ancestry;
+        ancestry_queries
+            .into_iter()
+            .filter(|&(r, d, removal)| {
+                !ancestry.is_ancestor(r, d) && (removal || !ancestry.is_ancestor(d, r))
+            })
+            .map(|(r, _, removal)| {
+                (
+                    r,
+                    if removal {
+                        "not an ancestor of its author's removal (back-dated or concurrent)"
+                    } else {
+                        "concurrent with its author's demotion"
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn replay_once(
+        file: VaultFile,
+        forced: &HashMap<usize, &'static str>,
+    ) -> Result<Self, VaultError> {
         let Some(first) = file.records.first() else {
             return Err(FormatError::Malformed("vault without a genesis record").into());
         };
@@ -301,6 +375,18 @@ impl Vault {
                 active: true,
             },
         );
+        let mut authority = Authority::default();
+        authority.added_at.insert(g.owner, 0);
+        authority.roles.insert(g.owner, vec![(0, Role::Owner)]);
+        authority.ever_added = file
+            .records
+            .iter()
+            .filter_map(|r| match &r.record.body {
+                RecordBody::AddMember(a) => Some(a.member),
+                _ => None,
+            })
+            .collect();
+        authority.ancestry.push(Vec::new(), true);
         let mut vault = Self {
             team: g.team.clone(),
             owner: g.owner,
@@ -312,6 +398,7 @@ impl Vault {
             key_history: HashMap::from([(g.owner, vec![g.owner_keys])]),
             by_admin: std::collections::HashSet::new(),
             ignored: Vec::new(),
+            authority,
             file: VaultFile {
                 vault_id: file.vault_id,
                 records: Vec::new(),
@@ -321,15 +408,51 @@ impl Vault {
         let records = file.records;
         for (i, stored) in records.iter().enumerate().skip(1) {
             vault.index.insert(stored.id, i);
-            if let Err(reason) = vault.apply(&records, i)? {
-                vault.ignored.push(Ignored {
+            let parents = stored
+                .record
+                .parents
+                .iter()
+                .filter_map(|p| vault.index.get(p).copied())
+                .collect();
+            vault
+                .authority
+                .ancestry
+                .push(parents, stored.record.body.is_roster());
+            let outcome = match forced.get(&i) {
+                Some(reason) => Err(*reason),
+                None => vault.apply(&records, i)?,
+            };
+            match outcome {
+                Ok(()) => vault
+                    .authority
+                    .by_author
+                    .entry(stored.record.author)
+                    .or_default()
+                    .push(i),
+                Err(reason) => vault.ignored.push(Ignored {
                     record: stored.id,
                     reason,
-                });
+                }),
             }
         }
         vault.file.records = records;
         Ok(vault)
+    }
+
+    /// The role a member had at record `i`'s parents: set by the latest role record
+    /// that is an ancestor of `i`; `None` if they were not yet a member there.
+    fn role_at(&self, member: &MemberId, i: usize) -> Option<Role> {
+        let added = *self.authority.added_at.get(member)?;
+        if !self.authority.ancestry.roster_is_ancestor(added, i) {
+            return None;
+        }
+        self.authority
+            .roles
+            .get(member)?
+            .iter()
+            .rev()
+            .find(|(r, _)| self.authority.ancestry.roster_is_ancestor(*r, i))
+            .map(|(_, role)| *role)
     }
 
     /// Apply one record. `Err(VaultError)` makes the file invalid; `Ok(Err(reason))`
@@ -342,11 +465,13 @@ impl Vault {
         let stored = &records[i];
         let rec = &stored.record;
         let Some(author) = self.members.get(&rec.author) else {
+            if self.authority.ever_added.contains(&rec.author) {
+                return Ok(Err("author was not a member at its parents"));
+            }
             return Err(VaultError::Integrity(
                 "record signed by someone who was never a member",
             ));
         };
-        let author_role = author.role;
         let author_active = author.active;
         if rec.body.is_roster() {
             crypto::verify(
@@ -360,8 +485,13 @@ impl Vault {
         if !author_active {
             return Ok(Err("author had been removed"));
         }
+        let Some(author_role) = self.role_at(&rec.author, i) else {
+            return Ok(Err("author was not a member at its parents"));
+        };
         if rec.body.is_roster() && !author_role.is_admin() {
-            return Ok(Err("roster change by a non-admin"));
+            return Ok(Err(
+                "roster change by someone who was not an admin at its parents",
+            ));
         }
         match &rec.body {
             RecordBody::Genesis(_) => return Err(FormatError::Malformed("second genesis").into()),
@@ -386,6 +516,8 @@ impl Vault {
                     },
                 );
                 self.key_history.insert(a.member, vec![a.keys]);
+                self.authority.added_at.insert(a.member, i);
+                self.authority.roles.insert(a.member, vec![(i, a.role)]);
                 if let Some(w) = &a.admin_wrap {
                     self.add_wrap(ADMINS_GROUP, w.clone());
                 }
@@ -402,6 +534,7 @@ impl Vault {
                 for g in self.groups.values_mut() {
                     g.members.remove(member);
                 }
+                self.authority.revocations.push((i, *member, true));
                 self.sync_admins();
             }
             RecordBody::ChangeRole {
@@ -415,7 +548,16 @@ impl Vault {
                 let Some(m) = self.members.get_mut(member).filter(|m| m.active) else {
                     return Ok(Err("no such current member"));
                 };
+                let demotion = m.role.is_admin() && !role.is_admin();
                 m.role = *role;
+                self.authority
+                    .roles
+                    .entry(*member)
+                    .or_default()
+                    .push((i, *role));
+                if demotion {
+                    self.authority.revocations.push((i, *member, false));
+                }
                 if let Some(w) = admin_wrap {
                     self.add_wrap(ADMINS_GROUP, w.clone());
                 }
