@@ -18,6 +18,9 @@ use crate::format::{
 };
 use crate::identity::Identity;
 
+mod team;
+pub use team::{RotateAtSource, check_name};
+
 /// Errors of vault operations.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,6 +57,18 @@ pub enum VaultError {
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// No current member by this name.
+    #[error("no member '{0}'")]
+    NoMember(String),
+    /// No group by this name.
+    #[error("no group '@{0}'")]
+    NoGroup(String),
+    /// A member or group name that is not allowed.
+    #[error("invalid name '{0}'")]
+    InvalidName(String),
+    /// The entry is not shared with that principal.
+    #[error("'{0}' is not shared with them")]
+    NotShared(String),
 }
 
 impl From<CryptoError> for VaultError {
@@ -720,6 +735,21 @@ impl Vault {
         group: GroupId,
         key: &SymmetricKey,
     ) -> Result<GroupKeyUpdate, VaultError> {
+        let members = self
+            .groups
+            .get(&group)
+            .map(|g| g.members.clone())
+            .unwrap_or_default();
+        self.group_key_update_for(group, key, &members)
+    }
+
+    /// A group key wrapped to `members` and every current admin.
+    fn group_key_update_for(
+        &self,
+        group: GroupId,
+        key: &SymmetricKey,
+        members: &BTreeSet<MemberId>,
+    ) -> Result<GroupKeyUpdate, VaultError> {
         let commitment = key.commitment();
         let mut recipients: BTreeSet<MemberId> = self
             .members
@@ -727,9 +757,7 @@ impl Vault {
             .filter(|m| m.active && m.role.is_admin())
             .map(|m| m.id)
             .collect();
-        if let Some(g) = self.groups.get(&group) {
-            recipients.extend(g.members.iter().copied());
-        }
+        recipients.extend(members.iter().copied());
         let mut wraps = Vec::with_capacity(recipients.len());
         for id in recipients {
             let Some(m) = self.members.get(&id).filter(|m| m.active) else {

@@ -1,0 +1,693 @@
+//! Team operations: members, roles, groups, sharing and revocation. Each one appends
+//! signed records to the in-memory vault (the caller writes the file once, atomically,
+//! through `store`). Roster changes need an admin; sharing needs write access.
+//!
+//! Multi-step operations append in stages because later records name earlier ones: an
+//! entry re-keyed during a revocation is wrapped under the group key id created by the
+//! rotation record just before it, and a key id is the id of the record carrying it.
+
+use std::collections::BTreeSet;
+
+use super::{Vault, VaultError};
+use crate::crypto::{self, SymmetricKey};
+use crate::format::{
+    self, ADMINS_GROUP, EntryContent, EntryId, GroupId, KeyWrap, MemberId, MemberWrap, Principal,
+    PublicKeys, RecordBody, Role,
+};
+use crate::identity::Identity;
+
+/// An entry a removed member could read, listed so its password gets changed where it
+/// is used. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotateAtSource {
+    /// The entry.
+    pub id: EntryId,
+    /// Its path.
+    pub path: String,
+    /// Its URL.
+    pub url: String,
+    /// Its username.
+    pub username: String,
+}
+
+/// Check a member or group name: 1–64 characters, no whitespace, `@`, `/` or control
+/// characters.
+pub fn check_name(name: &str) -> Result<(), VaultError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '@' || c == '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::InvalidName(name.to_string()))
+    }
+}
+
+impl Vault {
+    fn require_admin(&self, identity: &Identity) -> Result<MemberId, VaultError> {
+        let me = self.member_for(identity)?;
+        if !me.role.is_admin() {
+            return Err(VaultError::Denied("only an admin can change the roster"));
+        }
+        Ok(me.id)
+    }
+
+    /// A current member by name.
+    pub fn member_named(&self, name: &str) -> Result<&super::Member, VaultError> {
+        self.members
+            .values()
+            .find(|m| m.active && m.name == name)
+            .ok_or_else(|| VaultError::NoMember(name.to_string()))
+    }
+
+    /// A group by name (without `@`; `admins` is the built-in group).
+    pub fn group_named(&self, name: &str) -> Result<&super::Group, VaultError> {
+        self.groups
+            .values()
+            .find(|g| g.name == name)
+            .ok_or_else(|| VaultError::NoGroup(name.to_string()))
+    }
+
+    /// Wrap the current key of `group` to `keys` (as its holder `member`).
+    fn wrap_current_group_key(
+        &self,
+        identity: &Identity,
+        group: GroupId,
+        member: MemberId,
+        keys: &PublicKeys,
+    ) -> Result<MemberWrap, VaultError> {
+        let g = self
+            .groups
+            .get(&group)
+            .ok_or(VaultError::NoGroup(String::new()))?;
+        let version = self
+            .group_keys
+            .get(&g.key_id)
+            .ok_or(VaultError::Integrity("group key"))?;
+        let session = self.session(identity)?;
+        let key = session.group_key(&g.key_id)?;
+        let info = format::group_key_wrap_info(&self.id(), &member, &group, &version.commitment);
+        let w = crypto::hpke_wrap(&keys.agreement, &info, &key)?;
+        Ok(MemberWrap {
+            member,
+            enc: w.enc,
+            sealed: w.sealed.to_vec(),
+        })
+    }
+
+    /// A new key for `group`, wrapped to `members` and every current admin.
+    fn new_group_key(
+        &self,
+        group: GroupId,
+        members: &BTreeSet<MemberId>,
+    ) -> Result<format::GroupKeyUpdate, VaultError> {
+        let key = SymmetricKey::generate()?;
+        self.group_key_update_for(group, &key, members)
+    }
+
+    /// Add a member. `keys` are the exact keys whose fingerprint the admin approved.
+    pub fn add_member(
+        &mut self,
+        identity: &Identity,
+        name: &str,
+        keys: PublicKeys,
+        role: Role,
+    ) -> Result<MemberId, VaultError> {
+        self.require_admin(identity)?;
+        check_name(name)?;
+        if role == Role::Owner {
+            return Err(VaultError::Denied("there is one owner"));
+        }
+        if self.members.values().any(|m| m.active && m.name == name) {
+            return Err(VaultError::Exists(name.to_string()));
+        }
+        if self.members.values().any(|m| m.active && m.keys == keys) {
+            return Err(VaultError::Exists(format!(
+                "a member with these keys ({name})"
+            )));
+        }
+        crypto::check_agreement_public(&keys.agreement)
+            .and_then(|_| crypto::check_signing_public(&keys.signing))
+            .map_err(|_| VaultError::Integrity("invalid member public key"))?;
+        let member = MemberId(crypto::random_array().map_err(|_| VaultError::Random)?);
+        let admin_wrap = if role.is_admin() {
+            Some(self.wrap_current_group_key(identity, ADMINS_GROUP, member, &keys)?)
+        } else {
+            None
+        };
+        self.append(
+            identity,
+            vec![RecordBody::AddMember(format::AddMember {
+                member,
+                name: name.to_string(),
+                keys,
+                role,
+                admin_wrap,
+            })],
+        )?;
+        Ok(member)
+    }
+
+    /// Change a member's role. A promotion hands over the `@admins` key; a demotion
+    /// rotates it, so entries written afterwards are closed to the demoted member.
+    pub fn change_role(
+        &mut self,
+        identity: &Identity,
+        name: &str,
+        role: Role,
+    ) -> Result<(), VaultError> {
+        self.require_admin(identity)?;
+        let m = self.member_named(name)?.clone();
+        if m.role == Role::Owner {
+            return Err(VaultError::Denied("the owner's role cannot change"));
+        }
+        if role == Role::Owner {
+            return Err(VaultError::Denied("there is one owner"));
+        }
+        if m.role == role {
+            return Ok(());
+        }
+        let admin_wrap = if role.is_admin() {
+            Some(self.wrap_current_group_key(identity, ADMINS_GROUP, m.id, &m.keys)?)
+        } else {
+            None
+        };
+        self.append(
+            identity,
+            vec![RecordBody::ChangeRole {
+                member: m.id,
+                role,
+                admin_wrap,
+            }],
+        )?;
+        if !role.is_admin() {
+            let rotation = self.new_group_key(ADMINS_GROUP, &BTreeSet::new())?;
+            self.append(identity, vec![RecordBody::RotateGroupKey(rotation)])?;
+        }
+        Ok(())
+    }
+
+    /// Create a group with these members (names).
+    pub fn create_group(
+        &mut self,
+        identity: &Identity,
+        name: &str,
+        members: &[String],
+    ) -> Result<GroupId, VaultError> {
+        self.require_admin(identity)?;
+        check_name(name)?;
+        if name == "admins" || self.groups.values().any(|g| g.name == name) {
+            return Err(VaultError::Exists(format!("@{name}")));
+        }
+        let ids: BTreeSet<MemberId> = members
+            .iter()
+            .map(|n| self.member_named(n).map(|m| m.id))
+            .collect::<Result<_, _>>()?;
+        let group = GroupId(crypto::random_array().map_err(|_| VaultError::Random)?);
+        let key = self.new_group_key(group, &ids)?;
+        self.append(
+            identity,
+            vec![RecordBody::CreateGroup {
+                name: name.to_string(),
+                members: ids.into_iter().collect(),
+                key,
+            }],
+        )?;
+        Ok(group)
+    }
+
+    /// Add members (names) to a group; each receives the group's current key.
+    pub fn group_add(
+        &mut self,
+        identity: &Identity,
+        group: &str,
+        members: &[String],
+    ) -> Result<(), VaultError> {
+        self.require_admin(identity)?;
+        let g = self.group_named(group)?.clone();
+        if g.id == ADMINS_GROUP {
+            return Err(VaultError::Denied(
+                "@admins follows roles: use 'member role'",
+            ));
+        }
+        let mut bodies = Vec::new();
+        for name in members {
+            let m = self.member_named(name)?.clone();
+            if g.members.contains(&m.id) {
+                continue;
+            }
+            let wrap = self.wrap_current_group_key(identity, g.id, m.id, &m.keys)?;
+            bodies.push(RecordBody::AddGroupMember {
+                group: g.id,
+                member: m.id,
+                wrap,
+            });
+        }
+        if !bodies.is_empty() {
+            self.append(identity, bodies)?;
+        }
+        Ok(())
+    }
+
+    /// Remove members (names) from a group; the group key rotates with each removal.
+    pub fn group_remove(
+        &mut self,
+        identity: &Identity,
+        group: &str,
+        members: &[String],
+    ) -> Result<(), VaultError> {
+        self.require_admin(identity)?;
+        let gid = self.group_named(group)?.id;
+        if gid == ADMINS_GROUP {
+            return Err(VaultError::Denied(
+                "@admins follows roles: use 'member role'",
+            ));
+        }
+        for name in members {
+            let m = self.member_named(name)?.clone();
+            let g = self.group_named(group)?.clone();
+            if !g.members.contains(&m.id) {
+                return Err(VaultError::NoMember(format!("{name} in @{group}")));
+            }
+            let mut remaining = g.members.clone();
+            remaining.remove(&m.id);
+            let key = self.new_group_key(gid, &remaining)?;
+            self.append(
+                identity,
+                vec![RecordBody::RemoveGroupMember {
+                    group: gid,
+                    member: m.id,
+                    key,
+                }],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The entries whose current revision `member` can read: wrapped to them, to a
+    /// group they are in (any key of it: they held the old ones too), or to `@admins`
+    /// if they are an admin.
+    pub fn readable_by(&self, member: &MemberId) -> Vec<EntryId> {
+        let Some(m) = self.members.get(member) else {
+            return Vec::new();
+        };
+        let groups: BTreeSet<GroupId> = self
+            .groups
+            .values()
+            .filter(|g| g.members.contains(member))
+            .map(|g| g.id)
+            .collect();
+        let admin = m.active && m.role.is_admin();
+        let mut out = Vec::new();
+        for (id, _) in self.heads.iter() {
+            let Some((i, _)) = self.current(id) else {
+                continue;
+            };
+            let Some((_, rev)) = self.revision(i) else {
+                continue;
+            };
+            let EntryContent::Sealed(sealed) = &rev.content else {
+                continue;
+            };
+            let readable = sealed.wraps.iter().any(|w| match w {
+                KeyWrap::Member(mw) => mw.member == *member,
+                KeyWrap::Group { group, .. } => {
+                    groups.contains(group) || (admin && *group == ADMINS_GROUP)
+                }
+            });
+            if readable {
+                out.push(*id);
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Revoke a member in one batch of records (DESIGN.md "Revocation"): remove them,
+    /// rotate the key of every group they were in (and `@admins` if they were an
+    /// admin), give every entry they could read a new revision under a fresh key
+    /// wrapped to its remaining principals with "rotate at source" set, and record the
+    /// list. `progress(done, total)` is called as entries are re-keyed.
+    pub fn revoke_member(
+        &mut self,
+        identity: &Identity,
+        name: &str,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<RotateAtSource>, VaultError> {
+        self.require_admin(identity)?;
+        let m = self.member_named(name)?.clone();
+        if m.role == Role::Owner {
+            return Err(VaultError::Denied("the owner cannot be removed"));
+        }
+        if self.member_for(identity)?.id == m.id {
+            return Err(VaultError::Denied("you cannot remove yourself"));
+        }
+        let exposed = self.readable_by(&m.id);
+        let mut groups: Vec<GroupId> = self
+            .groups
+            .values()
+            .filter(|g| g.members.contains(&m.id) && g.id != ADMINS_GROUP)
+            .map(|g| g.id)
+            .collect();
+        if m.role.is_admin() {
+            groups.push(ADMINS_GROUP);
+        }
+        // 1. The removal.
+        self.append(identity, vec![RecordBody::RemoveMember { member: m.id }])?;
+        // 2. New keys for every group they were in, wrapped to who remains.
+        let mut rotations = Vec::with_capacity(groups.len());
+        for g in groups {
+            let remaining = self
+                .groups
+                .get(&g)
+                .map(|g| g.members.clone())
+                .unwrap_or_default();
+            rotations.push(RecordBody::RotateGroupKey(
+                self.new_group_key(g, &remaining)?,
+            ));
+        }
+        if !rotations.is_empty() {
+            self.append(identity, rotations)?;
+        }
+        // 3. Every entry they could read: a fresh key, their direct wrap gone, group
+        //    wraps under the new keys, flagged for rotation at source.
+        let mut listed = Vec::with_capacity(exposed.len());
+        let mut bodies = Vec::with_capacity(exposed.len());
+        {
+            let session = self.session(identity)?;
+            let total = exposed.len();
+            for (done, id) in exposed.iter().enumerate() {
+                let entry = session.open_id(id)?;
+                let mut payload = entry.payload.clone();
+                payload.rotate_at_source = true;
+                payload
+                    .write_grants
+                    .retain(|p| *p != Principal::Member(m.id));
+                let share_with: Vec<Principal> = session
+                    .shared_with(&entry)
+                    .into_iter()
+                    .filter(|p| *p != Principal::Member(m.id))
+                    .collect();
+                listed.push(RotateAtSource {
+                    id: *id,
+                    path: payload.path.clone(),
+                    url: payload.url.clone(),
+                    username: payload.username.clone(),
+                });
+                bodies.push(session.seal(
+                    entry.id,
+                    Some(entry.revision),
+                    &super::EntryDraft {
+                        payload,
+                        share_with,
+                    },
+                )?);
+                progress(done + 1, total);
+            }
+        }
+        // 4. The bookkeeping record, in the same batch.
+        bodies.push(RecordBody::RotateAtSource {
+            member: m.id,
+            entries: exposed,
+        });
+        self.append(identity, bodies)?;
+        listed.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(listed)
+    }
+
+    /// Share an entry with a member or group (optionally with write access): a new
+    /// revision under a fresh key.
+    pub fn share(
+        &mut self,
+        identity: &Identity,
+        path: &str,
+        with: Principal,
+        write: bool,
+    ) -> Result<(), VaultError> {
+        let body = {
+            let session = self.session(identity)?;
+            let entry = session.open(path)?;
+            if !session.may_write(&entry) {
+                return Err(VaultError::Denied("you may not share this entry"));
+            }
+            let mut share_with = session.shared_with(&entry);
+            if !share_with.contains(&with) {
+                share_with.push(with);
+            }
+            let mut payload = entry.payload.clone();
+            if write && !payload.write_grants.contains(&with) {
+                payload.write_grants.push(with);
+            }
+            session.revise_entry(
+                &entry,
+                &super::EntryDraft {
+                    payload,
+                    share_with,
+                },
+            )?
+        };
+        self.append(identity, vec![body])?;
+        Ok(())
+    }
+
+    /// Stop sharing an entry with a member or group: a new revision under a fresh key
+    /// without their wrap (what they already saw stays seen).
+    pub fn unshare(
+        &mut self,
+        identity: &Identity,
+        path: &str,
+        from: Principal,
+    ) -> Result<(), VaultError> {
+        let body = {
+            let session = self.session(identity)?;
+            let entry = session.open(path)?;
+            if !session.may_write(&entry) {
+                return Err(VaultError::Denied("you may not unshare this entry"));
+            }
+            let before = session.shared_with(&entry);
+            if !before.contains(&from) {
+                return Err(VaultError::NotShared(path.to_string()));
+            }
+            let share_with = before.into_iter().filter(|p| *p != from).collect();
+            let mut payload = entry.payload.clone();
+            payload.write_grants.retain(|p| *p != from);
+            session.revise_entry(
+                &entry,
+                &super::EntryDraft {
+                    payload,
+                    share_with,
+                },
+            )?
+        };
+        self.append(identity, vec![body])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::crypto::SecretString;
+    use crate::format::EntryPayload;
+    use crate::vault::EntryDraft;
+
+    fn person(name: &str) -> Identity {
+        Identity::generate(name).unwrap()
+    }
+
+    fn add(v: &mut Vault, who: &Identity, path: &str, password: &str, share: Vec<Principal>) {
+        let mut payload = EntryPayload::default();
+        payload.path = path.into();
+        payload.password = SecretString::new(password.into());
+        let body = v
+            .session(who)
+            .unwrap()
+            .create_entry(&EntryDraft {
+                payload,
+                share_with: share,
+            })
+            .unwrap();
+        v.append(who, vec![body]).unwrap();
+    }
+
+    fn paths(v: &Vault, who: &Identity) -> Vec<String> {
+        v.session(who)
+            .unwrap()
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload.path.clone())
+            .collect()
+    }
+
+    /// alice (owner), bob and carol (members), @devops = {bob, carol}.
+    fn team() -> (Vault, Identity, Identity, Identity) {
+        let (alice, bob, carol) = (person("alice"), person("bob"), person("carol"));
+        let mut v = Vault::create(&alice, "acme").unwrap();
+        v.add_member(&alice, "bob", bob.keys, Role::Member).unwrap();
+        v.add_member(&alice, "carol", carol.keys, Role::Member)
+            .unwrap();
+        v.create_group(&alice, "devops", &["bob".into(), "carol".into()])
+            .unwrap();
+        (v, alice, bob, carol)
+    }
+
+    #[test]
+    fn sharing_to_members_and_groups() {
+        let (mut v, alice, bob, carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        add(&mut v, &alice, "ops/redis", "r", vec![devops]);
+        add(&mut v, &alice, "ops/db", "d", vec![]);
+        add(&mut v, &alice, "hr/payroll", "p", vec![]);
+        let bob_id = v.member_named("bob").unwrap().id;
+        v.share(&alice, "ops/db", Principal::Member(bob_id), false)
+            .unwrap();
+        let v = Vault::decode(&v.encode()).unwrap();
+        v.verify().unwrap();
+        assert_eq!(paths(&v, &bob), ["ops/db", "ops/redis"]);
+        assert_eq!(paths(&v, &carol), ["ops/redis"]);
+        assert_eq!(paths(&v, &alice), ["hr/payroll", "ops/db", "ops/redis"]);
+        let e = v.session(&bob).unwrap().open("ops/db").unwrap();
+        assert_eq!(e.payload.password.expose(), "d");
+        // Bob may read but not write what was shared read-only.
+        let s = v.session(&bob).unwrap();
+        assert!(matches!(
+            s.revise_entry(&e, &EntryDraft::default().with_path("ops/db")),
+            Err(VaultError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn non_admins_cannot_change_the_roster() {
+        let (mut v, _alice, bob, _carol) = team();
+        let dave = person("dave");
+        assert!(matches!(
+            v.add_member(&bob, "dave", dave.keys, Role::Member),
+            Err(VaultError::Denied(_))
+        ));
+        assert!(matches!(
+            v.create_group(&bob, "x", &[]),
+            Err(VaultError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn revocation_rekeys_exactly_what_bob_could_read() {
+        let (mut v, alice, bob, carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        let bob_id = v.member_named("bob").unwrap().id;
+        add(&mut v, &alice, "ops/redis", "r1", vec![devops]);
+        add(
+            &mut v,
+            &alice,
+            "ops/db",
+            "d1",
+            vec![Principal::Member(bob_id)],
+        );
+        add(&mut v, &alice, "hr/payroll", "p1", vec![]);
+        let before = v.clone();
+        let listed = v.revoke_member(&alice, "bob", &mut |_, _| {}).unwrap();
+        let listed: Vec<&str> = listed.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(listed, ["ops/db", "ops/redis"]);
+        let v = Vault::decode(&v.encode()).unwrap();
+        v.verify().unwrap();
+        // Bob is no member any more, and holds no wrap of any current revision.
+        assert!(matches!(v.session(&bob), Err(VaultError::NotMember(_))));
+        assert!(v.readable_by(&bob_id).is_empty());
+        // Carol still reads the group entry, alice everything, flagged.
+        let e = v.session(&carol).unwrap().open("ops/redis").unwrap();
+        assert!(e.payload.rotate_at_source);
+        assert_eq!(paths(&v, &alice), ["hr/payroll", "ops/db", "ops/redis"]);
+        // Every current revision bob could read is new, under a group key (or direct
+        // wraps) he holds no wrap of: even with every old copy he has nothing to
+        // unwrap them with.
+        let new_devops = v.group_named("devops").unwrap().key_id;
+        assert_ne!(new_devops, before.group_named("devops").unwrap().key_id);
+        assert!(
+            v.group_keys[&new_devops]
+                .wraps
+                .iter()
+                .all(|w| w.member != bob_id)
+        );
+        let admins_key = v.groups[&ADMINS_GROUP].key_id;
+        for path in ["ops/db", "ops/redis"] {
+            let e = v.session(&alice).unwrap().open(path).unwrap();
+            let old = before.session(&alice).unwrap().open(path).unwrap();
+            assert_ne!(e.revision, old.revision);
+            let i = v.index[&e.revision];
+            let Some((_, rev)) = v.revision(i) else {
+                panic!()
+            };
+            let EntryContent::Sealed(sealed) = &rev.content else {
+                panic!()
+            };
+            for w in &sealed.wraps {
+                match w {
+                    KeyWrap::Member(m) => assert_ne!(m.member, bob_id),
+                    KeyWrap::Group { key_id, .. } => {
+                        assert!(*key_id == new_devops || *key_id == admins_key)
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn removed_member_cannot_backdate_records() {
+        let (mut v, alice, bob, _carol) = team();
+        v.change_role(&alice, "bob", Role::Admin).unwrap();
+        let before_removal = v.heads();
+        v.revoke_member(&alice, "bob", &mut |_, _| {}).unwrap();
+        // Bob signs a roster record on the parents from before his removal.
+        let dave = person("dave");
+        let record = format::Record {
+            parents: before_removal,
+            author: v.members.values().find(|m| m.name == "bob").unwrap().id,
+            time: 0,
+            body: RecordBody::AddMember(format::AddMember {
+                member: MemberId([7; 16]),
+                name: "dave".into(),
+                keys: dave.keys,
+                role: Role::Member,
+                admin_wrap: None,
+            }),
+        };
+        let (bytes, id) = format::StoredRecord::encode(record.clone()).unwrap();
+        let signature = bob.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
+        let mut file = v.file.clone();
+        file.append(vec![format::StoredRecord {
+            bytes,
+            record,
+            signature,
+            id,
+        }]);
+        let forged = Vault::decode(&file.encode()).unwrap();
+        assert!(
+            forged.member_named("dave").is_err(),
+            "back-dated add applied"
+        );
+        assert_eq!(forged.ignored().len(), 1);
+        assert_eq!(forged.ignored()[0].record, id);
+    }
+
+    #[test]
+    fn concurrent_rotations_have_distinct_key_ids() {
+        let (v, alice, _bob, _carol) = team();
+        let g = v.group_named("devops").unwrap().clone();
+        let mut a = v.clone();
+        let mut b = v.clone();
+        let ka = a.new_group_key(g.id, &g.members).unwrap();
+        a.append(&alice, vec![RecordBody::RotateGroupKey(ka)])
+            .unwrap();
+        let kb = b.new_group_key(g.id, &g.members).unwrap();
+        b.append(&alice, vec![RecordBody::RotateGroupKey(kb)])
+            .unwrap();
+        assert_ne!(
+            a.group_named("devops").unwrap().key_id,
+            b.group_named("devops").unwrap().key_id
+        );
+    }
+}
