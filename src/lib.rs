@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod dag;
 pub mod format;
 pub mod identity;
+pub mod invite;
 pub mod otpauth;
 pub mod passgen;
 pub mod store;

@@ -391,6 +391,24 @@ impl VaultStore {
         Ok(())
     }
 
+    /// Pin an invite's vault id and heads before the vault has been seen (`join`):
+    /// the first vault opened with this id must contain them. Adds to existing pins.
+    pub fn pin_invite(&self, invite: &crate::invite::Invite) -> Result<(), StoreError> {
+        let pins = self.state_dir.join("pins");
+        create_private_dir(&pins)?;
+        let _lock = lock(&pins.join(".pins"))?;
+        let pin_file = self.pin_file(&invite.vault);
+        let mut text = fs::read_to_string(&pin_file).unwrap_or_default();
+        for h in &invite.heads {
+            let line = h.to_hex();
+            if !text.lines().any(|l| l.trim() == line) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        write_atomic(&pin_file, text.as_bytes())
+    }
+
     /// Forget which vault this path holds (before `init` replaces a deleted vault).
     pub fn forget_path(&self) -> Result<(), StoreError> {
         let f = self.path_file();

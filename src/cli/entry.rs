@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use amanat::crypto::SecretString;
-use amanat::format::{ADMINS_GROUP, CustomField, EntryPayload, Principal};
+use amanat::format::{CustomField, EntryPayload, Principal};
 use amanat::passgen::{self, CharClasses};
 use amanat::vault::{self, EntryDraft, OpenEntry, Vault};
 
@@ -338,33 +338,10 @@ fn apply(
 
 /// Turn `NAME` / `@GROUP` into principals of the vault.
 fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principal>> {
-    let mut out = Vec::new();
-    for name in names {
-        if let Some(group) = name.strip_prefix('@') {
-            let Some(g) = vault.groups().find(|g| g.name == group) else {
-                return fail(
-                    Exit::NotFound,
-                    format!("no group '@{}'", sanitize(group)),
-                    "see 'amanat group ls'",
-                );
-            };
-            if g.id != ADMINS_GROUP {
-                out.push(Principal::Group(g.id));
-            }
-        } else {
-            let Some(m) = vault.members().find(|m| m.active && m.name == *name) else {
-                return fail(
-                    Exit::NotFound,
-                    format!("no member '{}'", sanitize(name)),
-                    "see 'amanat member ls'",
-                );
-            };
-            if !m.role.is_admin() {
-                out.push(Principal::Member(m.id));
-            }
-        }
-    }
-    Ok(out)
+    names
+        .iter()
+        .map(|n| super::team::principal(vault, n))
+        .collect()
 }
 
 fn warn_conflict(e: &OpenEntry) {

@@ -158,6 +158,13 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
             Exit::Denied,
             Some("ask an admin to share it with you".into()),
         ),
+        VaultError::NoMember(_) => (Exit::NotFound, Some("see 'amanat member ls'".into())),
+        VaultError::NoGroup(_) => (Exit::NotFound, Some("see 'amanat group ls'".into())),
+        VaultError::NotShared(p) => (Exit::NotFound, Some(format!("see 'amanat access {p}'"))),
+        VaultError::InvalidName(_) => (
+            Exit::Usage,
+            Some("names are 1–64 characters without spaces, '@', '/' or control characters".into()),
+        ),
         VaultError::InvalidPath(_) => (
             Exit::Usage,
             Some("paths look like team/service/login: no empty, '.' or '..' parts".into()),

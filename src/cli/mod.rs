@@ -21,6 +21,7 @@ pub mod identity;
 pub mod input;
 pub mod output;
 pub mod paths;
+pub mod team;
 pub mod vault;
 
 pub use exit::Exit;
@@ -99,6 +100,32 @@ pub enum Command {
     /// Print a new random password or passphrase
     #[command(after_help = "Examples:\n  amanat gen --length 32\n  amanat gen --words 6")]
     Gen(entry::GenArgs),
+    /// Members: add (with an invite), list, revoke, change role
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  amanat member add bob amanat1qq… --fingerprint 3F2A-…\n  amanat member rm bob"
+    )]
+    Member(team::MemberCommand),
+    /// Join a vault with the invite line an admin gave you (pins the vault)
+    #[command(after_help = "Example:\n  amanat join amanat-invite1qq…")]
+    Join(team::JoinArgs),
+    /// Groups: create, add and remove members, list
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  amanat group create devops\n  amanat group add devops bob carol"
+    )]
+    Group(team::GroupCommand),
+    /// Share an entry with a member or a group
+    #[command(
+        after_help = "Examples:\n  amanat share ops/db --with bob\n  amanat share ops/db --with @devops --write"
+    )]
+    Share(team::ShareArgs),
+    /// Stop sharing an entry (rotates the entry key)
+    #[command(after_help = "Example:\n  amanat unshare ops/db --from bob")]
+    Unshare(team::UnshareArgs),
+    /// Who can read and write an entry, and through what
+    #[command(after_help = "Example:\n  amanat access ops/db")]
+    Access(team::AccessArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  amanat completions bash > ~/.local/share/bash-completion/completions/amanat"
@@ -175,6 +202,18 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
             std::io::stdout().lock().write_all(&script)?;
             Ok(())
         }
+        Command::Member(team::MemberCommand::Add(a)) => team::member_add(&paths, a),
+        Command::Member(team::MemberCommand::Ls(a)) => team::member_ls(&paths, a),
+        Command::Member(team::MemberCommand::Rm(a)) => team::member_rm(&paths, a),
+        Command::Member(team::MemberCommand::Role(a)) => team::member_role(&paths, a),
+        Command::Join(a) => team::join(&paths, a),
+        Command::Group(team::GroupCommand::Create(a)) => team::group_create(&paths, a),
+        Command::Group(team::GroupCommand::Add(a)) => team::group_members(&paths, a, true),
+        Command::Group(team::GroupCommand::Remove(a)) => team::group_members(&paths, a, false),
+        Command::Group(team::GroupCommand::Ls(a)) => team::group_ls(&paths, a),
+        Command::Share(a) => team::share(&paths, a),
+        Command::Unshare(a) => team::unshare(&paths, a),
+        Command::Access(a) => team::access(&paths, a),
         Command::Demo => demo::run(),
     }
 }

@@ -486,6 +486,68 @@ impl Vault {
     }
 }
 
+/// One member's access to an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// Member name.
+    pub member: String,
+    /// Their role.
+    pub role: Role,
+    /// Whether they may write new revisions.
+    pub write: bool,
+    /// Through what: `@admins`, `@group`, `direct`.
+    pub via: Vec<String>,
+}
+
+impl super::Session<'_> {
+    /// Who can read an opened entry's current revision, and who can write it.
+    pub fn access(&self, entry: &super::OpenEntry) -> Vec<Access> {
+        let vault = self.vault;
+        let mut rows: std::collections::BTreeMap<MemberId, Access> = Default::default();
+        let mut via = |m: &super::Member, how: String| {
+            let row = rows.entry(m.id).or_insert_with(|| Access {
+                member: m.name.clone(),
+                role: m.role,
+                write: m.role.is_admin() || self.granted(&entry.payload.write_grants, &m.id),
+                via: Vec::new(),
+            });
+            if !row.via.contains(&how) {
+                row.via.push(how);
+            }
+        };
+        let Some(&i) = vault.index.get(&entry.revision) else {
+            return Vec::new();
+        };
+        let Some((_, rev)) = vault.revision(i) else {
+            return Vec::new();
+        };
+        let EntryContent::Sealed(sealed) = &rev.content else {
+            return Vec::new();
+        };
+        for w in &sealed.wraps {
+            match w {
+                KeyWrap::Member(mw) => {
+                    if let Some(m) = vault.members.get(&mw.member).filter(|m| m.active) {
+                        via(m, "direct".into());
+                    }
+                }
+                KeyWrap::Group { group, .. } => {
+                    if let Some(g) = vault.groups.get(group) {
+                        for id in &g.members {
+                            if let Some(m) = vault.members.get(id).filter(|m| m.active) {
+                                via(m, format!("@{}", g.name));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Access> = rows.into_values().collect();
+        out.sort_by(|a, b| a.member.cmp(&b.member));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

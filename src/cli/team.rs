@@ -1,0 +1,515 @@
+//! Team commands: `member`, `join`, `group`, `share`, `unshare`, `access`.
+
+use std::io::{IsTerminal, Write as _};
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use amanat::format::{ADMINS_GROUP, Principal, Role};
+use amanat::identity as id;
+use amanat::invite::Invite;
+use amanat::vault::Vault;
+
+use super::exit::{Exit, fail};
+use super::identity::unlock;
+use super::input;
+use super::output::{columns, print_json, sanitize};
+use super::paths::Paths;
+use super::vault::load;
+
+/// `member` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member by their amanat1… public key; prints an invite line for them
+    #[command(
+        after_help = "Example:\n  amanat member add bob amanat1qq… --fingerprint 3F2A-9C01-…"
+    )]
+    Add(MemberAddArgs),
+    /// List members
+    #[command(after_help = "Example:\n  amanat member ls --json")]
+    Ls(super::JsonArgs),
+    /// Revoke a member: rotate their groups' keys, re-key every entry they could read,
+    /// and print those entries (path, URL, username) to change at their source
+    #[command(after_help = "Example:\n  amanat member rm bob > rotate-at-source.tsv")]
+    Rm(NameArg),
+    /// Change a member's role
+    #[command(after_help = "Example:\n  amanat member role carol admin")]
+    Role(RoleArgs),
+}
+
+/// `member add` arguments.
+#[derive(Debug, Args)]
+pub struct MemberAddArgs {
+    /// Their name in this vault (no spaces)
+    pub name: String,
+    /// Their public key, as `amanat identity show` prints it
+    pub pubkey: String,
+    /// Make them an admin (they can read every entry)
+    #[arg(long)]
+    pub admin: bool,
+    /// The fingerprint they read to you, to confirm without a prompt
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
+}
+
+/// A member's name.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Member name
+    pub name: String,
+}
+
+/// Roles that can be given.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Administers the roster and reads every entry
+    Admin,
+    /// Reads what is shared with them
+    Member,
+}
+
+/// `member role` arguments.
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// Member name
+    pub name: String,
+    /// New role
+    pub role: RoleArg,
+}
+
+/// `join` arguments.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The amanat-invite1… line your admin gave you
+    pub invite: String,
+}
+
+/// `group` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group
+    #[command(after_help = "Example:\n  amanat group create devops")]
+    Create(GroupCreateArgs),
+    /// Add members to a group (they receive its key)
+    #[command(after_help = "Example:\n  amanat group add devops bob carol")]
+    Add(GroupMembersArgs),
+    /// Remove members from a group (its key rotates)
+    #[command(after_help = "Example:\n  amanat group remove devops bob")]
+    Remove(GroupMembersArgs),
+    /// List groups and their members
+    #[command(after_help = "Example:\n  amanat group ls --json")]
+    Ls(super::JsonArgs),
+}
+
+/// `group create` arguments.
+#[derive(Debug, Args)]
+pub struct GroupCreateArgs {
+    /// Group name (without @)
+    pub name: String,
+    /// Initial members
+    pub members: Vec<String>,
+}
+
+/// `group add|remove` arguments.
+#[derive(Debug, Args)]
+pub struct GroupMembersArgs {
+    /// Group name (with or without @)
+    pub group: String,
+    /// Member names
+    #[arg(required = true)]
+    pub members: Vec<String>,
+}
+
+/// `share` arguments.
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Entry path
+    pub path: String,
+    /// A member (NAME) or a group (@GROUP)
+    #[arg(long, value_name = "NAME|@GROUP")]
+    pub with: String,
+    /// Let them write new revisions too
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// `unshare` arguments.
+#[derive(Debug, Args)]
+pub struct UnshareArgs {
+    /// Entry path
+    pub path: String,
+    /// A member (NAME) or a group (@GROUP)
+    #[arg(long, value_name = "NAME|@GROUP")]
+    pub from: String,
+}
+
+/// `access` arguments.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Entry path
+    pub path: String,
+    /// Machine-readable output
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `NAME` or `@GROUP` to a principal.
+pub fn principal(vault: &Vault, name: &str) -> anyhow::Result<Principal> {
+    if let Some(group) = name.strip_prefix('@') {
+        return Ok(Principal::Group(vault.group_named(group)?.id));
+    }
+    Ok(Principal::Member(vault.member_named(name)?.id))
+}
+
+fn role_of(arg: RoleArg) -> Role {
+    match arg {
+        RoleArg::Admin => Role::Admin,
+        RoleArg::Member => Role::Member,
+    }
+}
+
+/// `member add`.
+pub fn member_add(paths: &Paths, args: MemberAddArgs) -> anyhow::Result<()> {
+    amanat::vault::check_name(&args.name)?;
+    // The fingerprint shown or checked is computed from this very object, which is
+    // the one the records will carry and every wrap will target.
+    let keys = id::parse_public_key_text(&args.pubkey)?;
+    let fp = id::fingerprint(&keys);
+    match &args.fingerprint {
+        Some(typed) if id::fingerprint_matches(&keys, typed) => {}
+        Some(_) => {
+            return fail(
+                Exit::Integrity,
+                format!("the fingerprint does not match this key (its fingerprint is {fp})"),
+                "do not add this key: ask the person to read their fingerprint again ('amanat identity show')",
+            );
+        }
+        None if input::has_tty() => {
+            eprintln!(
+                "adding '{}' with key fingerprint {fp}",
+                sanitize(&args.name)
+            );
+            eprintln!(
+                "compare it with {}'s own 'amanat identity show' (in person or by phone)",
+                sanitize(&args.name)
+            );
+            let answer = rpassword::prompt_password("type 'yes' if it matches (input hidden): ")?;
+            if answer.trim() != "yes" {
+                return fail(
+                    Exit::Other,
+                    "not confirmed; nothing was changed",
+                    "run again once the fingerprints match",
+                );
+            }
+        }
+        None => {
+            return fail(
+                Exit::Usage,
+                "cannot confirm the fingerprint without a terminal",
+                format!(
+                    "pass --fingerprint with the fingerprint they read to you (this key's is {fp})"
+                ),
+            );
+        }
+    }
+    let identity = unlock(paths)?;
+    let role = if args.admin {
+        Role::Admin
+    } else {
+        Role::Member
+    };
+    let (vault, _) = paths.store().update(|vault| -> anyhow::Result<()> {
+        vault.add_member(&identity, &args.name, keys, role)?;
+        Ok(())
+    })?;
+    let invite = Invite {
+        vault: vault.id(),
+        heads: vault.heads(),
+    };
+    eprintln!(
+        "added '{}' as {} (fingerprint {fp}); give them this invite line for 'amanat join':",
+        sanitize(&args.name),
+        role.as_str()
+    );
+    outln!("{}", invite.encode());
+    Ok(())
+}
+
+/// `member ls`.
+pub fn member_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let members: Vec<_> = vault.members().filter(|m| m.active).collect();
+    if args.json {
+        let items: Vec<_> = members
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.name,
+                    "id": m.id.to_hex(),
+                    "role": m.role.as_str(),
+                    "public_key": id::public_key_text(&m.keys),
+                    "fingerprint": id::fingerprint(&m.keys),
+                })
+            })
+            .collect();
+        return print_json(&json!(items));
+    }
+    for m in members {
+        outln!(
+            "{}",
+            columns(&[
+                &sanitize(&m.name),
+                m.role.as_str(),
+                &id::fingerprint(&m.keys)
+            ])
+        );
+    }
+    Ok(())
+}
+
+/// `member rm`: revocation.
+pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize| {
+        if tty && total >= 50 && (done % 25 == 0 || done == total) {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\rre-keying [{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let (_, listed) = paths.store().update(|vault| -> anyhow::Result<_> {
+        Ok(vault.revoke_member(&identity, &args.name, &mut progress)?)
+    })?;
+    eprintln!(
+        "removed '{}'; keys rotated and {} entr{} re-keyed. They may have seen these passwords: change each where it is used, then update it here (amanat edit PATH --generate):",
+        sanitize(&args.name),
+        listed.len(),
+        if listed.len() == 1 { "y" } else { "ies" }
+    );
+    for r in &listed {
+        outln!(
+            "{}\t{}\t{}",
+            sanitize(&r.path),
+            sanitize(&r.url),
+            sanitize(&r.username)
+        );
+    }
+    Ok(())
+}
+
+/// `member role`.
+pub fn member_role(paths: &Paths, args: RoleArgs) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let role = role_of(args.role);
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        vault.change_role(&identity, &args.name, role)?;
+        Ok(())
+    })?;
+    outln!("{} is now {}", sanitize(&args.name), role.as_str());
+    Ok(())
+}
+
+/// `join`: pin the vault id and heads from an invite.
+pub fn join(paths: &Paths, args: JoinArgs) -> anyhow::Result<()> {
+    let invite = match Invite::decode(&args.invite) {
+        Ok(i) => i,
+        Err(e) => {
+            return fail(
+                Exit::Usage,
+                format!("invalid invite: {e}"),
+                "copy the whole amanat-invite1… line",
+            );
+        }
+    };
+    let store = paths.store();
+    store.pin_invite(&invite)?;
+    outln!("pinned vault {}", invite.vault.to_hex());
+    if !store.exists() {
+        eprintln!(
+            "put the team's vault file at {} (or use --vault); it will be checked against this invite",
+            paths.vault.display()
+        );
+        return Ok(());
+    }
+    let vault = load(paths)?;
+    if vault.id() != invite.vault {
+        return fail(
+            Exit::Integrity,
+            format!(
+                "the vault at {} is {}, not the invited vault",
+                paths.vault.display(),
+                vault.id().short()
+            ),
+            "point --vault at the team's vault file",
+        );
+    }
+    let bytes = amanat::store::read_identity(&paths.identity)?;
+    let me = id::inspect(&bytes)?;
+    match vault.members().find(|m| m.active && m.keys == me.keys) {
+        Some(m) => eprintln!(
+            "joined team '{}' as {} ({})",
+            sanitize(vault.team()),
+            sanitize(&m.name),
+            m.role.as_str()
+        ),
+        None => eprintln!(
+            "your identity is not (yet) a member of this vault; ask the admin who invited you"
+        ),
+    }
+    Ok(())
+}
+
+/// `group create`.
+pub fn group_create(paths: &Paths, args: GroupCreateArgs) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let name = args.name.trim_start_matches('@').to_string();
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        vault.create_group(&identity, &name, &args.members)?;
+        Ok(())
+    })?;
+    outln!("created @{}", sanitize(&name));
+    Ok(())
+}
+
+/// `group add` / `group remove`.
+pub fn group_members(paths: &Paths, args: GroupMembersArgs, add: bool) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let group = args.group.trim_start_matches('@').to_string();
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        if add {
+            vault.group_add(&identity, &group, &args.members)?;
+        } else {
+            vault.group_remove(&identity, &group, &args.members)?;
+        }
+        Ok(())
+    })?;
+    let names = args
+        .members
+        .iter()
+        .map(|m| sanitize(m).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if add {
+        outln!("added {names} to @{}", sanitize(&group));
+    } else {
+        outln!(
+            "removed {names} from @{}; its key was rotated",
+            sanitize(&group)
+        );
+    }
+    Ok(())
+}
+
+/// `group ls`.
+pub fn group_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let name_of = |id: &amanat::format::MemberId| {
+        vault
+            .members()
+            .find(|m| m.id == *id)
+            .map(|m| m.name.clone())
+            .unwrap_or_default()
+    };
+    let groups: Vec<_> = vault.groups().collect();
+    if args.json {
+        let items: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "name": g.name,
+                    "id": g.id.to_hex(),
+                    "builtin": g.id == ADMINS_GROUP,
+                    "members": g.members.iter().map(name_of).collect::<Vec<_>>(),
+                    "key_id": g.key_id.to_hex(),
+                })
+            })
+            .collect();
+        return print_json(&json!(items));
+    }
+    for g in groups {
+        let members: Vec<String> = g
+            .members
+            .iter()
+            .map(|m| sanitize(&name_of(m)).into_owned())
+            .collect();
+        outln!(
+            "{}",
+            columns(&[&format!("@{}", sanitize(&g.name)), &members.join(",")])
+        );
+    }
+    Ok(())
+}
+
+/// `share`.
+pub fn share(paths: &Paths, args: ShareArgs) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let p = principal(vault, &args.with)?;
+        vault.share(&identity, &args.path, p, args.write)?;
+        Ok(())
+    })?;
+    outln!(
+        "shared {} with {}{}",
+        sanitize(&args.path),
+        sanitize(&args.with),
+        if args.write { " (read and write)" } else { "" }
+    );
+    Ok(())
+}
+
+/// `unshare`.
+pub fn unshare(paths: &Paths, args: UnshareArgs) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    paths.store().update(|vault| -> anyhow::Result<()> {
+        let p = principal(vault, &args.from)?;
+        vault.unshare(&identity, &args.path, p)?;
+        Ok(())
+    })?;
+    outln!(
+        "unshared {} from {}; the entry key was rotated",
+        sanitize(&args.path),
+        sanitize(&args.from)
+    );
+    eprintln!(
+        "they may have seen the password: change it where it is used if they should no longer know it"
+    );
+    Ok(())
+}
+
+/// `access`: who can read and write an entry, and through what.
+pub fn access(paths: &Paths, args: AccessArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let identity = unlock(paths)?;
+    let session = vault.session(&identity)?;
+    let entry = session.open(&args.path)?;
+    let rows = session.access(&entry);
+    if args.json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|r| json!({"member": r.member, "role": r.role.as_str(), "access": if r.write { "write" } else { "read" }, "via": r.via}))
+            .collect();
+        return print_json(
+            &json!({"path": entry.payload.path, "id": entry.id.to_hex(), "access": items}),
+        );
+    }
+    for r in rows {
+        outln!(
+            "{}",
+            columns(&[
+                &sanitize(&r.member),
+                if r.write { "write" } else { "read" },
+                &sanitize(&r.via.join(","))
+            ])
+        );
+    }
+    Ok(())
+}
