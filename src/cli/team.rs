@@ -272,7 +272,7 @@ pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize| {
-        if tty && total >= 50 && (done % 25 == 0 || done == total) {
+        if tty && total >= 50 && (done.is_multiple_of(25) || done == total) {
             let width = 30;
             let filled = done * width / total.max(1);
             eprint!(
