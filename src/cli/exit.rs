@@ -24,6 +24,8 @@ pub enum Exit {
     Denied = 5,
     /// 6: integrity failure.
     Integrity = 6,
+    /// 7: `audit --strict` found something.
+    AuditFindings = 7,
 }
 
 impl From<Exit> for ExitCode {

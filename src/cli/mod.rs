@@ -14,6 +14,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod audit;
 pub mod demo;
 pub mod entry;
 pub mod exit;
@@ -126,6 +127,15 @@ pub enum Command {
     /// Who can read and write an entry, and through what
     #[command(after_help = "Example:\n  amanat access ops/db")]
     Access(team::AccessArgs),
+    /// The signed history: who changed what, when (entry names stay encrypted)
+    #[command(after_help = "Examples:\n  amanat log --since 7d\n  amanat log --entry ops/db --json")]
+    Log(audit::LogArgs),
+    /// Findings: entries to rotate at source, reused, old or stale passwords
+    #[command(after_help = "Examples:\n  amanat audit\n  amanat audit --strict --max-age 365")]
+    Audit(audit::AuditArgs),
+    /// Reports for access reviews
+    #[command(subcommand, after_help = "Example:\n  amanat report access --format csv")]
+    Report(audit::ReportCommand),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  amanat completions bash > ~/.local/share/bash-completion/completions/amanat"
@@ -214,6 +224,9 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Share(a) => team::share(&paths, a),
         Command::Unshare(a) => team::unshare(&paths, a),
         Command::Access(a) => team::access(&paths, a),
+        Command::Log(a) => audit::log(&paths, a),
+        Command::Audit(a) => audit::audit(&paths, a),
+        Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
         Command::Demo => demo::run(),
     }
 }
