@@ -1,56 +1,82 @@
-//! `amanat demo`: a scripted scenario run against this very binary in a temporary
-//! directory, with small (insecure, clearly labelled) KDF parameters and a passphrase
-//! file, so it needs no prompts. It prints each command and what it printed.
+//! `amanat demo`: a scripted team scenario run against this very binary in a temporary
+//! directory. Three people (alice, bob, carol) each have their own home, identity and
+//! local state; they share one vault file, as a team sharing it through git would. The
+//! identities use small (insecure, clearly labelled) KDF parameters and a passphrase
+//! file, so nothing prompts. Each command and what it printed is shown.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::exit::{Exit, fail};
 
-struct Demo<'a> {
-    exe: std::path::PathBuf,
-    dir: &'a Path,
+struct Demo {
+    exe: PathBuf,
+    dir: PathBuf,
 }
 
-impl Demo<'_> {
-    fn command(&self, args: &[&str]) -> Command {
+/// What to do with a step's stdout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Show {
+    /// Print it.
+    All,
+    /// It is a secret: print only its size.
+    Size,
+}
+
+impl Demo {
+    fn home(&self, who: &str) -> PathBuf {
+        self.dir.join(who)
+    }
+
+    fn vault(&self) -> PathBuf {
+        self.dir.join("shared/vault.amanat")
+    }
+
+    fn command(&self, who: &str, args: &[&str]) -> Command {
+        let home = self.home(who);
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir)
-            .env("XDG_DATA_HOME", self.dir.join("data"))
-            .env("XDG_CONFIG_HOME", self.dir.join("config"))
-            .env("XDG_STATE_HOME", self.dir.join("state"))
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("AMANAT_VAULT", self.vault())
             .env("AMANAT_PASSPHRASE_FILE", self.dir.join("passphrase"));
         cmd
     }
 
-    /// Run a step; `stdin` is piped in; `hide_stdout` replaces a secret with its size.
+    /// Run `amanat ARGS` as `who`; `stdin` is piped in; the exit code must be `expect`.
     fn step(
         &self,
+        who: &str,
         args: &[&str],
         stdin: Option<&str>,
         expect: i32,
-        hide_stdout: bool,
+        show: Show,
     ) -> anyhow::Result<String> {
         let shown: Vec<String> = args
             .iter()
             .map(|a| {
-                if a.contains(' ') {
+                if a.len() > 40 {
+                    format!("{}…", &a[..20])
+                } else if a.contains(' ') {
                     format!("'{a}'")
                 } else {
                     (*a).to_string()
                 }
             })
             .collect();
-        match stdin {
-            Some(_) => outln!("\n$ printf '…\\n' | amanat {}", shown.join(" ")),
-            None => outln!("\n$ amanat {}", shown.join(" ")),
-        }
+        let pipe = if stdin.is_some() {
+            "printf '…\\n' | "
+        } else {
+            ""
+        };
+        outln!("\n{who}$ {pipe}amanat {}", shown.join(" "));
         let mut child = self
-            .command(args)
+            .command(who, args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -65,14 +91,15 @@ impl Demo<'_> {
         let out = child.wait_with_output()?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if hide_stdout {
-            outln!(
+        match show {
+            Show::Size => outln!(
                 "  [{} bytes on stdout, piped — never shown on a terminal]",
                 out.stdout.len()
-            );
-        } else {
-            for line in stdout.lines() {
-                outln!("  {line}");
+            ),
+            Show::All => {
+                for line in stdout.lines() {
+                    outln!("  {line}");
+                }
             }
         }
         for line in stderr
@@ -86,7 +113,7 @@ impl Demo<'_> {
             return fail(
                 Exit::Other,
                 format!(
-                    "demo step 'amanat {}' exited {code}, expected {expect}",
+                    "demo step '{who}: amanat {}' exited {code}, expected {expect}",
                     args.join(" ")
                 ),
                 "this is a bug; please report it with the output above",
@@ -97,6 +124,42 @@ impl Demo<'_> {
         }
         Ok(stdout)
     }
+
+    fn say(&self, text: &str) -> anyhow::Result<()> {
+        outln!("\n== {text}");
+        Ok(())
+    }
+
+    /// `identity new` for `who`; returns (public key, fingerprint).
+    fn identity(&self, who: &str) -> anyhow::Result<(String, String)> {
+        let out = self.step(
+            who,
+            &["identity", "new", "--name", who, "--insecure-kdf"],
+            None,
+            0,
+            Show::All,
+        )?;
+        let mut lines = out.lines();
+        let key = lines.next().unwrap_or_default().to_string();
+        let fp = lines
+            .next()
+            .and_then(|l| l.strip_prefix("fingerprint: "))
+            .unwrap_or_default()
+            .to_string();
+        Ok((key, fp))
+    }
+
+    /// `member add` by alice; returns the invite line.
+    fn add_member(&self, name: &str, key: &str, fp: &str) -> anyhow::Result<String> {
+        let out = self.step(
+            "alice",
+            &["member", "add", name, key, "--fingerprint", fp],
+            None,
+            0,
+            Show::All,
+        )?;
+        Ok(out.lines().last().unwrap_or_default().to_string())
+    }
 }
 
 /// Run the demo.
@@ -106,46 +169,45 @@ pub fn run() -> anyhow::Result<()> {
         dir.path().join("passphrase"),
         "correct horse battery staple\n",
     )?;
+    std::fs::create_dir_all(dir.path().join("shared"))?;
     let demo = Demo {
         exe: std::env::current_exe()?,
-        dir: dir.path(),
+        dir: dir.path().to_path_buf(),
     };
     outln!(
-        "amanat demo — a scripted scenario in {}",
+        "amanat demo — a team scenario in {}: alice, bob and carol each have a home there,",
         dir.path().display()
     );
     outln!(
-        "(identities here use --insecure-kdf so the demo is fast; real ones take ~0.5 s to unlock)"
+        "and they share one vault file (shared/vault.amanat), as a team sharing it through git would."
     );
+    outln!("(identities use --insecure-kdf so the demo is fast; real ones take ~0.5 s to unlock)");
 
-    outln!("\n== alice makes her identity and the team vault");
-    demo.step(
-        &["identity", "new", "--name", "alice", "--insecure-kdf"],
-        None,
-        0,
-        false,
-    )?;
-    demo.step(&["init", "--name", "acme"], None, 0, false)?;
+    demo.say("alice makes her identity and the team vault")?;
+    demo.identity("alice")?;
+    demo.step("alice", &["init", "--name", "acme"], None, 0, Show::All)?;
 
-    outln!("\n== she stores logins: secrets come from stdin or are generated, never argv");
+    demo.say("she stores logins: secrets come from stdin or are generated, never argv")?;
     demo.step(
+        "alice",
         &[
             "add",
             "web/github",
             "--username",
-            "alice",
+            "acme-bot",
             "--url",
             "https://github.com",
             "--password-stdin",
         ],
         Some("S3cret-demo\n"),
         0,
-        false,
+        Show::All,
     )?;
     demo.step(
+        "alice",
         &[
             "add",
-            "db/prod",
+            "ops/db",
             "--generate",
             "--length",
             "32",
@@ -156,64 +218,101 @@ pub fn run() -> anyhow::Result<()> {
         ],
         None,
         0,
-        false,
+        Show::All,
     )?;
     demo.step(
+        "alice",
+        &["add", "hr/payroll", "--generate", "--words", "5"],
+        None,
+        0,
+        Show::All,
+    )?;
+    demo.step("alice", &["ls", "--tree"], None, 0, Show::All)?;
+    demo.step("alice", &["show", "web/github"], None, 0, Show::All)?;
+    demo.step("alice", &["get", "web/github"], None, 0, Show::Size)?;
+
+    demo.say("bob and carol make identities; alice checks each fingerprint and adds them")?;
+    let (bob_key, bob_fp) = demo.identity("bob")?;
+    let (carol_key, carol_fp) = demo.identity("carol")?;
+    let bob_invite = demo.add_member("bob", &bob_key, &bob_fp)?;
+    let carol_invite = demo.add_member("carol", &carol_key, &carol_fp)?;
+    demo.step("bob", &["join", &bob_invite], None, 0, Show::All)?;
+    demo.step("carol", &["join", &carol_invite], None, 0, Show::All)?;
+
+    demo.say("a group for the ops team, and a direct share")?;
+    demo.step(
+        "alice",
+        &["group", "create", "devops", "bob", "carol"],
+        None,
+        0,
+        Show::All,
+    )?;
+    demo.step(
+        "alice",
         &[
             "add",
-            "mail/smtp",
+            "ops/redis",
             "--generate",
-            "--words",
-            "5",
-            "--field",
-            "host=smtp.acme.example",
+            "--username",
+            "default",
+            "--share-with",
+            "@devops",
         ],
         None,
         0,
-        false,
+        Show::All,
     )?;
-
-    outln!("\n== and reads them back");
-    demo.step(&["ls"], None, 0, false)?;
-    demo.step(&["ls", "--tree"], None, 0, false)?;
-    demo.step(&["find", "github"], None, 0, false)?;
-    demo.step(&["show", "web/github"], None, 0, false)?;
-    demo.step(&["get", "web/github"], None, 0, true)?;
-    demo.step(&["get", "db/prod", "--field", "username"], None, 0, false)?;
-
-    outln!("\n== edits, renames and deletions are new signed revisions");
     demo.step(
-        &["edit", "web/github", "--username", "alice2"],
+        "alice",
+        &["share", "ops/db", "--with", "bob"],
         None,
         0,
-        false,
+        Show::All,
     )?;
-    demo.step(&["mv", "web/github", "web/gh"], None, 0, false)?;
-    demo.step(&["rm", "db/prod"], None, 0, false)?;
-    demo.step(&["ls"], None, 0, false)?;
-    demo.step(&["get", "db/prod"], None, 4, false)?;
+    demo.step("alice", &["access", "ops/db"], None, 0, Show::All)?;
+    demo.step("bob", &["ls"], None, 0, Show::All)?;
+    demo.step("bob", &["get", "ops/db"], None, 0, Show::Size)?;
+    demo.step("carol", &["ls"], None, 0, Show::All)?;
+    demo.step("bob", &["get", "hr/payroll"], None, 4, Show::All)?;
+    demo.step("bob", &["group", "create", "mine"], None, 5, Show::All)?;
 
-    outln!("\n== passwords and passphrases on demand");
-    demo.step(&["gen", "--words", "6"], None, 0, false)?;
-    demo.step(&["gen", "--length", "20"], None, 0, false)?;
+    demo.say("bob leaves: one command revokes him completely")?;
+    let before = std::fs::read(demo.vault())?;
+    demo.step("alice", &["member", "rm", "bob"], None, 0, Show::All)?;
+    demo.step("bob", &["ls"], None, 5, Show::All)?;
+    demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
+    demo.step("alice", &["group", "ls"], None, 0, Show::All)?;
 
-    outln!("\n== the vault checks itself, and catches tampering");
-    demo.step(&["verify"], None, 0, false)?;
-    demo.step(&["info"], None, 0, false)?;
-    let vault = dir.path().join("data/amanat/vault.amanat");
-    let mut bytes = std::fs::read(&vault)?;
+    demo.say("the vault checks itself: tampering and rollback are caught")?;
+    demo.step("alice", &["verify"], None, 0, Show::All)?;
+    demo.step("alice", &["info"], None, 0, Show::All)?;
+    let mut bytes = std::fs::read(demo.vault())?;
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
-    let tampered = dir.path().join("tampered.amanat");
+    let tampered = demo.dir.join("shared/tampered.amanat");
     std::fs::write(&tampered, &bytes)?;
     outln!("\n(one bit flipped in a copy of the vault)");
     demo.step(
+        "alice",
         &["--vault", &tampered.to_string_lossy(), "verify"],
         None,
         6,
-        false,
+        Show::All,
     )?;
+    let current = std::fs::read(demo.vault())?;
+    write_back(&demo.vault(), &before)?;
+    outln!("\n(the vault file replaced by the copy from before bob's removal)");
+    demo.step("carol", &["ls"], None, 6, Show::All)?;
+    write_back(&demo.vault(), &current)?;
+
+    demo.say("passwords and passphrases on demand")?;
+    demo.step("alice", &["gen", "--words", "6"], None, 0, Show::All)?;
 
     outln!("\ndemo finished; {} is removed", dir.path().display());
+    Ok(())
+}
+
+fn write_back(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes)?;
     Ok(())
 }
