@@ -213,6 +213,15 @@ pub fn write_identity(path: &Path, bytes: &[u8], replace: bool) -> Result<(), St
     write_atomic(path, bytes)
 }
 
+/// A member whose keys changed since this machine last saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberKeyNotice {
+    /// Their name.
+    pub member: String,
+    /// Their new fingerprint.
+    pub fingerprint: String,
+}
+
 /// What a load found about this machine's pins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinStatus {
@@ -389,6 +398,38 @@ impl VaultStore {
             write_atomic(&path_file, id.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// Pin every current member's keys on first sight and report changes since the
+    /// last pin (a key change is a signed roster record; it is still announced, so a
+    /// person can check the new fingerprint out of band). Returns notices to show.
+    pub fn check_member_keys(&self, vault: &Vault) -> Result<Vec<MemberKeyNotice>, StoreError> {
+        let dir = self.state_dir.join("members");
+        create_private_dir(&dir)?;
+        let file = dir.join(vault.id().to_hex());
+        let _lock = lock(&file)?;
+        let old = fs::read_to_string(&file).unwrap_or_default();
+        let pinned: std::collections::HashMap<&str, &str> =
+            old.lines().filter_map(|l| l.split_once(' ')).collect();
+        let mut notices = Vec::new();
+        let mut text = String::new();
+        for m in vault.members().filter(|m| m.active) {
+            let fp = crate::identity::fingerprint(&m.keys);
+            let id = m.id.to_hex();
+            match pinned.get(id.as_str()) {
+                Some(before) if *before != fp => notices.push(MemberKeyNotice {
+                    member: m.name.clone(),
+                    fingerprint: fp.clone(),
+                }),
+                _ => {}
+            }
+            text.push_str(&format!("{id} {fp}\n"));
+        }
+        if text != old {
+            remove_stale_temps(&file);
+            write_atomic(&file, text.as_bytes())?;
+        }
+        Ok(notices)
     }
 
     /// Pin an invite's vault id and heads before the vault has been seen (`join`):

@@ -19,7 +19,7 @@ use crate::format::{
 use crate::identity::Identity;
 
 mod team;
-pub use team::{Access, RotateAtSource, check_name};
+pub use team::{Access, RotateAtSource, WrapFinding, check_name};
 
 /// Errors of vault operations.
 #[derive(Debug, thiserror::Error)]

@@ -594,6 +594,14 @@ fn open(paths: &Paths, path: &str) -> anyhow::Result<(Vault, OpenEntry)> {
     let identity = unlock(paths)?;
     let entry = vault.session(&identity)?.open(path)?;
     warn_conflict(&entry);
+    for f in vault.wrap_findings().iter().filter(|f| f.entry == entry.id) {
+        eprintln!(
+            "warning: '{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",
+            sanitize(&entry.payload.path),
+            sanitize(&f.problem),
+            sanitize(&entry.payload.path)
+        );
+    }
     Ok((vault, entry))
 }
 

@@ -21,6 +21,17 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
         );
     }
     warn_ignored(&vault);
+    // Announcing key changes is best effort: a read-only state directory must not
+    // stop reading.
+    if let Ok(notices) = paths.store().check_member_keys(&vault) {
+        for n in notices {
+            eprintln!(
+                "notice: {}'s keys changed (new fingerprint {}); compare it with them before sharing anything new",
+                sanitize(&n.member),
+                n.fingerprint
+            );
+        }
+    }
     Ok(vault)
 }
 
@@ -123,6 +134,9 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
             format!("{} record(s) fail the authority rule", report.ignored.len()),
             "they are ignored; ask an admin to investigate who wrote them",
         );
+    }
+    for f in vault.wrap_findings() {
+        outln!("wrap\t{}\t{}", f.entry.to_hex(), sanitize(&f.problem));
     }
     outln!(
         "ok: vault {}: {} records, {} entries; every signature and authority rule verified",

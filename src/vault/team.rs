@@ -486,6 +486,69 @@ impl Vault {
     }
 }
 
+/// A current revision wrapped to a principal it should not be (extra) or lacking one
+/// it should have (missing). Not an integrity failure — a writer who had not seen a
+/// roster change makes these — but the next admin or writer should re-key the entry
+/// (`amanat edit PATH`), and a wrap to a removed member must not be ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrapFinding {
+    /// The entry.
+    pub entry: EntryId,
+    /// What is wrong (names a member or group, never a secret).
+    pub problem: String,
+}
+
+impl Vault {
+    /// Check the wraps of every live entry's current revision against the roster:
+    /// wraps to removed members or unknown groups (extra), group wraps under a rotated
+    /// key (stale), and a missing `@admins` wrap (missing).
+    pub fn wrap_findings(&self) -> Vec<WrapFinding> {
+        let mut out = Vec::new();
+        let mut ids: Vec<&EntryId> = self.heads.keys().collect();
+        ids.sort();
+        for id in ids {
+            let Some((i, _)) = self.current(id) else {
+                continue;
+            };
+            let Some((_, rev)) = self.revision(i) else {
+                continue;
+            };
+            let EntryContent::Sealed(sealed) = &rev.content else {
+                continue;
+            };
+            let mut problem = |p: String| {
+                out.push(WrapFinding {
+                    entry: *id,
+                    problem: p,
+                })
+            };
+            let mut admins = false;
+            for w in &sealed.wraps {
+                match w {
+                    KeyWrap::Member(m) => match self.members.get(&m.member) {
+                        Some(m) if m.active => {}
+                        Some(m) => problem(format!("extra wrap to removed member {}", m.name)),
+                        None => problem("extra wrap to an unknown member".into()),
+                    },
+                    KeyWrap::Group { group, key_id, .. } => match self.groups.get(group) {
+                        Some(g) => {
+                            admins |= *group == ADMINS_GROUP;
+                            if g.key_id != *key_id {
+                                problem(format!("wrapped under a rotated key of @{}", g.name));
+                            }
+                        }
+                        None => problem("extra wrap to an unknown group".into()),
+                    },
+                }
+            }
+            if !admins {
+                problem("missing @admins wrap".into());
+            }
+        }
+        out
+    }
+}
+
 /// One member's access to an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
@@ -733,6 +796,24 @@ mod tests {
         );
         assert_eq!(forged.ignored().len(), 1);
         assert_eq!(forged.ignored()[0].record, id);
+    }
+
+    #[test]
+    fn wrap_findings_flag_rotated_group_keys_until_rekeyed() {
+        let (mut v, alice, _bob, _carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        add(&mut v, &alice, "ops/redis", "r1", vec![devops]);
+        assert!(v.wrap_findings().is_empty());
+        v.group_remove(&alice, "devops", &["carol".into()]).unwrap();
+        let findings = v.wrap_findings();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].problem,
+            "wrapped under a rotated key of @devops"
+        );
+        // Any new revision re-keys it under the current group key.
+        v.share(&alice, "ops/redis", devops, false).unwrap();
+        assert!(v.wrap_findings().is_empty());
     }
 
     #[test]
