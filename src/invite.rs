@@ -56,7 +56,10 @@ impl Invite {
             return Err(InviteError::Encoding);
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        if data.len() < 64 || !data.len().is_multiple_of(32) || data.len() > 32 * (1 + MAX_INVITE_HEADS) {
+        if data.len() < 64
+            || !data.len().is_multiple_of(32)
+            || data.len() > 32 * (1 + MAX_INVITE_HEADS)
+        {
             return Err(InviteError::Payload);
         }
         let mut ids = data.chunks_exact(32).map(|c| {

@@ -128,13 +128,18 @@ pub enum Command {
     #[command(after_help = "Example:\n  amanat access ops/db")]
     Access(team::AccessArgs),
     /// The signed history: who changed what, when (entry names stay encrypted)
-    #[command(after_help = "Examples:\n  amanat log --since 7d\n  amanat log --entry ops/db --json")]
+    #[command(
+        after_help = "Examples:\n  amanat log --since 7d\n  amanat log --entry ops/db --json"
+    )]
     Log(audit::LogArgs),
     /// Findings: entries to rotate at source, reused, old or stale passwords
     #[command(after_help = "Examples:\n  amanat audit\n  amanat audit --strict --max-age 365")]
     Audit(audit::AuditArgs),
     /// Reports for access reviews
-    #[command(subcommand, after_help = "Example:\n  amanat report access --format csv")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  amanat report access --format csv"
+    )]
     Report(audit::ReportCommand),
     /// Print a shell completion script
     #[command(
