@@ -3,6 +3,7 @@
 //! The core never prints, prompts or exits; the binary (`src/main.rs`, `src/cli/`) does.
 //! Dependencies point one way: `vault`/`store` → `format`/`identity` → `crypto`.
 
+pub mod audit;
 pub mod crypto;
 pub mod dag;
 pub mod format;

@@ -18,6 +18,7 @@ use crate::format::{
 };
 use crate::identity::Identity;
 
+mod history;
 mod team;
 pub use team::{Access, RotateAtSource, WrapFinding, check_name};
 

@@ -1,9 +1,19 @@
-//! Review commands: `log`, `audit`, `report access`.
+//! Review commands: `log`, `audit`, `report access`. The logic (classifying records,
+//! findings, CSV quoting) is in the library's `audit` module; this file resolves the
+//! arguments, formats and prints.
 
 use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use amanat::audit::{self, AuditOptions, Finding, Names};
+use amanat::format::{EntryId, RecordBody};
+use amanat::vault::{OpenEntry, Vault};
 
 use super::exit::{Exit, fail};
+use super::identity::unlock;
+use super::output::{format_time, print_json, sanitize, stdout_is_tty};
 use super::paths::Paths;
+use super::vault::load;
 
 /// `log` arguments.
 #[derive(Debug, Args)]
@@ -43,7 +53,9 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Who can read and write what: member × entry, via direct share or group
-    #[command(after_help = "Examples:\n  amanat report access\n  amanat report access --format csv > access-review.csv")]
+    #[command(
+        after_help = "Examples:\n  amanat report access\n  amanat report access --format csv > access-review.csv"
+    )]
     Access(ReportAccessArgs),
 }
 
@@ -76,17 +88,377 @@ pub struct ReportAccessArgs {
     pub group: Option<String>,
 }
 
-/// `log`.
-pub fn log(_paths: &Paths, _args: LogArgs) -> anyhow::Result<()> {
-    fail(Exit::Other, "'log' is being implemented", "see docs/guide.md")
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-/// `audit`.
-pub fn audit(_paths: &Paths, _args: AuditArgs) -> anyhow::Result<()> {
-    fail(Exit::Other, "'audit' is being implemented", "see docs/guide.md")
+/// Print rows as columns: padded to align on a terminal, tab-separated otherwise
+/// (CLI.md). The last cell of a row is never padded.
+fn print_table(rows: &[Vec<String>]) -> anyhow::Result<()> {
+    let tty = stdout_is_tty();
+    let mut widths: Vec<usize> = Vec::new();
+    if tty {
+        for row in rows {
+            for (i, cell) in row.iter().enumerate() {
+                let w = cell.chars().count();
+                match widths.get_mut(i) {
+                    Some(max) => *max = (*max).max(w),
+                    None => widths.push(w),
+                }
+            }
+        }
+    }
+    for row in rows {
+        let line = if tty {
+            let last = row.len().saturating_sub(1);
+            row.iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    if i == last {
+                        cell.clone()
+                    } else {
+                        format!("{cell:<w$}", w = widths[i])
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("  ")
+        } else {
+            row.join("\t")
+        };
+        outln!("{line}");
+    }
+    Ok(())
 }
 
-/// `report access`.
-pub fn report_access(_paths: &Paths, _args: ReportAccessArgs) -> anyhow::Result<()> {
-    fail(Exit::Other, "'report access' is being implemented", "see docs/guide.md")
+/// An entry for `log --entry`: an entry id (8 or more hex digits, as `log` prints it;
+/// needs no passphrase and finds deleted entries too), else a path (unlocks the
+/// identity). Returns the id and, when known, the current path.
+fn resolve_log_entry(
+    paths: &Paths,
+    vault: &Vault,
+    text: &str,
+) -> anyhow::Result<(EntryId, Option<String>)> {
+    if (8..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        let prefix = text.to_ascii_lowercase();
+        let mut ids: Vec<EntryId> = vault
+            .records()
+            .iter()
+            .filter_map(|r| match &r.record.body {
+                RecordBody::EntryRevision(rev) if rev.entry.to_hex().starts_with(&prefix) => {
+                    Some(rev.entry)
+                }
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        match ids.as_slice() {
+            [id] => return Ok((*id, None)),
+            [] => {}
+            _ => {
+                return fail(
+                    Exit::Usage,
+                    format!("entry id '{text}' is ambiguous"),
+                    "give more hex digits of the id",
+                );
+            }
+        }
+    }
+    let identity = unlock(paths)?;
+    let session = vault.session(&identity)?;
+    let entry = session.open(text)?;
+    Ok((entry.id, Some(entry.payload.path.clone())))
+}
+
+/// `log`: the signed history, one record a line, in canonical order. Reads only what
+/// is in clear (roster, wraps, ids), so it needs no passphrase unless `--entry` names a
+/// path.
+pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
+    let since = match args.since.as_deref().map(audit::parse_duration).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                Exit::Usage,
+                e.to_string(),
+                "write a number and a unit: 30m, 12h, 7d, 4w",
+            );
+        }
+    };
+    let vault = load(paths)?;
+    if let Some(m) = &args.member
+        && !Names::new(&vault).knows_member(m)
+    {
+        return fail(
+            Exit::NotFound,
+            format!("no member '{m}' in this vault's history"),
+            "see 'amanat member ls'",
+        );
+    }
+    let entry = match &args.entry {
+        Some(text) => Some(resolve_log_entry(paths, &vault, text)?),
+        None => None,
+    };
+    let cutoff = since.map(|s| now().saturating_sub(s));
+    let events: Vec<audit::Event> = audit::history(&vault)
+        .into_iter()
+        .filter(|e| cutoff.is_none_or(|c| e.time >= c))
+        .filter(|e| args.member.as_deref().is_none_or(|m| e.involves(m)))
+        .filter(|e| entry.as_ref().is_none_or(|(id, _)| e.entry == Some(*id)))
+        .collect();
+    let path_of = |e: &audit::Event| -> Option<&str> {
+        match (&entry, &e.entry) {
+            (Some((id, Some(path))), Some(eid)) if id == eid => Some(path.as_str()),
+            _ => None,
+        }
+    };
+    if args.json {
+        let items: Vec<_> = events
+            .iter()
+            .map(|e| {
+                json!({
+                    "time": e.time,
+                    "record": e.record.to_hex(),
+                    "author": e.author,
+                    "action": e.action.as_str(),
+                    "subject": e.subject(path_of(e)),
+                    "entry": e.entry.map(|id| id.to_hex()),
+                    "path": path_of(e),
+                    "members": e.members,
+                    "ignored": e.ignored,
+                })
+            })
+            .collect();
+        return print_json(&json!(items));
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let subject = e.subject(path_of(e));
+            let mut row = vec![
+                format_time(e.time),
+                sanitize(&e.author).into_owned(),
+                e.action.as_str().to_string(),
+                if subject.is_empty() {
+                    "-".to_string()
+                } else {
+                    sanitize(&subject).into_owned()
+                },
+                e.record.short(),
+            ];
+            if let Some(reason) = e.ignored {
+                row.push(format!("IGNORED ({reason})"));
+            }
+            row
+        })
+        .collect();
+    print_table(&rows)
+}
+
+fn note_reader_scope(vault: &Vault, entries: usize, what: &str) {
+    let total = vault.entry_count();
+    eprintln!(
+        "note: you are not an admin: {what} covers only the {entries} of {total} entr{} shared with you",
+        if total == 1 { "y" } else { "ies" }
+    );
+}
+
+/// `audit`: findings over the entries I can read, and vault-level findings.
+pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let identity = unlock(paths)?;
+    let session = vault.session(&identity)?;
+    let listing = session.list_all()?;
+    let names = Names::new(&vault);
+    let removed_by = audit::rotate_at_source_members(&vault, &names);
+    let opts = AuditOptions {
+        now: now(),
+        max_age_days: args.max_age,
+        stale_days: args.stale,
+    };
+    let mut findings = audit::entry_findings(&listing.entries, &removed_by, &opts)?;
+    findings.extend(audit::vault_findings(
+        &vault,
+        &listing.entries,
+        &listing.failed,
+    ));
+    if args.json {
+        let items: Vec<_> = findings
+            .iter()
+            .map(|f| json!({"kind": f.kind.as_str(), "path": f.path, "id": f.id, "detail": f.detail}))
+            .collect();
+        print_json(&json!(items))?;
+    } else {
+        for f in &findings {
+            outln!(
+                "{}\t{}\t{}",
+                f.kind.as_str(),
+                sanitize(f.path.as_deref().unwrap_or("-")),
+                sanitize(&f.detail)
+            );
+        }
+    }
+    if !session.me().role.is_admin() {
+        note_reader_scope(&vault, listing.entries.len(), "this audit");
+    }
+    eprintln!("{}", summary(&findings, listing.entries.len()));
+    if args.strict && !findings.is_empty() {
+        return fail(
+            Exit::AuditFindings,
+            format!(
+                "{} finding{} (--strict)",
+                findings.len(),
+                if findings.len() == 1 { "" } else { "s" }
+            ),
+            "fix them (see docs/audit.md), or run without --strict",
+        );
+    }
+    Ok(())
+}
+
+/// `3 findings over 12 entries (rotate-at-source: 2, weak: 1)`.
+fn summary(findings: &[Finding], entries: usize) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let scope = plural(entries, "entry", "entries");
+    if findings.is_empty() {
+        return format!("audit: no findings over {scope}");
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for f in findings {
+        match counts.iter_mut().find(|(k, _)| *k == f.kind.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.kind.as_str(), 1)),
+        }
+    }
+    let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    format!(
+        "audit: {} over {scope} ({})",
+        plural(findings.len(), "finding", "findings"),
+        by_kind.join(", ")
+    )
+}
+
+/// One row of the access report.
+struct AccessRow {
+    entry: String,
+    id: EntryId,
+    member: String,
+    role: &'static str,
+    write: bool,
+    via: Vec<String>,
+}
+
+/// `report access`: member × entry over the entries I can read.
+pub fn report_access(paths: &Paths, args: ReportAccessArgs) -> anyhow::Result<()> {
+    let vault = load(paths)?;
+    let member = match &args.member {
+        Some(m) => Some(vault.member_named(m)?.name.clone()),
+        None => None,
+    };
+    let group = match &args.group {
+        Some(g) => Some(format!(
+            "@{}",
+            vault.group_named(g.trim_start_matches('@'))?.name
+        )),
+        None => None,
+    };
+    let identity = unlock(paths)?;
+    let session = vault.session(&identity)?;
+    let entries: Vec<OpenEntry> = match &args.entry {
+        Some(path) => vec![session.open(path)?],
+        None => {
+            let listing = session.list_all()?;
+            if !listing.failed.is_empty() {
+                eprintln!(
+                    "warning: {} entr{} addressed to you failed to open and are not in this report; run 'amanat verify'",
+                    listing.failed.len(),
+                    if listing.failed.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                );
+            }
+            listing.entries
+        }
+    };
+    let mut rows = Vec::new();
+    for e in &entries {
+        for a in session.access(e) {
+            if member.as_ref().is_some_and(|m| *m != a.member)
+                || group.as_ref().is_some_and(|g| !a.via.contains(g))
+            {
+                continue;
+            }
+            rows.push(AccessRow {
+                entry: e.payload.path.clone(),
+                id: e.id,
+                member: a.member,
+                role: a.role.as_str(),
+                write: a.write,
+                via: a.via,
+            });
+        }
+    }
+    if !session.me().role.is_admin() && args.entry.is_none() {
+        note_reader_scope(&vault, entries.len(), "this report");
+    }
+    let access = |r: &AccessRow| if r.write { "write" } else { "read" };
+    match args.format {
+        ReportFormat::Json => {
+            let items: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "entry": r.entry,
+                        "id": r.id.to_hex(),
+                        "member": r.member,
+                        "role": r.role,
+                        "access": access(r),
+                        "via": r.via,
+                    })
+                })
+                .collect();
+            print_json(&json!(items))
+        }
+        ReportFormat::Csv => {
+            let mut out = audit::csv_record(&["entry", "member", "role", "access", "via"]);
+            for r in &rows {
+                // Paths and names are teammates' text: no spreadsheet formulas.
+                out.push_str(&audit::csv_record(&[
+                    &audit::csv_defuse(&r.entry),
+                    &audit::csv_defuse(&r.member),
+                    r.role,
+                    access(r),
+                    &r.via.join(","),
+                ]));
+            }
+            use std::io::Write as _;
+            std::io::stdout().lock().write_all(out.as_bytes())?;
+            Ok(())
+        }
+        ReportFormat::Table => {
+            let mut table: Vec<Vec<String>> = Vec::new();
+            if stdout_is_tty() {
+                table.push(
+                    ["ENTRY", "MEMBER", "ROLE", "ACCESS", "VIA"]
+                        .map(String::from)
+                        .to_vec(),
+                );
+            }
+            table.extend(rows.iter().map(|r| {
+                vec![
+                    sanitize(&r.entry).into_owned(),
+                    sanitize(&r.member).into_owned(),
+                    r.role.to_string(),
+                    access(r).to_string(),
+                    sanitize(&r.via.join(",")).into_owned(),
+                ]
+            }));
+            print_table(&table)
+        }
+    }
 }
