@@ -268,10 +268,10 @@ fn principals(body: &RecordBody) -> BTreeSet<Principal> {
         .iter()
         .filter_map(|w| match w {
             KeyWrap::Member(m) => Some(Principal::Member(m.member)),
-            KeyWrap::Group { group, .. } if *group != ADMINS_GROUP => {
-                Some(Principal::Group(*group))
-            }
-            KeyWrap::Group { .. } => None,
+            w => w
+                .group_key()
+                .filter(|(g, _)| *g != ADMINS_GROUP)
+                .map(|(g, _)| Principal::Group(g)),
         })
         .collect()
 }

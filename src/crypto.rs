@@ -147,6 +147,8 @@ pub const RECORD_LABEL: &str = "amanat/v1/record";
 pub const SIGNATURE_LABEL: &str = "amanat/v1/record-signature";
 /// Domain label of key commitments.
 pub const KEY_COMMIT_LABEL: &str = "amanat/v1/key-commit";
+/// Domain label of a group key version's X25519 key pair.
+pub const GROUP_AGREEMENT_LABEL: &str = "amanat/v1/group-agreement";
 /// Domain label of public-key fingerprints.
 pub const FINGERPRINT_LABEL: &str = "amanat/v1/fingerprint";
 
@@ -425,6 +427,15 @@ impl AgreementSecret {
     }
     /// From stored bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+    /// The key pair a group key version publishes (RFC 9180 `DeriveKeyPair` from
+    /// `H("amanat/v1/group-agreement", group key)`): its holders derive the secret, its
+    /// public half is in the roster record.
+    pub fn derive_from_group_key(key: &SymmetricKey) -> Self {
+        let ikm = Zeroizing::new(labeled_hash(GROUP_AGREEMENT_LABEL, &[&key.0]));
+        let (sk, _) = HpkeKem::derive_keypair(&*ikm);
+        let bytes: [u8; 32] = sk.to_bytes().into();
         Self(bytes)
     }
     /// The stored bytes (to seal them in the identity file).

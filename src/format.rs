@@ -231,6 +231,10 @@ pub struct GroupKeyUpdate {
     pub group: GroupId,
     /// Commitment to the new key.
     pub commitment: [u8; 32],
+    /// The group's X25519 public key for this key version, derived from the group key
+    /// (docs/format.md, "Group keys"): anyone can HPKE-wrap an entry key to the group;
+    /// only holders of the group key can unwrap.
+    pub public: [u8; 32],
     /// The key wrapped to every member of the group and every admin.
     pub wraps: Vec<MemberWrap>,
 }
@@ -419,7 +423,8 @@ pub struct SealedEntry {
 pub enum KeyWrap {
     /// 0: HPKE to a member (a direct share).
     Member(MemberWrap),
-    /// 1: sealed under a group key (or the `@admins` key when `group` is [`ADMINS_GROUP`]).
+    /// 1: sealed under a group key (or the `@admins` key when `group` is [`ADMINS_GROUP`])
+    /// by a writer who holds it.
     Group {
         /// The group.
         group: GroupId,
@@ -431,6 +436,31 @@ pub enum KeyWrap {
         #[serde(with = "serde_bytes")]
         sealed: Vec<u8>,
     },
+    /// 2: HPKE-wrapped to a group key version's public key, by a writer who does not
+    /// hold the group key (a member writing an entry wraps to `@admins` this way).
+    GroupPublic {
+        /// The group.
+        group: GroupId,
+        /// The group key version's id.
+        key_id: RecordId,
+        /// HPKE encapsulated key.
+        enc: [u8; 32],
+        /// The sealed entry key (48 bytes).
+        #[serde(with = "serde_bytes")]
+        sealed: Vec<u8>,
+    },
+}
+
+impl KeyWrap {
+    /// The group and key version of a group wrap (either kind).
+    pub fn group_key(&self) -> Option<(GroupId, RecordId)> {
+        match self {
+            KeyWrap::Member(_) => None,
+            KeyWrap::Group { group, key_id, .. } | KeyWrap::GroupPublic { group, key_id, .. } => {
+                Some((*group, *key_id))
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -623,6 +653,22 @@ pub fn entry_group_wrap_aad(
 ) -> Vec<u8> {
     place(
         "amanat/v1/entry-wrap-group",
+        vault,
+        &[&group.0, &key_id.0, &entry.0, &prev_bytes(prev), commitment],
+    )
+}
+
+/// HPKE `info` of an entry key wrapped to a group key version's public key.
+pub fn entry_group_public_wrap_info(
+    vault: &RecordId,
+    group: &GroupId,
+    key_id: &RecordId,
+    entry: &EntryId,
+    prev: Option<&RecordId>,
+    commitment: &[u8; 32],
+) -> Vec<u8> {
+    place(
+        "amanat/v1/entry-wrap-group-public",
         vault,
         &[&group.0, &key_id.0, &entry.0, &prev_bytes(prev), commitment],
     )
@@ -947,7 +993,7 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
                 for w in &s.wraps {
                     match w {
                         KeyWrap::Member(m) => check_member_wrap(m)?,
-                        KeyWrap::Group { sealed, .. } => {
+                        KeyWrap::Group { sealed, .. } | KeyWrap::GroupPublic { sealed, .. } => {
                             if sealed.len() != crypto::SEALED_KEY_LEN {
                                 return Err(FormatError::Malformed("group key wrap"));
                             }

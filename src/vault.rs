@@ -114,6 +114,7 @@ pub struct Group {
 struct GroupKeyVersion {
     group: GroupId,
     commitment: [u8; 32],
+    public: [u8; 32],
     wraps: Vec<MemberWrap>,
 }
 
@@ -701,6 +702,7 @@ impl Vault {
             GroupKeyVersion {
                 group: key.group,
                 commitment: key.commitment,
+                public: key.public,
                 wraps: key.wraps.clone(),
             },
         );
@@ -772,9 +774,11 @@ impl Vault {
                 sealed: w.sealed.to_vec(),
             });
         }
+        let public = crypto::AgreementSecret::derive_from_group_key(key).public()?;
         Ok(GroupKeyUpdate {
             group,
             commitment,
+            public,
             wraps,
         })
     }
@@ -1003,6 +1007,12 @@ impl Session<'_> {
             .map_err(|_| VaultError::Integrity("group key wrap"))?;
         key.check_commitment(&version.commitment)
             .map_err(|_| VaultError::Integrity("group key commitment"))?;
+        // The published public key must be the one derived from this key, or wraps
+        // made to it by non-holders would be readable by someone else.
+        let public = crypto::AgreementSecret::derive_from_group_key(&key).public()?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&public[..], &version.public[..])) {
+            return Err(VaultError::Integrity("group public key"));
+        }
         self.group_keys.borrow_mut().insert(*key_id, key.clone());
         Ok(key)
     }
@@ -1026,18 +1036,18 @@ impl Session<'_> {
         sealed: &SealedEntry,
     ) -> Result<(SymmetricKey, bool), VaultError> {
         let vault_id = self.vault.id();
-        let groups_first = sealed
-            .wraps
-            .iter()
-            .filter(|w| matches!(w, KeyWrap::Group { .. }))
-            .chain(
-                sealed
-                    .wraps
-                    .iter()
-                    .filter(|w| matches!(w, KeyWrap::Member(_))),
-            );
-        for w in groups_first {
-            let direct = matches!(w, KeyWrap::Member(_));
+        // Symmetric group wraps first (cheapest, and only key holders can make them),
+        // then public-key wraps, which anyone could have made: reading through one of
+        // those requires the revision's signature (see `decrypt`).
+        let rank = |w: &KeyWrap| match w {
+            KeyWrap::Group { .. } => 0,
+            KeyWrap::GroupPublic { .. } => 1,
+            KeyWrap::Member(_) => 2,
+        };
+        let mut ordered: Vec<&KeyWrap> = sealed.wraps.iter().collect();
+        ordered.sort_by_key(|w| rank(w));
+        for w in ordered {
+            let direct = rank(w) > 0;
             let key = match w {
                 KeyWrap::Member(m) if m.member == self.me.id => {
                     let info = format::entry_member_wrap_info(
@@ -1073,6 +1083,31 @@ impl Session<'_> {
                         &sealed.commitment,
                     );
                     crypto::open_key(&gk, nonce, &aad, s)?
+                }
+                KeyWrap::GroupPublic {
+                    group,
+                    key_id,
+                    enc,
+                    sealed: s,
+                } if self.can_use_group_key(key_id) => {
+                    let gk = self.group_key(key_id)?;
+                    let secret = crypto::AgreementSecret::derive_from_group_key(&gk);
+                    let info = format::entry_group_public_wrap_info(
+                        &vault_id,
+                        group,
+                        key_id,
+                        &rev.entry,
+                        rev.prev.as_ref(),
+                        &sealed.commitment,
+                    );
+                    let wrapped = crypto::HpkeWrapped {
+                        enc: *enc,
+                        sealed: s
+                            .as_slice()
+                            .try_into()
+                            .map_err(|_| VaultError::Integrity("entry key wrap"))?,
+                    };
+                    crypto::hpke_unwrap(&secret, &info, &wrapped)?
                 }
                 _ => continue,
             };
@@ -1332,22 +1367,50 @@ impl Session<'_> {
                         .groups
                         .get(&gid)
                         .ok_or(VaultError::Denied("no such group"))?;
-                    let gk = self.group_key(&g.key_id)?;
-                    let aad = format::entry_group_wrap_aad(
-                        &vault_id,
-                        &gid,
-                        &g.key_id,
-                        &entry,
-                        prev.as_ref(),
-                        &commitment,
-                    );
-                    let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
-                    wraps.push(KeyWrap::Group {
-                        group: gid,
-                        key_id: g.key_id,
-                        nonce,
-                        sealed: sealed.to_vec(),
-                    });
+                    if self.can_use_group_key(&g.key_id) {
+                        let gk = self.group_key(&g.key_id)?;
+                        let aad = format::entry_group_wrap_aad(
+                            &vault_id,
+                            &gid,
+                            &g.key_id,
+                            &entry,
+                            prev.as_ref(),
+                            &commitment,
+                        );
+                        let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
+                        wraps.push(KeyWrap::Group {
+                            group: gid,
+                            key_id: g.key_id,
+                            nonce,
+                            sealed: sealed.to_vec(),
+                        });
+                    } else {
+                        // Not a holder (a member writing an entry, which is always
+                        // wrapped to @admins; or sharing with a group they are not in):
+                        // wrap to the key version's public key, which the roster
+                        // record published and an admin signed.
+                        let public = self
+                            .vault
+                            .group_keys
+                            .get(&g.key_id)
+                            .map(|v| v.public)
+                            .ok_or(VaultError::Integrity("group key"))?;
+                        let info = format::entry_group_public_wrap_info(
+                            &vault_id,
+                            &gid,
+                            &g.key_id,
+                            &entry,
+                            prev.as_ref(),
+                            &commitment,
+                        );
+                        let w = crypto::hpke_wrap(&public, &info, &key)?;
+                        wraps.push(KeyWrap::GroupPublic {
+                            group: gid,
+                            key_id: g.key_id,
+                            enc: w.enc,
+                            sealed: w.sealed.to_vec(),
+                        });
+                    }
                 }
             }
         }
@@ -1442,10 +1505,10 @@ impl Session<'_> {
             .iter()
             .filter_map(|w| match w {
                 KeyWrap::Member(m) => Some(format::Principal::Member(m.member)),
-                KeyWrap::Group { group, .. } if *group != ADMINS_GROUP => {
-                    Some(format::Principal::Group(*group))
-                }
-                KeyWrap::Group { .. } => None,
+                w => w
+                    .group_key()
+                    .filter(|(g, _)| *g != ADMINS_GROUP)
+                    .map(|(g, _)| format::Principal::Group(g)),
             })
             .collect()
     }

@@ -400,7 +400,6 @@ fn without_write_access_a_member_cannot_edit_or_share() {
 }
 
 #[test]
-#[ignore = "bug: a non-admin cannot write any revision (Session::seal always wraps to @admins, whose key only admins hold)"]
 fn share_write_lets_a_member_edit() {
     let (alice, bob, carol) = team();
     alice.add("ops/db", "db-S3cret", &["--share-with", "@devops"]);
@@ -427,7 +426,6 @@ fn share_write_lets_a_member_edit() {
 }
 
 #[test]
-#[ignore = "bug: a non-admin cannot create an entry (Session::seal always wraps to @admins, whose key only admins hold)"]
 fn a_member_can_add_an_entry_and_keeps_writing_it() {
     let (alice, bob, carol) = team();
     bob.add("bob/own", "bob-S3cret", &["--share-with", "@devops"]);

@@ -20,11 +20,11 @@ use amanat::identity::{self, Identity, IdentityError};
 use amanat::vault::{Vault, VaultError};
 
 /// Pinned: the golden identity's `amanat1…` public key.
-const PUBLIC_KEY: &str = "amanat1p23h2f9r06lyam32c5zg0av5w0kkf7zc4erts96cpe2stykak5s2sa4k2867jgqg8z9wg5pf58n0s38vmxh5vx7sz8qh427fg0j3t9crwz24m";
+const PUBLIC_KEY: &str = "amanat1mrcupt76mgvelk9rhpcggckvhjyyhcgya9dqd4wd3rj09ehdl587c4fnu3g6zskcm458uzvz2zcpja49qgmf8lnh4yrlx8wkz44hllgg9ld3q";
 /// Pinned: the golden identity's fingerprint.
-const FINGERPRINT: &str = "D22E-6FD8-04E4-82B7-9AF9-720F-F9B8-CA56";
+const FINGERPRINT: &str = "6FEF-2FAF-7557-3C28-97B1-9B3F-B9E5-375B";
 /// Pinned: the golden vault's id (the genesis record's hash).
-const VAULT_ID: &str = "010008c902cf88df0e23d21c211208fe71f6f52ff048bfff4001356d048878af";
+const VAULT_ID: &str = "f46d54c07144b102541fd401a6eb357a117ac7638e2387556ffd53fe7971115e";
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")

@@ -286,20 +286,21 @@ impl Vault {
         Ok(())
     }
 
-    /// The entries whose current revision `member` can read: wrapped to them, to a
-    /// group they are in (any key of it: they held the old ones too), or to `@admins`
-    /// if they are an admin.
+    /// Whether `member` was given a wrap of this group key version (at its creation or
+    /// when they joined the group or became an admin): they can unwrap it forever.
+    fn holds_group_key(&self, member: &MemberId, key_id: &format::RecordId) -> bool {
+        self.group_keys
+            .get(key_id)
+            .is_some_and(|v| v.wraps.iter().any(|w| w.member == *member))
+    }
+
+    /// The entries whose current revision `member` can read: wrapped to them, or to a
+    /// group key version they hold a wrap of (old versions too: a member removed from
+    /// a group, or a demoted admin, still holds those).
     pub fn readable_by(&self, member: &MemberId) -> Vec<EntryId> {
-        let Some(m) = self.members.get(member) else {
+        if !self.members.contains_key(member) {
             return Vec::new();
-        };
-        let groups: BTreeSet<GroupId> = self
-            .groups
-            .values()
-            .filter(|g| g.members.contains(member))
-            .map(|g| g.id)
-            .collect();
-        let admin = m.active && m.role.is_admin();
+        }
         let mut out = Vec::new();
         for (id, _) in self.heads.iter() {
             let Some((i, _)) = self.current(id) else {
@@ -313,9 +314,9 @@ impl Vault {
             };
             let readable = sealed.wraps.iter().any(|w| match w {
                 KeyWrap::Member(mw) => mw.member == *member,
-                KeyWrap::Group { group, .. } => {
-                    groups.contains(group) || (admin && *group == ADMINS_GROUP)
-                }
+                w => w
+                    .group_key()
+                    .is_some_and(|(_, key_id)| self.holds_group_key(member, &key_id)),
             });
             if readable {
                 out.push(*id);
@@ -530,15 +531,20 @@ impl Vault {
                         Some(m) => problem(format!("extra wrap to removed member {}", m.name)),
                         None => problem("extra wrap to an unknown member".into()),
                     },
-                    KeyWrap::Group { group, key_id, .. } => match self.groups.get(group) {
-                        Some(g) => {
-                            admins |= *group == ADMINS_GROUP;
-                            if g.key_id != *key_id {
-                                problem(format!("wrapped under a rotated key of @{}", g.name));
+                    w => {
+                        let Some((group, key_id)) = w.group_key() else {
+                            continue;
+                        };
+                        match self.groups.get(&group) {
+                            Some(g) => {
+                                admins |= group == ADMINS_GROUP;
+                                if g.key_id != key_id {
+                                    problem(format!("wrapped under a rotated key of @{}", g.name));
+                                }
                             }
+                            None => problem("extra wrap to an unknown group".into()),
                         }
-                        None => problem("extra wrap to an unknown group".into()),
-                    },
+                    }
                 }
             }
             if !admins {
@@ -594,12 +600,31 @@ impl super::Session<'_> {
                         via(m, "direct".into());
                     }
                 }
-                KeyWrap::Group { group, .. } => {
-                    if let Some(g) = vault.groups.get(group) {
-                        for id in &g.members {
-                            if let Some(m) = vault.members.get(id).filter(|m| m.active) {
-                                via(m, format!("@{}", g.name));
-                            }
+                w => {
+                    let Some((group, key_id)) = w.group_key() else {
+                        continue;
+                    };
+                    let Some(g) = vault.groups.get(&group) else {
+                        continue;
+                    };
+                    // Whoever holds this key version can read, whether or not they
+                    // are still in the group (until the entry's next revision).
+                    let holders = vault
+                        .group_keys
+                        .get(&key_id)
+                        .map(|v| v.wraps.iter().map(|w| w.member).collect::<BTreeSet<_>>())
+                        .unwrap_or_default();
+                    for id in holders.iter().chain(&g.members) {
+                        // Admins hold every group key; they read through @admins, so
+                        // list them under a group only if they are in it.
+                        let listed = vault.members.get(id).filter(|m| {
+                            m.active
+                                && (group == ADMINS_GROUP
+                                    || !m.role.is_admin()
+                                    || g.members.contains(id))
+                        });
+                        if let Some(m) = listed {
+                            via(m, format!("@{}", g.name));
                         }
                     }
                 }
@@ -686,6 +711,39 @@ mod tests {
     }
 
     #[test]
+    fn members_write_and_share_through_group_public_keys() {
+        let (mut v, alice, bob, carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        // bob, a plain member, creates an entry: it is wrapped to @admins through the
+        // group's public key, since he holds no @admins key.
+        add(&mut v, &bob, "bob/own", "b1", vec![]);
+        let v2 = Vault::decode(&v.encode()).unwrap();
+        assert_eq!(paths(&v2, &alice), ["bob/own"]);
+        assert_eq!(paths(&v2, &bob), ["bob/own"]);
+        assert!(paths(&v2, &carol).is_empty());
+        // He may go on writing it, and share it with a group.
+        v.share(&bob, "bob/own", devops, false).unwrap();
+        assert_eq!(paths(&v, &carol), ["bob/own"]);
+        let e = v.session(&alice).unwrap().open("bob/own").unwrap();
+        assert_eq!(e.payload.password.expose(), "b1");
+        assert!(v.wrap_findings().is_empty());
+    }
+
+    #[test]
+    fn revocation_covers_old_group_key_versions_the_leaver_holds() {
+        let (mut v, alice, _bob, _carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        add(&mut v, &alice, "ops/redis", "r1", vec![devops]);
+        v.group_remove(&alice, "devops", &["carol".into()]).unwrap();
+        let carol_id = v.member_named("carol").unwrap().id;
+        assert_eq!(v.readable_by(&carol_id).len(), 1, "she still holds the old key");
+        let listed = v.revoke_member(&alice, "carol", &mut |_, _| {}).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].path, "ops/redis");
+        assert!(v.readable_by(&carol_id).is_empty());
+    }
+
+    #[test]
     fn non_admins_cannot_change_the_roster() {
         let (mut v, _alice, bob, _carol) = team();
         let dave = person("dave");
@@ -752,8 +810,9 @@ mod tests {
             for w in &sealed.wraps {
                 match w {
                     KeyWrap::Member(m) => assert_ne!(m.member, bob_id),
-                    KeyWrap::Group { key_id, .. } => {
-                        assert!(*key_id == new_devops || *key_id == admins_key)
+                    w => {
+                        let (_, key_id) = w.group_key().unwrap();
+                        assert!(key_id == new_devops || key_id == admins_key)
                     }
                 }
             }
