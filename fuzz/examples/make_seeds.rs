@@ -14,6 +14,7 @@ use amanat::format::{
     MemberId, MemberWrap, Principal, RecordBody, Role,
 };
 use amanat::identity::Identity;
+use amanat::invite::{Invite, MAX_INVITE_HEADS};
 use amanat::vault::{EntryDraft, Vault};
 use amanat_fuzz::{PASSPHRASE, fixed_identity};
 
@@ -150,18 +151,22 @@ fn vault_seeds() -> Result<()> {
     )?;
     save(&v, "create-group")?;
 
-    let mut draft = EntryDraft::default();
-    draft.payload = full_payload("ops/db");
-    draft.share_with = vec![Principal::Group(ops), Principal::Member(carol_id)];
+    let draft = EntryDraft {
+        payload: full_payload("ops/db"),
+        share_with: vec![Principal::Group(ops), Principal::Member(carol_id)],
+    };
     let body = v.session(&owner)?.create_entry(&draft)?;
     v.append(&owner, vec![body])?;
     save(&v, "shared-entry")?;
 
     let s = v.session(&owner)?;
     let github = s.open("web/github")?;
-    let mut draft = EntryDraft::default();
-    draft.payload = full_payload("web/github");
-    draft.payload.notes = "x".repeat(300); // the next bucket
+    let mut payload = full_payload("web/github");
+    payload.notes = "x".repeat(300); // the next bucket
+    let draft = EntryDraft {
+        payload,
+        ..EntryDraft::default()
+    };
     let body = s.revise_entry(&github, &draft)?;
     drop(s);
     v.append(&owner, vec![body])?;
@@ -342,11 +347,66 @@ fn text_seeds() -> Result<()> {
     Ok(())
 }
 
+fn invite_seeds() -> Result<()> {
+    let owner = fixed_identity(0);
+    let mut v = Vault::create(&owner, "fuzz team")?;
+    let one = Invite {
+        vault: v.id(),
+        heads: v.heads(),
+    };
+    write("invite_decode", "one-head", one.encode().as_bytes())?;
+    // Two concurrent writes give two heads.
+    let base = v.clone();
+    let body = v
+        .session(&owner)?
+        .create_entry(&EntryDraft::default().with_path("a"))?;
+    v.append(&owner, vec![body])?;
+    let mut other = base;
+    let body = other
+        .session(&owner)?
+        .create_entry(&EntryDraft::default().with_path("b"))?;
+    other.append(&owner, vec![body])?;
+    let mut heads = v.heads();
+    heads.extend(other.heads());
+    let two = Invite {
+        vault: v.id(),
+        heads,
+    };
+    write(
+        "invite_decode",
+        "two-heads-upper",
+        format!(" {}\n", two.encode().to_uppercase()).as_bytes(),
+    )?;
+    let max = Invite {
+        vault: v.id(),
+        heads: (0..MAX_INVITE_HEADS as u8)
+            .map(|i| amanat::format::RecordId([i; 32]))
+            .collect(),
+    };
+    write("invite_decode", "max-heads", max.encode().as_bytes())?;
+    Ok(())
+}
+
+/// `make_seeds [GROUP...]` with groups vault, payload, identity, text, invite (default:
+/// all). Regenerating a group rewrites its files with new random ids and nonces.
 fn main() -> Result<()> {
-    vault_seeds()?;
-    payload_seeds()?;
-    identity_seeds()?;
-    text_seeds()?;
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let want = |g: &str| only.is_empty() || only.iter().any(|o| o == g);
+    if want("vault") {
+        vault_seeds()?;
+    }
+    if want("payload") {
+        payload_seeds()?;
+    }
+    if want("identity") {
+        identity_seeds()?;
+    }
+    if want("text") {
+        text_seeds()?;
+    }
+    if want("invite") {
+        invite_seeds()?;
+    }
     println!("seeds written under {}", out_dir("")?.display());
     Ok(())
 }
