@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use amanat::crypto::{self, KdfParams, SecretString, SymmetricKey};
+use amanat::crypto::{self, AgreementSecret, KdfParams, SecretString, SymmetricKey};
 use amanat::format::{
     ADMINS_GROUP, AuditEvent, CustomField, EntryPayload, EventKind, GroupId, GroupKeyUpdate,
     MemberId, MemberWrap, Principal, RecordBody, Role,
@@ -145,11 +145,19 @@ fn vault_seeds() -> Result<()> {
             key: GroupKeyUpdate {
                 group: ops,
                 commitment: ops_key.commitment(),
+                public: AgreementSecret::derive_from_group_key(&ops_key).public()?,
                 wraps,
             },
         }],
     )?;
     save(&v, "create-group")?;
+
+    // A plain member writes: the entry key is wrapped to @admins through its public key.
+    let body = v
+        .session(&bob)?
+        .create_entry(&EntryDraft::default().with_path("bob/notes"))?;
+    v.append(&bob, vec![body])?;
+    save(&v, "member-entry")?;
 
     let draft = EntryDraft {
         payload: full_payload("ops/db"),
@@ -195,6 +203,7 @@ fn vault_seeds() -> Result<()> {
             key: GroupKeyUpdate {
                 group: ops,
                 commitment: ops_key2.commitment(),
+                public: AgreementSecret::derive_from_group_key(&ops_key2).public()?,
                 wraps,
             },
         }],
@@ -242,6 +251,7 @@ fn vault_seeds() -> Result<()> {
             RecordBody::RotateGroupKey(GroupKeyUpdate {
                 group: ADMINS_GROUP,
                 commitment: admins_key.commitment(),
+                public: AgreementSecret::derive_from_group_key(&admins_key).public()?,
                 wraps,
             }),
         ],
