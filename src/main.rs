@@ -30,6 +30,15 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
+            if let Some(e) = err.downcast_ref::<cli::exit::ExitWith>() {
+                if let Some((message, hint)) = &e.message {
+                    eprintln!("error: {}", cli::output::sanitize(message));
+                    if let Some(hint) = hint {
+                        eprintln!("hint: {}", cli::output::sanitize(hint));
+                    }
+                }
+                return ExitCode::from(e.code);
+            }
             let (exit, message, hint) = cli::exit::classify(&err);
             // Messages can quote user input (paths): defuse terminal escapes in them.
             eprintln!("error: {}", cli::output::sanitize(&message));

@@ -64,6 +64,28 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// Exit with a code outside CLI.md's table: `run` returns its child's status, and
+/// 125/126/127 when it fails before the child starts (as `env` does). The message,
+/// if any, is printed like other errors.
+#[derive(Debug)]
+pub struct ExitWith {
+    /// The exit code.
+    pub code: u8,
+    /// Error line and hint, or `None` to exit silently (the child's own status).
+    pub message: Option<(String, Option<String>)>,
+}
+
+impl fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some((m, _)) => f.write_str(m),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for ExitWith {}
+
 /// Shorthand for returning a [`Failure`].
 pub fn fail<T>(
     exit: Exit,

@@ -15,13 +15,17 @@ macro_rules! outln {
 }
 
 pub mod audit;
+pub mod clip;
 pub mod demo;
 pub mod entry;
 pub mod exit;
+pub mod git;
 pub mod identity;
 pub mod input;
+pub mod otp;
 pub mod output;
 pub mod paths;
+pub mod run;
 pub mod team;
 pub mod vault;
 
@@ -98,6 +102,25 @@ pub enum Command {
         after_help = "Examples:\n  amanat get web/github | wl-copy\n  amanat get web/github --field username"
     )]
     Get(entry::GetArgs),
+    /// Copy a value to the clipboard; cleared after 45 s if unchanged (OSC 52 without a display)
+    #[command(
+        after_help = "Examples:\n  amanat clip web/github\n  amanat clip web/github --field username --clear-after 20"
+    )]
+    Clip(clip::ClipArgs),
+    /// Run a command with secrets in its environment; its output is masked
+    #[command(
+        after_help = "Examples:\n  amanat run --env PGPASSWORD=ops/db -- psql -h db.acme.example -U pgadmin\n  amanat run --env-file .env.amanat -- ./deploy.sh"
+    )]
+    Run(run::RunArgs),
+    /// Print the current TOTP code of an entry (or --clip it)
+    #[command(after_help = "Examples:\n  amanat otp web/github\n  amanat otp web/github --clip")]
+    Otp(otp::OtpArgs),
+    /// Git credential helper (git config --global credential.helper '!amanat git-credential')
+    #[command(
+        name = "git-credential",
+        after_help = "Example:\n  git config --global credential.helper '!amanat git-credential'"
+    )]
+    GitCredential(git::GitCredentialArgs),
     /// Print a new random password or passphrase
     #[command(after_help = "Examples:\n  amanat gen --length 32\n  amanat gen --words 6")]
     Gen(entry::GenArgs),
@@ -232,6 +255,10 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Log(a) => audit::log(&paths, a),
         Command::Audit(a) => audit::audit(&paths, a),
         Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
+        Command::Clip(a) => clip::clip(&paths, a),
+        Command::Run(a) => run::run(&paths, a),
+        Command::Otp(a) => otp::otp(&paths, a),
+        Command::GitCredential(a) => git::git_credential(&paths, a),
         Command::Demo => demo::run(),
     }
 }
