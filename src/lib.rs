@@ -4,6 +4,7 @@
 //! Dependencies point one way: `vault`/`store` → `format`/`identity` → `crypto`.
 
 pub mod audit;
+pub mod clipboard;
 pub mod crypto;
 pub mod dag;
 pub mod format;

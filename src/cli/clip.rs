@@ -31,3 +31,19 @@ pub fn clip(_paths: &Paths, _args: ClipArgs) -> anyhow::Result<()> {
         "use 'amanat get PATH | wl-copy'",
     )
 }
+
+/// Arguments of the hidden `__clip-serve` helper that `clip` starts.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seconds until the clear
+    #[arg(long, value_name = "SECS")]
+    pub clear_after: u64,
+    /// Only send the clearing OSC 52 to the terminal after the delay
+    #[arg(long)]
+    pub osc52: bool,
+}
+
+/// `__clip-serve`.
+pub fn serve(_args: ServeArgs) -> anyhow::Result<()> {
+    fail(Exit::Other, "'__clip-serve' is being implemented", "wait")
+}

@@ -107,6 +107,13 @@ pub enum Command {
         after_help = "Examples:\n  amanat clip web/github\n  amanat clip web/github --field username --clear-after 20"
     )]
     Clip(clip::ClipArgs),
+    /// Internal: the detached process that serves and later clears a `clip` copy
+    #[command(
+        hide = true,
+        name = "__clip-serve",
+        after_help = "Example:\n  (started by 'amanat clip'; not for direct use)"
+    )]
+    ClipServe(clip::ServeArgs),
     /// Run a command with secrets in its environment; its output is masked
     #[command(
         after_help = "Examples:\n  amanat run --env PGPASSWORD=ops/db -- psql -h db.acme.example -U pgadmin\n  amanat run --env-file .env.amanat -- ./deploy.sh"
@@ -256,6 +263,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Audit(a) => audit::audit(&paths, a),
         Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
         Command::Clip(a) => clip::clip(&paths, a),
+        Command::ClipServe(a) => clip::serve(a),
         Command::Run(a) => run::run(&paths, a),
         Command::Otp(a) => otp::otp(&paths, a),
         Command::GitCredential(a) => git::git_credential(&paths, a),
