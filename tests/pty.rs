@@ -222,3 +222,83 @@ fn control_unhidden_terminal_input_is_echoed() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Visible-Input-91"), "echo was not on: {out}");
 }
+
+/// Append to `env`'s vault an entry at a hostile `path`, as a teammate's modified
+/// client could write it (amanat itself refuses such paths): directly wrapped to
+/// alice and signed by her key, so it lists and opens like any other entry.
+fn plant_entry(env: &TestEnv, path: &str) {
+    use amanat::crypto::{self, SecretString, SymmetricKey};
+    use amanat::format::{
+        self, EntryContent, EntryId, EntryPayload, EntryRevision, KeyWrap, MemberWrap, Record,
+        RecordBody, SealedEntry, StoredRecord, VaultFile,
+    };
+    let identity = amanat::identity::Identity::unlock(
+        &std::fs::read(env.identity_path()).unwrap(),
+        &SecretString::new(PASSPHRASE.into()),
+    )
+    .unwrap();
+    let vault = amanat::vault::Vault::decode(&std::fs::read(env.vault_path()).unwrap()).unwrap();
+    let me = vault.member_for(&identity).unwrap().id;
+    let entry = EntryId([0x42; 16]);
+    let key = SymmetricKey::generate().unwrap();
+    let commitment = key.commitment();
+    let mut payload = EntryPayload::default();
+    payload.path = path.to_string();
+    payload.password = SecretString::new("planted".into());
+    let aad = format::entry_payload_aad(&vault.id(), &entry, None, &commitment);
+    let (nonce, ciphertext) = crypto::seal(&key, &aad, &payload.to_padded().unwrap()).unwrap();
+    let info = format::entry_member_wrap_info(&vault.id(), &me, &entry, None, &commitment);
+    let w = crypto::hpke_wrap(&identity.keys.agreement, &info, &key).unwrap();
+    let record = Record {
+        parents: vault.heads(),
+        author: me,
+        time: 0,
+        body: RecordBody::EntryRevision(EntryRevision {
+            entry,
+            prev: None,
+            content: EntryContent::Sealed(SealedEntry {
+                commitment,
+                wraps: vec![KeyWrap::Member(MemberWrap {
+                    member: me,
+                    enc: w.enc,
+                    sealed: w.sealed.to_vec(),
+                })],
+                nonce,
+                ciphertext,
+            }),
+        }),
+    };
+    let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
+    let signature = identity.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
+    let mut file = VaultFile::decode(&std::fs::read(env.vault_path()).unwrap()).unwrap();
+    file.append(vec![StoredRecord {
+        bytes,
+        record,
+        signature,
+        id,
+    }]);
+    std::fs::write(env.vault_path(), file.encode()).unwrap();
+}
+
+/// Issue 4, "Terminal safety": an entry named with an OSC 52 clipboard write (and a
+/// carriage return that would let it overwrite the line before it) prints harmlessly.
+#[test]
+fn ls_defuses_osc52_and_cr_in_a_planted_entry_name() {
+    let env = with_entry();
+    plant_entry(&env, "x\u{1b}]52;c;cHduZWQ=\u{7}\rweb/github");
+    let (out, code) = finish(spawn(&env, &["ls"], false, true));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "raw ESC reached the terminal: {out:?}"
+    );
+    assert!(
+        !out.contains('\u{7}'),
+        "raw BEL reached the terminal: {out:?}"
+    );
+    assert!(
+        out.contains("x\\u{1b}]52;c;cHduZWQ=\\u{7}\\u{d}web/github"),
+        "{out:?}"
+    );
+    assert!(out.contains("web/github"));
+}
