@@ -1010,7 +1010,10 @@ impl Session<'_> {
         // The published public key must be the one derived from this key, or wraps
         // made to it by non-holders would be readable by someone else.
         let public = crypto::AgreementSecret::derive_from_group_key(&key).public()?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(&public[..], &version.public[..])) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            &public[..],
+            &version.public[..],
+        )) {
             return Err(VaultError::Integrity("group public key"));
         }
         self.group_keys.borrow_mut().insert(*key_id, key.clone());

@@ -736,7 +736,11 @@ mod tests {
         add(&mut v, &alice, "ops/redis", "r1", vec![devops]);
         v.group_remove(&alice, "devops", &["carol".into()]).unwrap();
         let carol_id = v.member_named("carol").unwrap().id;
-        assert_eq!(v.readable_by(&carol_id).len(), 1, "she still holds the old key");
+        assert_eq!(
+            v.readable_by(&carol_id).len(),
+            1,
+            "she still holds the old key"
+        );
         let listed = v.revoke_member(&alice, "carol", &mut |_, _| {}).unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].path, "ops/redis");
