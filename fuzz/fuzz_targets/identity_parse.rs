@@ -11,10 +11,9 @@
 
 use amanat::crypto::SecretString;
 use amanat::identity::{Identity, inspect};
+use amanat_fuzz::PASSPHRASE;
 use libfuzzer_sys::fuzz_target;
 
-/// The passphrase the committed seeds were sealed with.
-const PASSPHRASE: &str = "fuzz-seed-passphrase";
 const MAX_MEMORY_KIB: u32 = 1024;
 const MAX_TIME: u32 = 2;
 
