@@ -3,11 +3,13 @@
 //! The core never prints, prompts or exits; the binary (`src/main.rs`, `src/cli/`) does.
 //! Dependencies point one way: `vault`/`store` → `format`/`identity` → `crypto`.
 
+pub mod agent;
 pub mod audit;
 pub mod clipboard;
 pub mod crypto;
 pub mod dag;
 pub mod format;
+pub mod harden;
 pub mod identity;
 pub mod invite;
 pub mod otpauth;

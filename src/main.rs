@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before anything holds a secret: no core dumps, not ptrace-able, memory locked
+    // where allowed (the agent reports when it is not).
+    amanat::harden::harden();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -475,6 +475,10 @@ pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
 /// The entries I can read, and a failure to report after printing them if any entry
 /// addressed to me could not be opened (damaged or forged: exit 6).
 fn readable(paths: &Paths) -> anyhow::Result<(Vec<OpenEntry>, anyhow::Result<()>)> {
+    // An unlocked agent answers from its verified cache: no passphrase, no decoding here.
+    if let Some(listing) = super::agent::listing(paths)? {
+        return Ok(listing);
+    }
     let vault = load(paths)?;
     let identity = unlock(paths)?;
     let listing = vault.session(&identity)?.list_all()?;
@@ -589,7 +593,12 @@ pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(paths: &Paths, path: &str) -> anyhow::Result<(Vault, OpenEntry)> {
+/// The entry at `path` and the name of its revision's author.
+fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEntry)> {
+    if let Some((author, entry)) = super::agent::entry(paths, path)? {
+        warn_conflict(&entry);
+        return Ok((author, entry));
+    }
     let vault = load(paths)?;
     let identity = unlock(paths)?;
     let entry = vault.session(&identity)?.open(path)?;
@@ -602,12 +611,17 @@ fn open(paths: &Paths, path: &str) -> anyhow::Result<(Vault, OpenEntry)> {
             sanitize(&entry.payload.path)
         );
     }
-    Ok((vault, entry))
+    let author = vault
+        .members()
+        .find(|m| m.id == entry.author)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    Ok((author, entry))
 }
 
 /// `show`.
 pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
-    let (vault, e) = open(paths, &args.path)?;
+    let (author, e) = open(paths, &args.path)?;
     let p = &e.payload;
     let secret = |s: &SecretString| {
         if args.reveal {
@@ -616,11 +630,6 @@ pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
             MASK.to_string()
         }
     };
-    let author = vault
-        .members()
-        .find(|m| m.id == e.author)
-        .map(|m| m.name.clone())
-        .unwrap_or_default();
     if args.json {
         let fields: Vec<_> = p
             .fields

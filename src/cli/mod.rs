@@ -14,6 +14,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod agent;
 pub mod audit;
 pub mod clip;
 pub mod demo;
@@ -171,6 +172,22 @@ pub enum Command {
         after_help = "Example:\n  amanat report access --format csv"
     )]
     Report(audit::ReportCommand),
+    /// Start (or refresh) the agent: passphrase once, then get/ls/show/find without it
+    #[command(after_help = "Examples:\n  amanat unlock\n  amanat unlock --timeout 2h")]
+    Unlock(agent::UnlockArgs),
+    /// Lock the agent now: it forgets the identity and the vault and exits
+    #[command(after_help = "Example:\n  amanat lock")]
+    Lock,
+    /// The unlock agent: status
+    #[command(subcommand, after_help = "Example:\n  amanat agent status")]
+    Agent(agent::AgentCommand),
+    /// Internal: the detached agent process that `unlock` starts
+    #[command(
+        hide = true,
+        name = "__agent-serve",
+        after_help = "Example:\n  (started by 'amanat unlock'; not for direct use)"
+    )]
+    AgentServe(agent::ServeArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  amanat completions bash > ~/.local/share/bash-completion/completions/amanat"
@@ -268,6 +285,10 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Otp(a) => otp::otp(&paths, a),
         Command::GitCredential(a) => git::git_credential(&paths, a),
         Command::Demo => demo::run(),
+        Command::Unlock(a) => agent::unlock(&paths, a),
+        Command::Lock => agent::lock(),
+        Command::Agent(agent::AgentCommand::Status(a)) => agent::status(a),
+        Command::AgentServe(a) => agent::serve(a),
     }
 }
 

@@ -1,0 +1,428 @@
+//! The unlock agent's protocol and client (docs/agent.md is the normative description).
+//!
+//! One passphrase, then instant commands: `amanat unlock` hands the passphrase to a
+//! detached agent process over a Unix socket; the agent keeps the unlocked identity and
+//! a cache of the decoded, verified vault, and answers `get`/`list` requests from
+//! processes of the same user. It never hands out the identity's secret keys.
+//!
+//! Wire format: every message is a frame `u32 length (big-endian) || UTF-8 JSON`. The
+//! first exchange on a connection is a handshake ([`Request::Hello`] /
+//! [`Reply::Hello`]) that carries [`PROTOCOL_VERSION`], an explicit constant bumped by
+//! hand whenever a message changes shape (STYLE.md §12).
+//!
+//! This module does no printing; the server loop is in [`server`], the commands that
+//! start and query it are in the binary (`src/cli/agent.rs`).
+//! Not for: process hardening (`harden`), reading the vault file (`store`).
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::crypto::SecretString;
+use crate::format::EntryPayload;
+
+pub mod server;
+
+/// The protocol version. Bump by hand when any message changes shape; never derive it
+/// from the crate version.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest request frame the agent reads (a request holds paths and at most a
+/// passphrase). Anything larger is refused before it is read.
+pub const MAX_REQUEST_LEN: u32 = 64 * 1024;
+/// Largest reply frame a client reads (a listing of a big vault).
+pub const MAX_REPLY_LEN: u32 = 256 << 20;
+/// Default idle timeout (`unlock --timeout`).
+pub const DEFAULT_IDLE: Duration = Duration::from_secs(15 * 60);
+/// Absolute lifetime of an unlock, however active the agent is.
+pub const MAX_UNLOCKED: Duration = Duration::from_secs(8 * 3600);
+/// How long the agent waits for each frame of a client before it hangs up (a client
+/// that sends half a frame and stalls must not hold a thread forever).
+pub const SERVER_IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client waits for a reply (the first request after a vault change
+/// re-verifies and re-decrypts the vault).
+pub const CLIENT_IO_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Errors of the agent protocol.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// An I/O error on the socket.
+    #[error("agent socket: {0}")]
+    Io(#[from] io::Error),
+    /// A frame larger than the cap.
+    #[error("agent message too large ({0} bytes)")]
+    TooLarge(u32),
+    /// The peer closed the connection in the middle of a frame, or before replying.
+    #[error("the agent closed the connection")]
+    Closed,
+    /// A frame that is not a valid message.
+    #[error("malformed agent message")]
+    Malformed,
+    /// The agent speaks another protocol version.
+    #[error("the agent speaks protocol version {theirs}, this amanat speaks {ours}")]
+    Version {
+        /// Ours.
+        ours: u32,
+        /// Theirs.
+        theirs: u32,
+    },
+    /// The agent answered with an error.
+    #[error("{message}")]
+    Agent {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// The error line.
+        message: String,
+    },
+    /// A reply of the wrong type for the request.
+    #[error("unexpected reply from the agent")]
+    Unexpected,
+}
+
+/// Which vault and identity a request is about. The agent serves one binding: the one
+/// it was unlocked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The identity file.
+    pub identity: PathBuf,
+    /// The vault file.
+    pub vault: PathBuf,
+    /// The local state directory (pins).
+    pub state: PathBuf,
+}
+
+/// A client's message.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// First message on every connection.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the client.
+        version: u32,
+    },
+    /// Is the agent unlocked, for what, for how long.
+    Status,
+    /// Unlock (or re-unlock, resetting both timers) with this passphrase.
+    Unlock {
+        /// What to serve.
+        binding: Binding,
+        /// The identity's passphrase.
+        passphrase: SecretString,
+        /// Idle timeout in seconds (capped at [`MAX_UNLOCKED`]).
+        idle_secs: u64,
+    },
+    /// Forget everything and exit.
+    Lock,
+    /// One entry, by path.
+    Get {
+        /// Must equal the agent's binding.
+        binding: Binding,
+        /// The entry path.
+        path: String,
+    },
+    /// Every readable entry (no secret values).
+    List {
+        /// Must equal the agent's binding.
+        binding: Binding,
+    },
+}
+
+/// The agent's message.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Reply {
+    /// Handshake answer.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the agent.
+        version: u32,
+        /// The agent's process id.
+        pid: u32,
+    },
+    /// Answer to [`Request::Status`].
+    Status(AgentStatus),
+    /// Answer to [`Request::Unlock`].
+    Unlocked {
+        /// The identity's name.
+        name: String,
+        /// The identity uses test-only KDF parameters.
+        insecure_kdf: bool,
+        /// The agent's memory is locked (`mlockall`).
+        memory_locked: bool,
+    },
+    /// Answer to [`Request::Lock`]; the agent exits after sending it.
+    Locked,
+    /// Answer to [`Request::Get`].
+    Entry {
+        /// The entry, secrets included.
+        entry: EntryView,
+        /// Warnings to show (ignored records, wrap findings, first use).
+        warnings: Vec<String>,
+    },
+    /// Answer to [`Request::List`].
+    List {
+        /// Readable entries sorted by path.
+        entries: Vec<EntrySummary>,
+        /// Entries addressed to this identity that failed to open.
+        failed: Vec<FailedEntry>,
+        /// Warnings to show.
+        warnings: Vec<String>,
+    },
+    /// The request failed.
+    Error {
+        /// Kind, which the client maps to an exit code.
+        kind: ErrorKind,
+        /// One line, never a secret.
+        message: String,
+    },
+}
+
+/// Kinds of [`Reply::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The handshake's version differs.
+    Version,
+    /// A malformed, oversized or out-of-order message.
+    Protocol,
+    /// The connecting process belongs to another user.
+    Uid,
+    /// The agent holds no unlocked identity.
+    Locked,
+    /// The agent is unlocked for another identity, vault or state directory.
+    Mismatch,
+    /// Wrong passphrase.
+    Passphrase,
+    /// No such entry, vault or identity.
+    NotFound,
+    /// Not readable by this identity.
+    Denied,
+    /// The vault or identity failed to verify (tampering, rollback, damage).
+    Integrity,
+    /// Anything else.
+    Other,
+}
+
+/// Answer to [`Request::Status`]: no secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// The agent's process id.
+    pub pid: u32,
+    /// Whether an identity is unlocked.
+    pub unlocked: bool,
+    /// The identity's name, when unlocked.
+    pub name: Option<String>,
+    /// What it serves, when unlocked.
+    pub binding: Option<Binding>,
+    /// Seconds until the idle timeout.
+    pub idle_left_secs: Option<u64>,
+    /// Seconds until the absolute limit.
+    pub max_left_secs: Option<u64>,
+    /// Entries in the cache (0 before the first request).
+    pub cached_entries: usize,
+    /// The agent is not dumpable (no core, no ptrace by same-uid processes).
+    pub not_dumpable: bool,
+    /// The agent's memory is locked.
+    pub memory_locked: bool,
+}
+
+/// An opened entry as the agent sends it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntryView {
+    /// Entry id (hex).
+    pub id: String,
+    /// Current revision (hex).
+    pub revision: String,
+    /// Author of the revision (member id, hex).
+    pub author_id: String,
+    /// Author's name ("" if unknown).
+    pub author: String,
+    /// Number of concurrent head revisions.
+    pub heads: usize,
+    /// The decrypted payload.
+    pub payload: EntryPayload,
+}
+
+/// A listed entry: what `ls` and `find` show, no secret values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntrySummary {
+    /// Entry id (hex).
+    pub id: String,
+    /// Path.
+    pub path: String,
+    /// Login name.
+    pub username: String,
+    /// URL.
+    pub url: String,
+    /// Last modification time.
+    pub modified: u64,
+    /// Number of concurrent head revisions.
+    pub heads: usize,
+}
+
+/// An entry that failed to open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailedEntry {
+    /// Entry id (hex).
+    pub id: String,
+    /// Why.
+    pub message: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Framing
+
+/// Write one frame: big-endian `u32` length, then the JSON bytes. The serialized copy
+/// (which may hold a secret) is zeroized.
+pub fn write_frame<T: Serialize>(w: &mut impl Write, message: &T) -> Result<(), AgentError> {
+    let body = Zeroizing::new(serde_json::to_vec(message).map_err(|_| AgentError::Malformed)?);
+    let len = u32::try_from(body.len()).map_err(|_| AgentError::TooLarge(u32::MAX))?;
+    let mut frame = Zeroizing::new(Vec::with_capacity(4 + body.len()));
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&body);
+    w.write_all(&frame)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Read one frame's bytes, refusing a length above `max` before reading the body.
+/// `Ok(None)` on a clean end of stream before the first length byte.
+pub fn read_frame(r: &mut impl Read, max: u32) -> Result<Option<Zeroizing<Vec<u8>>>, AgentError> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(AgentError::Closed),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let len = u32::from_be_bytes(len);
+    if len > max {
+        return Err(AgentError::TooLarge(len));
+    }
+    let mut body = Zeroizing::new(vec![0u8; len as usize]);
+    r.read_exact(&mut body).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => AgentError::Closed,
+        _ => AgentError::Io(e),
+    })?;
+    Ok(Some(body))
+}
+
+/// Decode a frame's JSON (serde_json rejects trailing bytes).
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AgentError> {
+    serde_json::from_slice(body).map_err(|_| AgentError::Malformed)
+}
+
+// ---------------------------------------------------------------------------------------
+// Client
+
+/// A connection to a running agent, past the handshake.
+#[derive(Debug)]
+pub struct Client {
+    stream: UnixStream,
+    /// The agent's process id (from the handshake).
+    pub pid: u32,
+}
+
+impl Client {
+    /// Connect and shake hands. `Ok(None)` when no agent listens at `socket` (no file,
+    /// or a stale file nobody accepts on).
+    pub fn connect(socket: &Path) -> Result<Option<Self>, AgentError> {
+        let stream = match UnixStream::connect(socket) {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        stream.set_read_timeout(Some(CLIENT_IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(CLIENT_IO_TIMEOUT))?;
+        let mut client = Self { stream, pid: 0 };
+        match client.request(&Request::Hello {
+            version: PROTOCOL_VERSION,
+        })? {
+            Reply::Hello { version, pid } if version == PROTOCOL_VERSION => {
+                client.pid = pid;
+                Ok(Some(client))
+            }
+            Reply::Hello { version, .. } => Err(AgentError::Version {
+                ours: PROTOCOL_VERSION,
+                theirs: version,
+            }),
+            _ => Err(AgentError::Unexpected),
+        }
+    }
+
+    /// Send one request and read its reply; an error reply becomes [`AgentError::Agent`].
+    pub fn request(&mut self, request: &Request) -> Result<Reply, AgentError> {
+        write_frame(&mut self.stream, request)?;
+        let body = read_frame(&mut self.stream, MAX_REPLY_LEN)?.ok_or(AgentError::Closed)?;
+        match decode::<Reply>(&body)? {
+            Reply::Error { kind, message } => Err(AgentError::Agent { kind, message }),
+            reply => Ok(reply),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_version_is_an_explicit_constant() {
+        // Changing a message's shape means bumping this by hand (docs/agent.md).
+        assert_eq!(PROTOCOL_VERSION, 1);
+    }
+
+    #[test]
+    fn frame_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &Request::Status).unwrap();
+        assert_eq!(&buf[..4], &(buf.len() as u32 - 4).to_be_bytes());
+        let body = read_frame(&mut buf.as_slice(), MAX_REQUEST_LEN)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(decode::<Request>(&body).unwrap(), Request::Status));
+    }
+
+    #[test]
+    fn oversized_length_is_refused_before_reading() {
+        let frame = [0xff_u8; 8];
+        assert!(matches!(
+            read_frame(&mut frame.as_slice(), MAX_REQUEST_LEN),
+            Err(AgentError::TooLarge(0xffff_ffff))
+        ));
+    }
+
+    #[test]
+    fn truncated_frames_are_errors_and_empty_is_end() {
+        assert!(read_frame(&mut [].as_slice(), 10).unwrap().is_none());
+        assert!(matches!(
+            read_frame(&mut [0u8, 0].as_slice(), 10),
+            Err(AgentError::Closed)
+        ));
+        assert!(matches!(
+            read_frame(&mut [0u8, 0, 0, 5, b'{'].as_slice(), 10),
+            Err(AgentError::Closed)
+        ));
+    }
+
+    #[test]
+    fn unknown_and_trailing_json_is_malformed() {
+        assert!(decode::<Request>(br#"{"type":"status"} x"#).is_err());
+        assert!(decode::<Request>(br#"{"type":"nope"}"#).is_err());
+        assert!(decode::<Request>(br#"{"type":"hello","version":1,"x":2}"#).is_err());
+    }
+}

@@ -1,0 +1,777 @@
+//! The agent process: binds the socket, checks every peer's uid, answers requests, and
+//! forgets everything (by exiting) on `lock`, on a timeout, on SIGTERM/SIGHUP/SIGINT and
+//! when the identity file changes.
+//!
+//! A blocking `UnixListener` with a thread per connection (CRATES.md: no tokio). All
+//! state sits behind one mutex; requests are short (a cache lookup) except the first
+//! after a vault change, which re-verifies and re-decrypts the vault.
+//!
+//! Not for: deciding when to start an agent or printing anything (the CLI does that).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use rustix::fs::Mode;
+use rustix::process::{getuid, umask};
+
+use super::{
+    AgentError, AgentStatus, Binding, EntrySummary, EntryView, ErrorKind, FailedEntry,
+    MAX_REQUEST_LEN, MAX_UNLOCKED, PROTOCOL_VERSION, Reply, Request, SERVER_IO_TIMEOUT, decode,
+    read_frame, write_frame,
+};
+use crate::crypto::SecretString;
+use crate::format::RecordId;
+use crate::harden::Hardening;
+use crate::identity::{Identity, IdentityError};
+use crate::store::{self, PinStatus, StoreError, VaultStore};
+use crate::vault::{OpenEntry, Vault, VaultError};
+
+/// Connections served at once; more are closed at once (a local flood must not exhaust
+/// threads).
+const MAX_CONNECTIONS: usize = 64;
+/// An agent that was started but never unlocked exits after this long.
+const UNLOCK_GRACE: Duration = Duration::from_secs(30);
+/// How often the timer checks the timeouts and the identity file.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Errors while setting up the socket.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindError {
+    /// Another agent holds the socket's lock: it is alive.
+    #[error("an agent is already running at {0}")]
+    AlreadyRunning(PathBuf),
+    /// The socket's directory is unsafe (another owner, or writable by others).
+    #[error("{0} is not a private directory (it must be yours and not writable by others)")]
+    UnsafeDir(PathBuf),
+    /// Something that is not a socket is in the way.
+    #[error("{0} exists and is not a socket")]
+    NotASocket(PathBuf),
+    /// An I/O error on a named path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> BindError + '_ {
+    move |source| BindError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A bound socket, owned by this process for its lifetime.
+#[derive(Debug)]
+pub struct Listener {
+    listener: UnixListener,
+    socket: PathBuf,
+    ino: u64,
+    // Held until exit: a live agent's lock tells the next one the socket is not stale.
+    _lock: File,
+}
+
+/// Create the socket's directory (0700), take the agent lock, replace a stale socket
+/// left by a dead agent, and bind a new one with mode 0600.
+pub fn bind(socket: &Path) -> Result<Listener, BindError> {
+    let dir = match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io_at(&dir))?;
+    let meta = fs::symlink_metadata(&dir).map_err(io_at(&dir))?;
+    // Removing a stale socket in a directory others can write to would race with them.
+    if !meta.is_dir() || meta.uid() != getuid().as_raw() || meta.mode() & 0o022 != 0 {
+        return Err(BindError::UnsafeDir(dir));
+    }
+    let lock_path = with_suffix(socket, ".lock");
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io_at(&lock_path))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(BindError::AlreadyRunning(socket.to_path_buf()));
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io_at(&lock_path)(e)),
+    }
+    // Every live agent holds the lock, so with it held any socket file here is stale.
+    match fs::symlink_metadata(socket) {
+        Ok(m) if m.file_type().is_socket() => {
+            fs::remove_file(socket).map_err(io_at(socket))?;
+        }
+        Ok(_) => return Err(BindError::NotASocket(socket.to_path_buf())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_at(socket)(e)),
+    }
+    // The umask makes the socket 0600 from its creation (no window with wider modes).
+    let old = umask(Mode::from_raw_mode(0o177));
+    let bound = UnixListener::bind(socket);
+    umask(old);
+    let listener = bound.map_err(io_at(socket))?;
+    fs::set_permissions(socket, fs::Permissions::from_mode(0o600)).map_err(io_at(socket))?;
+    let ino = fs::symlink_metadata(socket).map_err(io_at(socket))?.ino();
+    Ok(Listener {
+        listener,
+        socket: socket.to_path_buf(),
+        ino,
+        _lock: lock,
+    })
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// A file's identity and version, to notice that it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Self> {
+        let m = fs::metadata(path).ok()?;
+        Some(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// The decoded, verified vault and every entry this identity can read.
+struct Cache {
+    stamp: Stamp,
+    heads: Vec<RecordId>,
+    vault: Vault,
+    entries: Vec<OpenEntry>,
+    by_path: HashMap<String, Vec<usize>>,
+    failed: Vec<FailedEntry>,
+    /// Revisions whose signature and write right were checked by `Session::open_id`.
+    verified: HashSet<RecordId>,
+    wrap_findings: HashMap<crate::format::EntryId, Vec<String>>,
+    /// Shown with every answer, as a local command shows them on every load.
+    standing_warnings: Vec<String>,
+}
+
+/// A freshly unlocked identity on its way to the state thread.
+struct Grant {
+    identity: Identity,
+    binding: Binding,
+    identity_stamp: Option<Stamp>,
+    idle: Duration,
+}
+
+struct Unlocked {
+    identity: Identity,
+    binding: Binding,
+    identity_stamp: Option<Stamp>,
+    idle: Duration,
+    last_used: Instant,
+    deadline: Instant,
+    cache: Option<Cache>,
+}
+
+struct State {
+    unlocked: Option<Unlocked>,
+    started: Instant,
+}
+
+/// What connection threads share (the vault cache is not `Send`: it stays on the
+/// state thread, and connection threads talk to it through [`Job`]s).
+struct Shared {
+    socket: PathBuf,
+    ino: u64,
+    hardening: Hardening,
+    connections: AtomicUsize,
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+/// A message to the state thread.
+enum Job {
+    /// A request; the answer and whether to exit after sending it.
+    Request(Request, mpsc::Sender<(Reply, bool)>),
+    /// An identity unlocked by a connection thread (the Argon2 derivation runs there, so
+    /// a slow unlock does not stall other clients).
+    Install(Box<Grant>, mpsc::Sender<(Reply, bool)>),
+    /// A failed first unlock: nothing to serve.
+    GiveUp,
+    /// SIGTERM, SIGHUP or SIGINT.
+    Signal,
+}
+
+impl Shared {
+    /// Remove our socket (not a successor's) and exit. The caller has already dropped
+    /// the unlocked state; exiting takes every other page with it.
+    fn exit(&self) -> ! {
+        if fs::symlink_metadata(&self.socket).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = fs::remove_file(&self.socket);
+        }
+        std::process::exit(0)
+    }
+
+    fn ask(&self, job: impl FnOnce(mpsc::Sender<(Reply, bool)>) -> Job) -> (Reply, bool) {
+        let (tx, rx) = mpsc::channel();
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job(tx));
+        match sent.ok().and_then(|()| rx.recv().ok()) {
+            Some(answer) => answer,
+            None => (error(ErrorKind::Locked, "the agent is locking"), true),
+        }
+    }
+}
+
+/// Serve until locked. Never returns: the process exits so that every secret page
+/// goes with it.
+pub fn serve(listener: Listener, hardening: Hardening) -> ! {
+    let (tx, rx) = mpsc::channel();
+    let shared = Arc::new(Shared {
+        socket: listener.socket.clone(),
+        ino: listener.ino,
+        hardening,
+        connections: AtomicUsize::new(0),
+        jobs: Mutex::new(tx.clone()),
+    });
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        // Without the handler the default action (exit) still forgets everything.
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]) {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    let _ = tx.send(Job::Signal);
+                }
+            });
+        }
+    }
+    {
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || state_thread(&shared, &rx));
+    }
+    for stream in listener.listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        if shared.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let exit_after = handle(&shared, stream);
+            shared.connections.fetch_sub(1, Ordering::SeqCst);
+            if exit_after {
+                shared.exit();
+            }
+        });
+    }
+    shared.exit()
+}
+
+/// Owns the identity and the cache; answers jobs; enforces the timeouts.
+fn state_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>) {
+    let mut state = State {
+        unlocked: None,
+        started: Instant::now(),
+    };
+    // Set once locking: the connection that asked for it exits after its reply; this
+    // is the backstop if it cannot.
+    let mut exit_by: Option<Instant> = None;
+    loop {
+        match jobs.recv_timeout(TICK) {
+            Ok(Job::Request(request, reply)) => {
+                let (answer, lock) = if exit_by.is_some() {
+                    (error(ErrorKind::Locked, "the agent is locking"), true)
+                } else {
+                    dispatch(shared, &mut state, request)
+                };
+                if lock {
+                    state.unlocked = None;
+                    exit_by.get_or_insert(Instant::now() + SERVER_IO_TIMEOUT);
+                }
+                let _ = reply.send((answer, lock));
+            }
+            Ok(Job::Install(grant, reply)) => {
+                let answer = Reply::Unlocked {
+                    name: grant.identity.name.clone(),
+                    insecure_kdf: grant.identity.insecure_kdf,
+                    memory_locked: shared.hardening.memory_locked,
+                };
+                install(&mut state, *grant);
+                let _ = reply.send((answer, false));
+            }
+            Ok(Job::GiveUp) if state.unlocked.is_none() => {
+                exit_by.get_or_insert(Instant::now() + SERVER_IO_TIMEOUT);
+            }
+            Ok(Job::GiveUp) => {}
+            Ok(Job::Signal) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                state.unlocked = None;
+                shared.exit();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if exit_by.is_some_and(|t| Instant::now() >= t) || expired(&state) {
+            // Dropping zeroizes the secret keys and every decrypted payload.
+            state.unlocked = None;
+            shared.exit();
+        }
+    }
+}
+
+fn expired(state: &State) -> bool {
+    let now = Instant::now();
+    match &state.unlocked {
+        None => now.duration_since(state.started) > UNLOCK_GRACE,
+        Some(u) => {
+            now >= u.deadline
+                || now.duration_since(u.last_used) >= u.idle
+                || Stamp::of(&u.binding.identity) != u.identity_stamp
+        }
+    }
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
+    Reply::Error {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// Serve one connection; returns whether the agent must exit afterwards.
+fn handle(shared: &Shared, mut stream: UnixStream) -> bool {
+    // SO_PEERCRED: the kernel's record of who connected; file modes are only the
+    // first fence (root, or a chmod, can get past them).
+    match rustix::net::sockopt::socket_peercred(&stream) {
+        Ok(cred) if cred.uid == getuid() => {}
+        _ => {
+            let _ = write_frame(
+                &mut stream,
+                &error(ErrorKind::Uid, "connection refused: peer is another user"),
+            );
+            return false;
+        }
+    }
+    if stream.set_read_timeout(Some(SERVER_IO_TIMEOUT)).is_err()
+        || stream.set_write_timeout(Some(SERVER_IO_TIMEOUT)).is_err()
+    {
+        return false;
+    }
+    let mut greeted = false;
+    loop {
+        let body = match read_frame(&mut stream, MAX_REQUEST_LEN) {
+            Ok(Some(body)) => body,
+            Ok(None) => return false,
+            Err(AgentError::TooLarge(n)) => {
+                let _ = write_frame(
+                    &mut stream,
+                    &error(
+                        ErrorKind::Protocol,
+                        format!("message of {n} bytes exceeds the {MAX_REQUEST_LEN}-byte cap"),
+                    ),
+                );
+                return false;
+            }
+            // Half-sent frame, timeout, reset: nothing sensible to answer.
+            Err(_) => return false,
+        };
+        let request = match decode::<Request>(&body) {
+            Ok(r) => r,
+            Err(_) => {
+                let _ = write_frame(
+                    &mut stream,
+                    &error(ErrorKind::Protocol, "malformed message"),
+                );
+                return false;
+            }
+        };
+        drop(body);
+        let (reply, exit_after, close) = match request {
+            Request::Hello { version } if !greeted => {
+                if version == PROTOCOL_VERSION {
+                    greeted = true;
+                    let hello = Reply::Hello {
+                        version: PROTOCOL_VERSION,
+                        pid: std::process::id(),
+                    };
+                    (hello, false, false)
+                } else {
+                    let message = format!(
+                        "protocol version {version} is not supported; this agent speaks version {PROTOCOL_VERSION}"
+                    );
+                    (error(ErrorKind::Version, message), false, true)
+                }
+            }
+            _ if !greeted => (
+                error(ErrorKind::Protocol, "the first message must be hello"),
+                false,
+                true,
+            ),
+            Request::Hello { .. } => (error(ErrorKind::Protocol, "hello sent twice"), false, true),
+            Request::Unlock {
+                binding,
+                passphrase,
+                idle_secs,
+            } => {
+                let (reply, exit) = unlock(shared, binding, &passphrase, idle_secs);
+                (reply, exit, false)
+            }
+            request => {
+                let (reply, exit) = shared.ask(|tx| Job::Request(request, tx));
+                (reply, exit, false)
+            }
+        };
+        if write_frame(&mut stream, &reply).is_err() || close || exit_after {
+            return exit_after;
+        }
+    }
+}
+
+fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, bool) {
+    match request {
+        Request::Status => (Reply::Status(status(shared, state)), false),
+        Request::Lock => (Reply::Locked, true),
+        Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
+        Request::List { binding } => (serve_cached(state, &binding, list), false),
+        Request::Hello { .. } | Request::Unlock { .. } => {
+            (error(ErrorKind::Protocol, "unexpected message"), false)
+        }
+    }
+}
+
+fn status(shared: &Shared, state: &State) -> AgentStatus {
+    let now = Instant::now();
+    let u = state.unlocked.as_ref();
+    AgentStatus {
+        pid: std::process::id(),
+        unlocked: u.is_some(),
+        name: u.map(|u| u.identity.name.clone()),
+        binding: u.map(|u| u.binding.clone()),
+        idle_left_secs: u.map(|u| {
+            u.idle
+                .saturating_sub(now.duration_since(u.last_used))
+                .min(u.deadline.saturating_duration_since(now))
+                .as_secs()
+        }),
+        max_left_secs: u.map(|u| u.deadline.saturating_duration_since(now).as_secs()),
+        cached_entries: u
+            .and_then(|u| u.cache.as_ref())
+            .map_or(0, |c| c.entries.len()),
+        not_dumpable: crate::harden::is_not_dumpable(),
+        memory_locked: shared.hardening.memory_locked,
+    }
+}
+
+/// Unlock (or re-unlock) the identity on the connection's thread, then hand it to the
+/// state thread.
+fn unlock(
+    shared: &Shared,
+    binding: Binding,
+    passphrase: &SecretString,
+    idle_secs: u64,
+) -> (Reply, bool) {
+    let identity_stamp = Stamp::of(&binding.identity);
+    let unlocked = store::read_identity(&binding.identity)
+        .map_err(|e| store_error(&e))
+        .and_then(|bytes| Identity::unlock(&bytes, passphrase).map_err(|e| identity_error(&e)));
+    let identity = match unlocked {
+        Ok(i) => i,
+        Err(reply) => {
+            // A failed first unlock leaves nothing to serve: the agent exits soon.
+            let _ = shared
+                .jobs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .send(Job::GiveUp);
+            return (reply, false);
+        }
+    };
+    let grant = Grant {
+        identity,
+        binding,
+        identity_stamp,
+        idle: Duration::from_secs(idle_secs.max(1)).min(MAX_UNLOCKED),
+    };
+    shared.ask(|tx| Job::Install(Box::new(grant), tx))
+}
+
+/// Replace the unlocked state, keeping the cache when it is for the same vault and keys.
+fn install(state: &mut State, grant: Grant) {
+    let cache = state
+        .unlocked
+        .take()
+        .filter(|u| u.binding == grant.binding && u.identity.keys == grant.identity.keys)
+        .and_then(|u| u.cache);
+    let now = Instant::now();
+    state.unlocked = Some(Unlocked {
+        identity: grant.identity,
+        binding: grant.binding,
+        identity_stamp: grant.identity_stamp,
+        idle: grant.idle,
+        last_used: now,
+        deadline: now + MAX_UNLOCKED,
+        cache,
+    });
+}
+
+/// Check the binding, refresh the cache if the vault file changed, count as activity,
+/// and answer with `answer`.
+fn serve_cached(
+    state: &mut State,
+    binding: &Binding,
+    answer: impl FnOnce(&mut Unlocked) -> Result<Reply, Reply>,
+) -> Reply {
+    let Some(u) = state.unlocked.as_mut() else {
+        return error(ErrorKind::Locked, "the agent is locked");
+    };
+    if u.binding != *binding {
+        return error(
+            ErrorKind::Mismatch,
+            "the agent is unlocked for another identity or vault",
+        );
+    }
+    u.last_used = Instant::now();
+    let fresh_warnings = match refresh(u) {
+        Ok(w) => w,
+        Err(reply) => return reply,
+    };
+    match answer(u) {
+        Ok(mut reply) => {
+            if let Reply::Entry { warnings, .. } | Reply::List { warnings, .. } = &mut reply {
+                let mut all = fresh_warnings;
+                all.append(warnings);
+                *warnings = all;
+            }
+            reply
+        }
+        Err(reply) => reply,
+    }
+}
+
+/// Re-load the vault through [`VaultStore::load`] (pins, rollback check, signature
+/// checks) when its file changed. Returns one-time warnings (first use, key changes).
+fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
+    let Some(stamp) = Stamp::of(&u.binding.vault) else {
+        u.cache = None;
+        return Err(store_error(&StoreError::NoVault(u.binding.vault.clone())));
+    };
+    if u.cache.as_ref().is_some_and(|c| c.stamp == stamp) {
+        return Ok(Vec::new());
+    }
+    let store = VaultStore::new(u.binding.vault.clone(), u.binding.state.clone());
+    let (vault, status) = match store.load() {
+        Ok(v) => v,
+        Err(e) => {
+            // Never keep answering from a vault whose file no longer verifies.
+            u.cache = None;
+            return Err(store_error(&e));
+        }
+    };
+    let mut warnings = Vec::new();
+    if status == PinStatus::FirstUse {
+        warnings.push(format!(
+            "first use of vault {} on this machine: trusting and pinning it (compare the vault id with your team)",
+            vault.id().to_hex()
+        ));
+    }
+    if let Ok(notices) = store.check_member_keys(&vault) {
+        for n in notices {
+            warnings.push(format!(
+                "{}'s keys changed (new fingerprint {}); compare it with them before sharing anything new",
+                n.member, n.fingerprint
+            ));
+        }
+    }
+    let heads = vault.heads();
+    if let Some(c) = u.cache.as_mut().filter(|c| c.heads == heads) {
+        // Same records (a touch, or a rewrite with the same content): keep the cache.
+        c.stamp = stamp;
+        return Ok(warnings);
+    }
+    u.cache = None;
+    let listing = match vault.session(&u.identity).and_then(|s| s.list_all()) {
+        Ok(l) => l,
+        Err(e) => return Err(vault_error(&e)),
+    };
+    let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in listing.entries.iter().enumerate() {
+        by_path.entry(e.payload.path.clone()).or_default().push(i);
+    }
+    let mut wrap_findings: HashMap<_, Vec<String>> = HashMap::new();
+    for f in vault.wrap_findings() {
+        wrap_findings.entry(f.entry).or_default().push(f.problem);
+    }
+    let standing_warnings = vault
+        .ignored()
+        .iter()
+        .map(|i| {
+            format!(
+                "ignoring record {} ({}); run 'amanat verify'",
+                i.record.short(),
+                i.reason
+            )
+        })
+        .collect();
+    u.cache = Some(Cache {
+        stamp,
+        heads,
+        vault,
+        failed: listing
+            .failed
+            .iter()
+            .map(|(id, e)| FailedEntry {
+                id: id.to_hex(),
+                message: e.to_string(),
+            })
+            .collect(),
+        entries: listing.entries,
+        by_path,
+        verified: HashSet::new(),
+        wrap_findings,
+        standing_warnings,
+    });
+    Ok(warnings)
+}
+
+fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
+    let cache = u
+        .cache
+        .as_mut()
+        .ok_or_else(|| error(ErrorKind::Other, "no vault loaded"))?;
+    let found = cache.by_path.get(path).map(Vec::as_slice).unwrap_or(&[]);
+    let i = match found {
+        [] if !cache.failed.is_empty() => {
+            return Err(vault_error(&VaultError::Integrity(
+                "no readable entry at this path, and some entries fail their integrity checks",
+            )));
+        }
+        [] => return Err(vault_error(&VaultError::NotFound(path.to_string()))),
+        [i] => *i,
+        many => {
+            let ids: Vec<String> = many.iter().map(|&i| cache.entries[i].id.short()).collect();
+            return Err(vault_error(&VaultError::Ambiguous {
+                path: path.to_string(),
+                ids: ids.join(", "),
+            }));
+        }
+    };
+    let e = &cache.entries[i];
+    if !cache.verified.contains(&e.revision) {
+        // Signature and write right of this revision, as `Session::open` checks them.
+        let opened = cache
+            .vault
+            .session(&u.identity)
+            .and_then(|s| s.open_id(&e.id))
+            .map_err(|err| vault_error(&err))?;
+        if opened.revision != e.revision {
+            return Err(error(ErrorKind::Integrity, "vault changed while reading"));
+        }
+        cache.verified.insert(e.revision);
+    }
+    let author = cache
+        .vault
+        .members()
+        .find(|m| m.id == e.author)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    let mut warnings = cache.standing_warnings.clone();
+    for problem in cache.wrap_findings.get(&e.id).into_iter().flatten() {
+        warnings.push(format!(
+            "'{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",
+            e.payload.path, problem, e.payload.path
+        ));
+    }
+    Ok(Reply::Entry {
+        entry: EntryView {
+            id: e.id.to_hex(),
+            revision: e.revision.to_hex(),
+            author_id: e.author.to_hex(),
+            author,
+            heads: e.heads,
+            payload: e.payload.clone(),
+        },
+        warnings,
+    })
+}
+
+fn list(u: &mut Unlocked) -> Result<Reply, Reply> {
+    let cache = u
+        .cache
+        .as_ref()
+        .ok_or_else(|| error(ErrorKind::Other, "no vault loaded"))?;
+    Ok(Reply::List {
+        entries: cache
+            .entries
+            .iter()
+            .map(|e| EntrySummary {
+                id: e.id.to_hex(),
+                path: e.payload.path.clone(),
+                username: e.payload.username.clone(),
+                url: e.payload.url.clone(),
+                modified: e.payload.modified,
+                heads: e.heads,
+            })
+            .collect(),
+        failed: cache.failed.clone(),
+        warnings: cache.standing_warnings.clone(),
+    })
+}
+
+fn store_error(e: &StoreError) -> Reply {
+    let kind = match e {
+        StoreError::NoVault(_) | StoreError::NoIdentity(_) => ErrorKind::NotFound,
+        StoreError::Rollback { .. } | StoreError::Replaced { .. } | StoreError::TooLarge(_) => {
+            ErrorKind::Integrity
+        }
+        StoreError::Vault(v) => return vault_error(v),
+        _ => ErrorKind::Other,
+    };
+    error(kind, e.to_string())
+}
+
+fn vault_error(e: &VaultError) -> Reply {
+    let kind = match e {
+        VaultError::Format(_) | VaultError::Integrity(_) => ErrorKind::Integrity,
+        VaultError::NotMember(_) | VaultError::Denied(_) => ErrorKind::Denied,
+        VaultError::NotFound(_) => ErrorKind::NotFound,
+        _ => ErrorKind::Other,
+    };
+    error(kind, e.to_string())
+}
+
+fn identity_error(e: &IdentityError) -> Reply {
+    let kind = match e {
+        IdentityError::WrongPassphrase => ErrorKind::Passphrase,
+        IdentityError::Malformed(_) | IdentityError::Kdf(_) => ErrorKind::Integrity,
+        _ => ErrorKind::Other,
+    };
+    error(kind, e.to_string())
+}

@@ -1,0 +1,490 @@
+//! `amanat unlock|lock|agent status`, the hidden `__agent-serve` that the detached agent
+//! runs, and the client side other commands use (`get`, `ls`, `show`, `find` ask a
+//! running, unlocked agent instead of decoding the vault themselves).
+//!
+//! Not for: the protocol or the server loop (`amanat::agent`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use amanat::agent::{
+    AgentError, Binding, Client, EntrySummary, EntryView, ErrorKind, MAX_UNLOCKED, Reply, Request,
+};
+use amanat::format::{EntryId, EntryPayload, MemberId, RecordId};
+use amanat::identity as id;
+use amanat::store;
+use amanat::vault::OpenEntry;
+
+use super::JsonArgs;
+use super::exit::{Exit, Failure, fail};
+use super::input::{self, PASSPHRASE_FILE_VAR};
+use super::output::{print_json, sanitize};
+use super::paths::Paths;
+
+/// Variable naming the agent socket.
+pub const SOCKET_VAR: &str = "AMANAT_AGENT_SOCK";
+
+/// `unlock` arguments.
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Lock after this long without a request (e.g. 90s, 15m, 2h; at most 8h)
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `agent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Locked or unlocked, for which identity and vault, time left (no secrets)
+    #[command(after_help = "Example:\n  amanat agent status")]
+    Status(JsonArgs),
+}
+
+/// `__agent-serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The socket to bind
+    #[arg(long, value_name = "PATH")]
+    pub socket: PathBuf,
+}
+
+/// Parse `90s`, `15m`, `2h`, `1h30m` or plain seconds; between 1 s and 8 h.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("'{text}' is not a duration like 90s, 15m, 2h or 1h30m");
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        total = total
+            .checked_add(number.parse::<u64>().map_err(|_| bad())?)
+            .ok_or_else(bad)?;
+    }
+    let d = Duration::from_secs(total);
+    if d.is_zero() || d > MAX_UNLOCKED {
+        return Err(format!(
+            "the timeout must be between 1s and 8h, not '{text}'"
+        ));
+    }
+    Ok(d)
+}
+
+fn human(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The socket: `AMANAT_AGENT_SOCK`, else `$XDG_RUNTIME_DIR/amanat/agent.sock`, else
+/// `/tmp/amanat-UID/agent.sock` (the agent refuses a directory that is not private).
+pub fn socket_path() -> PathBuf {
+    if let Some(s) = std::env::var_os(SOCKET_VAR).filter(|s| !s.is_empty()) {
+        return PathBuf::from(s);
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return dir.join("amanat/agent.sock");
+    }
+    let uid = rustix::process::getuid().as_raw();
+    PathBuf::from(format!("/tmp/amanat-{uid}/agent.sock"))
+}
+
+/// What the agent serves for these paths (absolute, so any working directory agrees).
+fn binding(paths: &Paths) -> anyhow::Result<Binding> {
+    Ok(Binding {
+        identity: std::path::absolute(&paths.identity)?,
+        vault: std::path::absolute(&paths.vault)?,
+        state: std::path::absolute(&paths.state)?,
+    })
+}
+
+fn exit_for(kind: ErrorKind) -> (Exit, &'static str) {
+    match kind {
+        ErrorKind::Passphrase => (
+            Exit::Passphrase,
+            "check the passphrase (or AMANAT_PASSPHRASE_FILE) and try again",
+        ),
+        ErrorKind::Locked => (Exit::Passphrase, "unlock it with 'amanat unlock'"),
+        ErrorKind::NotFound => (Exit::NotFound, "see 'amanat ls'"),
+        ErrorKind::Denied | ErrorKind::Uid => (
+            Exit::Denied,
+            "the agent serves only its own user; run 'amanat unlock' as yourself",
+        ),
+        ErrorKind::Integrity => (
+            Exit::Integrity,
+            "the file is damaged or was tampered with: do not use it; run 'amanat verify'",
+        ),
+        _ => (Exit::Other, "run 'amanat lock', then 'amanat unlock' again"),
+    }
+}
+
+fn agent_failure(e: AgentError) -> anyhow::Error {
+    match e {
+        AgentError::Agent { kind, message } => {
+            let (exit, hint) = exit_for(kind);
+            Failure::new(exit, message, hint).into()
+        }
+        e => Failure::new(
+            Exit::Other,
+            format!("agent: {e}"),
+            "run 'amanat lock', then 'amanat unlock' again",
+        )
+        .into(),
+    }
+}
+
+/// Send `request` to an agent unlocked for these paths. `Ok(None)`: no agent, a locked
+/// one, or one unlocked for something else: the caller works locally (and may need the
+/// passphrase). Errors about the request itself (no such entry, tampering) are errors.
+fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Result<Option<Reply>> {
+    let socket = socket_path();
+    let mut client = match Client::connect(&socket) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            eprintln!(
+                "warning: not using the agent at {}: {}",
+                socket.display(),
+                sanitize(&e.to_string())
+            );
+            return Ok(None);
+        }
+    };
+    match client.request(&request(binding(paths)?)) {
+        Ok(reply) => Ok(Some(reply)),
+        Err(AgentError::Agent {
+            kind: ErrorKind::Locked | ErrorKind::Mismatch,
+            ..
+        }) => Ok(None),
+        Err(e @ AgentError::Agent { .. }) => Err(agent_failure(e)),
+        Err(e) => {
+            eprintln!(
+                "warning: not using the agent at {}: {}",
+                socket.display(),
+                sanitize(&e.to_string())
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {}", sanitize(w));
+    }
+}
+
+fn parse_id<T>(hex: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T> {
+    parse(hex).ok_or_else(|| agent_failure(AgentError::Malformed))
+}
+
+/// One entry from the agent: `(author name, entry)`, or `None` to open it locally.
+pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEntry)>> {
+    let reply = ask(paths, |binding| Request::Get {
+        binding,
+        path: path.to_string(),
+    })?;
+    let Some(reply) = reply else { return Ok(None) };
+    let Reply::Entry { entry, warnings } = reply else {
+        return Err(agent_failure(AgentError::Unexpected));
+    };
+    print_warnings(&warnings);
+    let EntryView {
+        id,
+        revision,
+        author_id,
+        author,
+        heads,
+        payload,
+    } = entry;
+    Ok(Some((
+        author,
+        OpenEntry {
+            id: parse_id(&id, EntryId::from_hex)?,
+            revision: parse_id(&revision, RecordId::from_hex)?,
+            author: parse_id(&author_id, MemberId::from_hex)?,
+            payload,
+            heads,
+        },
+    )))
+}
+
+/// Every readable entry from the agent, or `None` to list locally. The entries carry
+/// only what `ls` and `find` show (path, username, URL, modification time): the
+/// secret fields of their payloads are empty, and their revision and author are zero.
+pub fn listing(paths: &Paths) -> anyhow::Result<Option<(Vec<OpenEntry>, anyhow::Result<()>)>> {
+    let Some(reply) = ask(paths, |binding| Request::List { binding })? else {
+        return Ok(None);
+    };
+    let Reply::List {
+        entries,
+        failed,
+        warnings,
+    } = reply
+    else {
+        return Err(agent_failure(AgentError::Unexpected));
+    };
+    print_warnings(&warnings);
+    for f in &failed {
+        eprintln!(
+            "warning: entry {} cannot be opened: {}",
+            sanitize(f.id.get(..8).unwrap_or(&f.id)),
+            sanitize(&f.message)
+        );
+    }
+    let mut list = Vec::with_capacity(entries.len());
+    for EntrySummary {
+        id,
+        path,
+        username,
+        url,
+        modified,
+        heads,
+    } in entries
+    {
+        let mut payload = EntryPayload::default();
+        payload.path = path;
+        payload.username = username;
+        payload.url = url;
+        payload.modified = modified;
+        list.push(OpenEntry {
+            id: parse_id(&id, EntryId::from_hex)?,
+            revision: RecordId([0; 32]),
+            author: MemberId([0; 16]),
+            payload,
+            heads,
+        });
+    }
+    let outcome = if failed.is_empty() {
+        Ok(())
+    } else {
+        fail(
+            Exit::Integrity,
+            format!("{} entr(y/ies) failed their integrity checks", failed.len()),
+            "run 'amanat verify'; an admin can delete or rewrite them",
+        )
+    };
+    Ok(Some((list, outcome)))
+}
+
+/// Start the agent process, detached (its own session, no terminal, no inherited
+/// output), and wait until it listens.
+fn spawn_agent(socket: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .arg("__agent-serve")
+        .arg("--socket")
+        .arg(socket)
+        // The agent never needs the passphrase file: the passphrase comes over the socket.
+        .env_remove(PASSPHRASE_FILE_VAR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out).read_line(&mut line)?;
+    }
+    if line.trim_end() == "ready" {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let _ = child.wait();
+    // Lost a race with another `unlock`: that agent serves us.
+    if err.contains("already running") {
+        return Ok(());
+    }
+    fail(
+        Exit::Other,
+        format!(
+            "the agent did not start: {}",
+            sanitize(
+                err.trim()
+                    .lines()
+                    .next()
+                    .unwrap_or("no reason given")
+                    .trim_start_matches("error: ")
+            )
+        ),
+        format!(
+            "check that {} is in a private directory, or set {SOCKET_VAR}",
+            socket.display()
+        ),
+    )
+}
+
+/// `unlock`.
+pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
+    let socket = socket_path();
+    let binding = binding(paths)?;
+    let bytes = store::read_identity(&paths.identity)?;
+    let info = id::inspect(&bytes)?;
+    // The passphrase is read here (file or prompt) and travels only over the socket.
+    let passphrase = input::passphrase(&info.name)?;
+    let mut client = match Client::connect(&socket) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            spawn_agent(&socket)?;
+            Client::connect(&socket)
+                .map_err(agent_failure)?
+                .ok_or_else(|| {
+                    Failure::new(
+                        Exit::Other,
+                        format!("the agent at {} does not answer", socket.display()),
+                        "try 'amanat unlock' again",
+                    )
+                })?
+        }
+        Err(e) => return Err(agent_failure(e)),
+    };
+    let reply = client
+        .request(&Request::Unlock {
+            binding,
+            passphrase,
+            idle_secs: args.timeout.as_secs(),
+        })
+        .map_err(agent_failure)?;
+    let Reply::Unlocked {
+        name,
+        insecure_kdf,
+        memory_locked,
+    } = reply
+    else {
+        return Err(agent_failure(AgentError::Unexpected));
+    };
+    if insecure_kdf {
+        eprintln!(
+            "warning: this identity uses insecure key-derivation parameters (--insecure-kdf): fine for tests, never for real secrets"
+        );
+    }
+    if !memory_locked {
+        eprintln!(
+            "note: the agent could not lock its memory (RLIMIT_MEMLOCK); its secrets may reach swap"
+        );
+    }
+    outln!(
+        "unlocked '{}' (agent pid {}): locks after {} idle, at most {}",
+        sanitize(&name),
+        client.pid,
+        human(args.timeout.as_secs()),
+        human(MAX_UNLOCKED.as_secs())
+    );
+    Ok(())
+}
+
+/// `lock`.
+pub fn lock() -> anyhow::Result<()> {
+    let socket = socket_path();
+    let Some(mut client) = Client::connect(&socket).map_err(agent_failure)? else {
+        outln!("locked (no agent running)");
+        return Ok(());
+    };
+    match client.request(&Request::Lock).map_err(agent_failure)? {
+        Reply::Locked => {
+            outln!("locked");
+            Ok(())
+        }
+        _ => Err(agent_failure(AgentError::Unexpected)),
+    }
+}
+
+/// `agent status`.
+pub fn status(args: JsonArgs) -> anyhow::Result<()> {
+    let socket = socket_path();
+    let Some(mut client) = Client::connect(&socket).map_err(agent_failure)? else {
+        if args.json {
+            return print_json(&serde_json::json!({"running": false, "unlocked": false}));
+        }
+        outln!("locked (no agent running)");
+        return Ok(());
+    };
+    let Reply::Status(s) = client.request(&Request::Status).map_err(agent_failure)? else {
+        return Err(agent_failure(AgentError::Unexpected));
+    };
+    if args.json {
+        let mut v = serde_json::to_value(&s)?;
+        v["running"] = serde_json::Value::Bool(true);
+        return print_json(&v);
+    }
+    if !s.unlocked {
+        outln!("locked (agent pid {} starting or stopping)", s.pid);
+        return Ok(());
+    }
+    outln!("unlocked: {}", sanitize(s.name.as_deref().unwrap_or("")));
+    if let Some(b) = &s.binding {
+        outln!("identity: {}", sanitize(&b.identity.display().to_string()));
+        outln!("vault: {}", sanitize(&b.vault.display().to_string()));
+    }
+    outln!(
+        "locks in: {} (idle), at most {}",
+        human(s.idle_left_secs.unwrap_or(0)),
+        human(s.max_left_secs.unwrap_or(0))
+    );
+    outln!("cached entries: {}", s.cached_entries);
+    outln!("agent pid: {}", s.pid);
+    Ok(())
+}
+
+/// `__agent-serve`: become the agent. Prints `ready` on stdout once it listens.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let hardening = amanat::harden::harden();
+    // A new session: no controlling terminal, so a closing terminal's SIGHUP does not
+    // reach it (and `unlock`'s process group can end without it).
+    let _ = rustix::process::setsid();
+    let _ = std::env::set_current_dir("/");
+    let listener = amanat::agent::server::bind(&args.socket)?;
+    outln!("ready");
+    amanat::agent::server::serve(listener, hardening)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amanat::agent::DEFAULT_IDLE;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("8h"), Ok(MAX_UNLOCKED));
+        assert!(parse_duration("9h").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn default_timeout_matches_the_library() {
+        assert_eq!(parse_duration("15m"), Ok(DEFAULT_IDLE));
+    }
+}
