@@ -6,6 +6,8 @@
 //! Every test points `AMANAT_AGENT_SOCK` into its own temporary home and kills its agent
 //! (by pid) when it ends, pass or fail.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{Read, Write};

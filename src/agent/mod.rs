@@ -143,7 +143,7 @@ pub enum Reply {
         pid: u32,
     },
     /// Answer to [`Request::Status`].
-    Status(AgentStatus),
+    Status(Box<AgentStatus>),
     /// Answer to [`Request::Unlock`].
     Unlocked {
         /// The identity's name.
@@ -158,7 +158,7 @@ pub enum Reply {
     /// Answer to [`Request::Get`].
     Entry {
         /// The entry, secrets included.
-        entry: EntryView,
+        entry: Box<EntryView>,
         /// Warnings to show (ignored records, wrap findings, first use).
         warnings: Vec<String>,
     },
@@ -378,6 +378,7 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

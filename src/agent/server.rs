@@ -457,7 +457,7 @@ fn handle(shared: &Shared, mut stream: UnixStream) -> bool {
 
 fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, bool) {
     match request {
-        Request::Status => (Reply::Status(status(shared, state)), false),
+        Request::Status => (Reply::Status(Box::new(status(shared, state))), false),
         Request::Lock => (Reply::Locked, true),
         Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
         Request::List { binding } => (serve_cached(state, &binding, list), false),
@@ -710,14 +710,14 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
         ));
     }
     Ok(Reply::Entry {
-        entry: EntryView {
+        entry: Box::new(EntryView {
             id: e.id.to_hex(),
             revision: e.revision.to_hex(),
             author_id: e.author.to_hex(),
             author,
             heads: e.heads,
             payload: e.payload.clone(),
-        },
+        }),
         warnings,
     })
 }

@@ -220,7 +220,7 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
         author,
         heads,
         payload,
-    } = entry;
+    } = *entry;
     Ok(Some((
         author,
         OpenEntry {
@@ -466,6 +466,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use amanat::agent::DEFAULT_IDLE;
 
