@@ -12,6 +12,7 @@ pub mod format;
 pub mod harden;
 pub mod identity;
 pub mod invite;
+pub mod mask;
 pub mod otpauth;
 pub mod passgen;
 pub mod store;
