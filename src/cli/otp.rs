@@ -1,9 +1,23 @@
-//! `amanat otp`: the current TOTP code of an entry.
+//! `amanat otp`: the current TOTP code of an entry (RFC 6238, computed by
+//! `amanat::totp` from the stored `otpauth://` URI).
+//!
+//! The code is printed even on a terminal: it is valid for one period (usually 30 s)
+//! and is typed by hand, unlike the passwords `get` refuses to show. `--clip` hands it
+//! to `clip`'s delivery ([`super::clip::deliver`]): display clipboard or OSC 52,
+//! cleared after `--clear-after` seconds if unchanged.
 
 use clap::Args;
 
+use amanat::totp::Generator;
+
+use amanat::clipboard::Route;
+
 use super::exit::{Exit, fail};
+use super::identity::unlock;
+use super::input::has_tty;
+use super::output::{sanitize, stdout_is_tty};
 use super::paths::Paths;
+use super::vault::load;
 
 /// `otp` arguments.
 #[derive(Debug, Args)]
@@ -13,13 +27,103 @@ pub struct OtpArgs {
     /// Put the code on the clipboard instead of printing it
     #[arg(long)]
     pub clip: bool,
+    /// With --clip: clear the clipboard after this many seconds (if unchanged)
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "AMANAT_CLIP_TIME",
+        default_value_t = 45,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_CLEAR_AFTER)
+    )]
+    pub clear_after: u64,
+}
+
+/// Longest `--clear-after` (a day, as for `clip`).
+const MAX_CLEAR_AFTER: u64 = 86_400;
+
+/// Seconds since the epoch, or a failure for a clock set before 1970 (no code would
+/// be right).
+fn now() -> anyhow::Result<u64> {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => Ok(d.as_secs()),
+        Err(_) => fail(
+            Exit::Other,
+            "the system clock is set before 1970: no TOTP code can be right",
+            "set the clock (TOTP codes depend on the time)",
+        ),
+    }
 }
 
 /// `otp`.
-pub fn otp(_paths: &Paths, _args: OtpArgs) -> anyhow::Result<()> {
-    fail(
-        Exit::Other,
-        "'otp' is being implemented",
-        "see docs/guide.md",
-    )
+pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
+    // With nowhere to copy to, refuse before the passphrase is asked for.
+    if args.clip
+        && Route::choose(
+            std::env::var_os("WAYLAND_DISPLAY").as_deref(),
+            std::env::var_os("DISPLAY").as_deref(),
+            has_tty(),
+        ) == Route::None
+    {
+        return fail(
+            Exit::Other,
+            "no clipboard: no display (WAYLAND_DISPLAY and DISPLAY are unset) and no terminal for OSC 52",
+            format!(
+                "print the code with 'amanat otp {}' (it is valid for one period only)",
+                sanitize(&args.path)
+            ),
+        );
+    }
+    // An unlocked agent answers without the passphrase.
+    let entry = match super::agent::entry(paths, &args.path)? {
+        Some((_, entry)) => entry,
+        None => {
+            let vault = load(paths)?;
+            let identity = unlock(paths)?;
+            vault.session(&identity)?.open(&args.path)?
+        }
+    };
+    if entry.heads > 1 {
+        eprintln!(
+            "warning: '{}' has {} concurrent revisions; using the newest (edit it to resolve)",
+            sanitize(&entry.payload.path),
+            entry.heads
+        );
+    }
+    let Some(uri) = &entry.payload.totp else {
+        return fail(
+            Exit::NotFound,
+            format!("'{}' has no TOTP seed", sanitize(&args.path)),
+            format!(
+                "add one with 'amanat edit {} --totp' (or --totp-stdin)",
+                sanitize(&args.path)
+            ),
+        );
+    };
+    let generator = match Generator::from_uri(uri.expose()) {
+        Ok(g) => g,
+        Err(e) => {
+            return fail(
+                Exit::Other,
+                format!(
+                    "the TOTP URI stored in '{}' is invalid: {e}",
+                    sanitize(&args.path)
+                ),
+                format!(
+                    "replace it with 'amanat edit {} --totp'",
+                    sanitize(&args.path)
+                ),
+            );
+        }
+    };
+    let time = now()?;
+    let code = generator.code_at(time);
+    if args.clip {
+        let what = format!("TOTP code of {}", sanitize(&args.path));
+        return super::clip::deliver(code.expose().as_bytes(), &what, args.clear_after);
+    }
+    outln!("{}", code.expose());
+    if stdout_is_tty() {
+        eprintln!("valid for {} more s", generator.seconds_left(time));
+    }
+    Ok(())
 }
