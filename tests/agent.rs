@@ -358,9 +358,14 @@ fn a_connection_from_another_uid_is_refused() {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
     }
     std::fs::set_permissions(a.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    // nobody runs a copy of the binary inside the (now traversable) home: the build
+    // directory may sit where nobody cannot reach it (a checkout under /root in CI).
+    let binary = a.env.path("amanat-for-nobody");
+    std::fs::copy(common::bin(), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = std::process::Command::new("setpriv");
     cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(common::bin())
+        .arg(&binary)
         .args(["agent", "status"]);
     a.env.apply_env(&mut cmd);
     cmd.env("AMANAT_AGENT_SOCK", a.socket())

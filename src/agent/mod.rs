@@ -367,8 +367,15 @@ impl Client {
 
     /// Send one request and read its reply; an error reply becomes [`AgentError::Agent`].
     pub fn request(&mut self, request: &Request) -> Result<Reply, AgentError> {
-        write_frame(&mut self.stream, request)?;
-        let body = read_frame(&mut self.stream, MAX_REPLY_LEN)?.ok_or(AgentError::Closed)?;
+        // The agent may answer and close before reading (it refuses another user's
+        // connection at once): then our write fails with a broken pipe while its reply
+        // is already waiting to be read, so read before reporting the write error.
+        let written = write_frame(&mut self.stream, request);
+        let body = match read_frame(&mut self.stream, MAX_REPLY_LEN) {
+            Ok(Some(body)) => body,
+            Ok(None) => return Err(written.err().unwrap_or(AgentError::Closed)),
+            Err(e) => return Err(written.err().unwrap_or(e)),
+        };
         match decode::<Reply>(&body)? {
             Reply::Error { kind, message } => Err(AgentError::Agent { kind, message }),
             reply => Ok(reply),
