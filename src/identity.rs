@@ -61,6 +61,59 @@ struct IdentityHeader {
     nonce: [u8; 24],
 }
 
+/// Why a [`Keyholder`] could not sign or open a key wrap.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyholderError {
+    /// The holder stopped being unlocked mid-operation (the agent locked or timed out).
+    #[error("the identity is locked: {0}")]
+    Locked(String),
+    /// The key wrap did not open: not addressed to this identity, or modified.
+    #[error("key wrap did not open")]
+    Integrity,
+    /// The holder refused the request or could not answer (a dead agent, a bad reply).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What the vault needs from an unlocked identity: its public keys, signatures on
+/// records, and opening the key wraps addressed to it. The secret keys stay with the
+/// holder: an [`Identity`] in this process, or the unlock agent (`agent::AgentKeys`),
+/// which answers over its socket and never hands the secret keys out.
+pub trait Keyholder: std::fmt::Debug {
+    /// Display name.
+    fn name(&self) -> &str;
+    /// Public keys.
+    fn keys(&self) -> &PublicKeys;
+    /// Sign an encoded vault record under [`crypto::SIGNATURE_LABEL`].
+    fn sign_record(&self, record: &[u8]) -> Result<[u8; crypto::SIGNATURE_LEN], KeyholderError>;
+    /// Open an HPKE key wrap made to this identity's agreement key with `info`.
+    fn unwrap_key(
+        &self,
+        info: &[u8],
+        wrapped: &crypto::HpkeWrapped,
+    ) -> Result<SymmetricKey, KeyholderError>;
+}
+
+impl Keyholder for Identity {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn keys(&self) -> &PublicKeys {
+        &self.keys
+    }
+    fn sign_record(&self, record: &[u8]) -> Result<[u8; crypto::SIGNATURE_LEN], KeyholderError> {
+        Ok(self.signing.sign(crypto::SIGNATURE_LABEL, record))
+    }
+    fn unwrap_key(
+        &self,
+        info: &[u8],
+        wrapped: &crypto::HpkeWrapped,
+    ) -> Result<SymmetricKey, KeyholderError> {
+        crypto::hpke_unwrap(&self.agreement, info, wrapped).map_err(|_| KeyholderError::Integrity)
+    }
+}
+
 /// An unlocked identity. Secret keys are zeroized on drop and never printed.
 #[derive(Debug)]
 pub struct Identity {

@@ -167,6 +167,19 @@ fn lock_shared(path: &Path) -> Option<Lock> {
     Some(Lock { _file: file })
 }
 
+/// Try to take the shared lock on `<path>.lock` without waiting. `Err(())` when a
+/// writer holds the exclusive lock; `Ok(None)` when there is no lock file to take.
+fn try_lock_shared(path: &Path) -> Result<Option<Lock>, ()> {
+    let Ok((file, _)) = open_lock_file(path) else {
+        return Ok(None);
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(Lock { _file: file })),
+        Err(fs::TryLockError::WouldBlock) => Err(()),
+        Err(fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
 /// Remove temporary files that `write_atomic` left for `path` when a writer was killed
 /// between creating and renaming them. Only call this while holding the lock that
 /// every writer of `path` holds, so no live writer's temp file can match.
@@ -270,6 +283,25 @@ impl VaultStore {
         let (vault, status) = self.load_unpinned()?;
         self.pin(&vault)?;
         Ok((vault, status))
+    }
+
+    /// [`load`](Self::load) for the agent, which must never wait for the lock: a
+    /// writer holding it may be waiting for the agent's signature. Then the file is
+    /// read without the lock (it is only ever replaced by an atomic rename, so it is
+    /// whole) and nothing is pinned; a read that raced the writer's rename and pin looks
+    /// like a rollback, so that one case is read again.
+    pub fn load_without_waiting(&self) -> Result<(Vault, PinStatus), StoreError> {
+        match try_lock_shared(&self.path) {
+            Ok(_lock) => {
+                let (vault, status) = self.load_unpinned()?;
+                self.pin(&vault)?;
+                Ok((vault, status))
+            }
+            Err(()) => match self.load_unpinned() {
+                Err(StoreError::Rollback { .. }) => self.load_unpinned(),
+                other => other,
+            },
+        }
     }
 
     /// Read, check the pins and verify the records not verified before, without
@@ -478,6 +510,24 @@ mod tests {
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn load_without_waiting_reads_while_a_writer_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Identity::generate("alice").unwrap();
+        let store = VaultStore::new(dir.path().join("v"), dir.path().join("state"));
+        let v = Vault::create(&a, "acme").unwrap();
+        store.create(&v).unwrap();
+        let held = lock(store.path()).unwrap();
+        // A blocking shared lock would wait here for ever (flock locks of two open
+        // files conflict within one process too).
+        assert!(try_lock_shared(store.path()).is_err());
+        let (read, _) = store.load_without_waiting().unwrap();
+        assert_eq!(read.heads(), v.heads());
+        drop(held);
+        let (read, _) = store.load_without_waiting().unwrap();
+        assert_eq!(read.heads(), v.heads());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::format::{
     GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, PublicKeys, Record, RecordBody,
     RecordId, Role, SealedEntry, StoredRecord, VaultFile,
 };
-use crate::identity::Identity;
+use crate::identity::{Keyholder, KeyholderError};
 
 mod history;
 mod team;
@@ -70,6 +70,18 @@ pub enum VaultError {
     /// The entry is not shared with that principal.
     #[error("'{0}' is not shared with them")]
     NotShared(String),
+    /// The identity's holder (the agent) could not sign or open a key wrap.
+    #[error("{0}")]
+    Keyholder(KeyholderError),
+}
+
+impl From<KeyholderError> for VaultError {
+    fn from(e: KeyholderError) -> Self {
+        match e {
+            KeyholderError::Integrity => VaultError::Integrity("decryption failed"),
+            e => VaultError::Keyholder(e),
+        }
+    }
 }
 
 impl From<CryptoError> for VaultError {
@@ -217,7 +229,7 @@ pub fn check_path(path: &str) -> Result<(), VaultError> {
 
 impl Vault {
     /// A new vault owned by `owner`: the genesis record and the first `@admins` key.
-    pub fn create(owner: &Identity, team: &str) -> Result<Self, VaultError> {
+    pub fn create(owner: &dyn Keyholder, team: &str) -> Result<Self, VaultError> {
         let owner_id = MemberId(crypto::random_array().map_err(|_| VaultError::Random)?);
         let genesis = Record {
             parents: vec![],
@@ -226,13 +238,13 @@ impl Vault {
             body: RecordBody::Genesis(Genesis {
                 team: team.to_string(),
                 owner: owner_id,
-                owner_name: owner.name.clone(),
-                owner_keys: owner.keys,
+                owner_name: owner.name().to_string(),
+                owner_keys: *owner.keys(),
                 nonce: crypto::random_array().map_err(|_| VaultError::Random)?,
             }),
         };
         let (bytes, id) = StoredRecord::encode(genesis.clone())?;
-        let signature = owner.signing.sign(SIGNATURE_LABEL, &bytes);
+        let signature = owner.sign_record(&bytes)?;
         let file = VaultFile {
             vault_id: id,
             records: vec![StoredRecord {
@@ -305,11 +317,11 @@ impl Vault {
     }
 
     /// The current member whose keys are the identity's.
-    pub fn member_for(&self, identity: &Identity) -> Result<&Member, VaultError> {
+    pub fn member_for(&self, identity: &dyn Keyholder) -> Result<&Member, VaultError> {
         self.members
             .values()
-            .find(|m| m.active && m.keys == identity.keys)
-            .ok_or_else(|| VaultError::NotMember(identity.name.clone()))
+            .find(|m| m.active && m.keys == *identity.keys())
+            .ok_or_else(|| VaultError::NotMember(identity.name().to_string()))
     }
 
     /// Replay until the authority rule is stable: a record that turns out not to be
@@ -790,7 +802,7 @@ impl Vault {
     /// the current heads), append them and replay. Returns the new record ids.
     pub fn append(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         bodies: Vec<RecordBody>,
     ) -> Result<Vec<RecordId>, VaultError> {
         let author = self.member_for(identity)?.id;
@@ -812,7 +824,7 @@ impl Vault {
                 body,
             };
             let (bytes, id) = StoredRecord::encode(record.clone())?;
-            let signature = identity.signing.sign(SIGNATURE_LABEL, &bytes);
+            let signature = identity.sign_record(&bytes)?;
             new.push(StoredRecord {
                 bytes,
                 record,
@@ -905,7 +917,7 @@ impl Vault {
     // Reading
 
     /// A reading session for one member: caches the group keys it unwraps.
-    pub fn session<'a>(&'a self, identity: &'a Identity) -> Result<Session<'a>, VaultError> {
+    pub fn session<'a>(&'a self, identity: &'a dyn Keyholder) -> Result<Session<'a>, VaultError> {
         let me = self.member_for(identity)?.clone();
         Ok(Session {
             vault: self,
@@ -938,7 +950,7 @@ impl Vault {
 #[derive(Debug)]
 pub struct Session<'a> {
     vault: &'a Vault,
-    identity: &'a Identity,
+    identity: &'a dyn Keyholder,
     me: Member,
     group_keys: RefCell<HashMap<RecordId, SymmetricKey>>,
 }
@@ -1003,8 +1015,13 @@ impl Session<'_> {
                 .try_into()
                 .map_err(|_| VaultError::Integrity("group key wrap"))?,
         };
-        let key = crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)
-            .map_err(|_| VaultError::Integrity("group key wrap"))?;
+        let key = self
+            .identity
+            .unwrap_key(&info, &wrapped)
+            .map_err(|e| match e {
+                KeyholderError::Integrity => VaultError::Integrity("group key wrap"),
+                e => VaultError::Keyholder(e),
+            })?;
         key.check_commitment(&version.commitment)
             .map_err(|_| VaultError::Integrity("group key commitment"))?;
         // The published public key must be the one derived from this key, or wraps
@@ -1068,7 +1085,7 @@ impl Session<'_> {
                             .try_into()
                             .map_err(|_| VaultError::Integrity("entry key wrap"))?,
                     };
-                    crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)?
+                    self.identity.unwrap_key(&info, &wrapped)?
                 }
                 KeyWrap::Group {
                     group,
@@ -1522,6 +1539,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::crypto::SecretString;
+    use crate::identity::Identity;
 
     fn alice() -> Identity {
         Identity::generate("alice").unwrap()

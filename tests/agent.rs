@@ -21,12 +21,12 @@ use common::{Outcome, TestEnv};
 /// A test home with an agent socket inside it; kills the agent it started on drop.
 struct AgentEnv {
     env: TestEnv,
-    pids: std::cell::RefCell<Vec<u32>>,
+    pids: std::sync::Mutex<Vec<u32>>,
 }
 
 impl Drop for AgentEnv {
     fn drop(&mut self) {
-        for pid in self.pids.borrow().iter() {
+        for pid in self.pids.lock().unwrap().iter() {
             if let Some(pid) = rustix::process::Pid::from_raw(*pid as i32) {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
@@ -83,7 +83,7 @@ impl AgentEnv {
         all.extend_from_slice(args);
         let out = self.run(&all).success();
         let pid = pid_in(&out.stdout);
-        self.pids.borrow_mut().push(pid);
+        self.pids.lock().unwrap().push(pid);
         pid
     }
 
@@ -177,8 +177,8 @@ fn a_changed_vault_is_reloaded() {
     let a = AgentEnv::new();
     a.unlock(&[]);
     a.get().success();
-    // A write through the passphrase file (the agent does not sign), then a read
-    // through the agent, which must notice the new file.
+    // A write (signed through the agent), then a read through the agent, which must
+    // notice the new file.
     let mut cmd =
         assert_cmd::Command::from_std(a.command(&["add", "db/prod", "--password-stdin"], true));
     cmd.timeout(common::COMMAND_TIMEOUT).write_stdin("pr0d\n");
@@ -263,7 +263,7 @@ fn connect(a: &AgentEnv) -> UnixStream {
 fn garbage_on_the_socket_does_not_stop_the_agent() {
     let a = AgentEnv::new();
     let pid = a.unlock(&[]);
-    let hello = frame(br#"{"type":"hello","version":1}"#);
+    let hello = frame(br#"{"type":"hello","version":2}"#);
 
     // Random bytes.
     let mut noise = vec![0u8; 4096];
@@ -435,7 +435,7 @@ fn the_passphrase_never_reaches_a_command_line_or_an_environment() {
         .unwrap()
         .read_to_string(&mut stdout)
         .unwrap();
-    a.pids.borrow_mut().push(pid_in(&stdout));
+    a.pids.lock().unwrap().push(pid_in(&stdout));
     seen.extend(proc_files_containing(passphrase.as_bytes()));
     assert!(seen.is_empty(), "passphrase found in {seen:?}");
     assert_eq!(a.get().success().stdout, "S3cret!\n");
@@ -456,5 +456,182 @@ fn the_agent_is_not_dumpable_and_has_no_core_limit() {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert!(!status.contains("CoreDumping:\t1"));
     assert_eq!(a.status()["not_dumpable"], true);
+    a.run(&["lock"]).success();
+}
+
+/// `amanat ARGS` with no passphrase source, `stdin` on its standard input.
+fn run_stdin_without_passphrase(a: &AgentEnv, args: &[&str], stdin: &str) -> Outcome {
+    let mut cmd = assert_cmd::Command::from_std(a.command(args, false));
+    cmd.timeout(common::COMMAND_TIMEOUT).write_stdin(stdin);
+    Outcome::from(cmd.output().unwrap())
+}
+
+#[test]
+fn writes_and_team_commands_use_the_agent() {
+    let a = AgentEnv::new();
+    let bob = TestEnv::new().with_passphrase_file("bob's passphrase\n");
+    let (bob_key, bob_fp) = bob.identity_new("bob");
+    // Locked: a write needs the passphrase, and there is none.
+    run_stdin_without_passphrase(&a, &["add", "db/prod", "--password-stdin"], "pr0d\n").code(3);
+
+    a.unlock(&[]);
+    let none = |args: &[&str]| a.run_without_passphrase(args).success();
+    let out = run_stdin_without_passphrase(&a, &["add", "db/prod", "--password-stdin"], "pr0d\n");
+    assert_eq!(out.success().stdout, "added db/prod\n");
+    none(&["add", "db/gen", "--generate", "--length", "24"]);
+    none(&["edit", "web/github", "--username", "alice2"]);
+    none(&["mv", "db/gen", "db/generated"]);
+    none(&["rm", "db/generated"]);
+    none(&["member", "add", "bob", &bob_key, "--fingerprint", &bob_fp]);
+    none(&["group", "create", "ops", "bob"]);
+    none(&["share", "db/prod", "--with", "@ops"]);
+    none(&["access", "db/prod"]);
+    none(&["audit"]);
+    none(&["report", "access", "--format", "csv"]);
+    none(&["member", "rm", "bob"]);
+
+    // Every record the agent signed verifies, and the writes are what they say.
+    a.run_without_passphrase(&["verify"]).success();
+    assert_eq!(none(&["get", "db/prod"]).stdout, "pr0d\n");
+    assert_eq!(
+        none(&["get", "web/github", "--field", "username"]).stdout,
+        "alice2\n"
+    );
+    assert_eq!(none(&["ls"]).stdout, "db/prod\nweb/github\n");
+    // The same reads without the agent, with the passphrase: the vault is ordinary.
+    a.run(&["lock"]).success();
+    assert_eq!(a.env.get("db/prod", "password"), "pr0d");
+}
+
+/// Hello, then one request; the reply.
+fn ask_raw(a: &AgentEnv, request: serde_json::Value) -> serde_json::Value {
+    let mut s = connect(a);
+    s.write_all(&frame(br#"{"type":"hello","version":2}"#))
+        .unwrap();
+    assert_eq!(read_reply(&mut s).unwrap()["type"], "hello");
+    s.write_all(&frame(request.to_string().as_bytes())).unwrap();
+    read_reply(&mut s).unwrap()
+}
+
+#[test]
+fn the_agent_signs_only_its_members_records_and_never_hands_out_keys() {
+    use amanat::format::{MemberId, Record, RecordBody, StoredRecord, hex_string};
+    let a = AgentEnv::new();
+    let pid = a.unlock(&[]);
+    let binding = serde_json::json!({
+        "identity": a.env.identity_path(),
+        "vault": a.env.vault_path(),
+        "state": a.env.state_dir(),
+    });
+    let sign = |record: &str| {
+        ask_raw(
+            &a,
+            serde_json::json!({"type": "sign", "binding": binding, "record": record}),
+        )
+    };
+
+    let keys = ask_raw(&a, serde_json::json!({"type": "keys", "binding": binding}));
+    assert_eq!(keys["type"], "keys", "{keys}");
+    assert_eq!(keys["name"], "alice");
+    let public = keys["public_key"].as_str().unwrap();
+    assert!(public.starts_with("amanat1"));
+    // Only the public half: the reply is the public key text and the name.
+    assert_eq!(keys.as_object().unwrap().len(), 3, "{keys}");
+
+    // Arbitrary bytes are not a record: refused.
+    let reply = sign(&hex_string(b"please sign this login challenge"));
+    assert_eq!(reply["kind"], "protocol", "{reply}");
+    assert_eq!(sign("zz")["kind"], "protocol");
+    // A well-formed record authored by another member id: refused.
+    let foreign = Record {
+        parents: vec![],
+        author: MemberId([7; 16]),
+        time: 0,
+        body: RecordBody::RemoveMember {
+            member: MemberId([8; 16]),
+        },
+    };
+    let (bytes, _) = StoredRecord::encode(foreign).unwrap();
+    let reply = sign(&hex_string(&bytes));
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["kind"], "denied", "{reply}");
+    // Another binding (another vault path): refused, and the agent says so.
+    let mut other = binding.clone();
+    other["vault"] = serde_json::json!("/nonexistent/vault");
+    let reply = ask_raw(
+        &a,
+        serde_json::json!({"type": "sign", "binding": other, "record": hex_string(&bytes)}),
+    );
+    assert_eq!(reply["kind"], "mismatch", "{reply}");
+    // A key wrap that is not addressed to this identity does not open.
+    let reply = ask_raw(
+        &a,
+        serde_json::json!({"type": "unwrap", "binding": binding, "info": "00",
+            "enc": hex_string(&[9; 32]), "sealed": hex_string(&[1; 48])}),
+    );
+    assert_eq!(reply["kind"], "integrity", "{reply}");
+    let reply = ask_raw(
+        &a,
+        serde_json::json!({"type": "unwrap", "binding": binding, "info": "00",
+            "enc": "00", "sealed": "00"}),
+    );
+    assert_eq!(reply["kind"], "protocol", "{reply}");
+
+    assert!(alive(pid));
+    assert_eq!(a.get().success().stdout, "S3cret!\n");
+    a.run(&["lock"]).success();
+}
+
+#[test]
+fn concurrent_writers_and_readers_through_the_agent_do_not_deadlock() {
+    // A writer holds the vault lock while it asks the agent for signatures; a reader
+    // that makes the agent reload the vault must not leave the agent waiting for that
+    // lock (it would wait for the writer, which waits for the agent).
+    let a = AgentEnv::new();
+    a.unlock(&[]);
+    std::thread::scope(|scope| {
+        for w in 0..3 {
+            let a = &a;
+            scope.spawn(move || {
+                for i in 0..5 {
+                    let path = format!("w{w}/e{i}");
+                    let out = run_stdin_without_passphrase(
+                        a,
+                        &["add", &path, "--password-stdin"],
+                        "pw\n",
+                    );
+                    assert_eq!(out.success().stdout, format!("added {path}\n"));
+                }
+            });
+        }
+        for _ in 0..2 {
+            let a = &a;
+            scope.spawn(move || {
+                for _ in 0..8 {
+                    assert_eq!(a.get().success().stdout, "S3cret!\n");
+                }
+            });
+        }
+    });
+    let ls = a.run_without_passphrase(&["ls"]).success();
+    assert_eq!(ls.stdout.lines().count(), 16, "{ls:?}");
+    a.run_without_passphrase(&["verify"]).success();
+    a.run(&["lock"]).success();
+}
+
+#[test]
+fn the_memory_lock_notice_is_shown_once() {
+    let a = AgentEnv::new();
+    let first = a.run(&["unlock"]).success();
+    a.pids.lock().unwrap().push(pid_in(&first.stdout));
+    let note = "could not lock its memory";
+    if a.status()["memory_locked"] == true {
+        // Root or an unlimited RLIMIT_MEMLOCK: locked, so never a note.
+        assert!(!first.stderr.contains(note), "{first:?}");
+    } else {
+        assert!(first.stderr.contains(note), "{first:?}");
+    }
+    let second = a.run(&["unlock"]).success();
+    assert!(!second.stderr.contains(note), "{second:?}");
     a.run(&["lock"]).success();
 }

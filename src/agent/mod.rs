@@ -14,6 +14,7 @@
 //! start and query it are in the binary (`src/cli/agent.rs`).
 //! Not for: process hardening (`harden`), reading the vault file (`store`).
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -22,14 +23,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::crypto::SecretString;
-use crate::format::EntryPayload;
+use crate::crypto::{
+    self, HpkeWrapped, SIGNATURE_LABEL, SIGNATURE_LEN, SecretString, SymmetricKey,
+};
+use crate::format::{EntryPayload, PublicKeys, hex_string, parse_hex};
+use crate::identity::{Keyholder, KeyholderError, parse_public_key_text};
 
 pub mod server;
 
 /// The protocol version. Bump by hand when any message changes shape; never derive it
 /// from the crate version.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest request frame the agent reads (a request holds paths and at most a
 /// passphrase). Anything larger is refused before it is read.
 pub const MAX_REQUEST_LEN: u32 = 64 * 1024;
@@ -129,6 +133,30 @@ pub enum Request {
         /// Must equal the agent's binding.
         binding: Binding,
     },
+    /// The unlocked identity's name and public keys.
+    Keys {
+        /// Must equal the agent's binding.
+        binding: Binding,
+    },
+    /// Sign an encoded record of the bound vault authored by this identity (or the
+    /// genesis record of a new vault it owns); anything else is refused.
+    Sign {
+        /// Must equal the agent's binding.
+        binding: Binding,
+        /// The record's encoding, hex.
+        record: String,
+    },
+    /// Open an HPKE key wrap addressed to the identity.
+    Unwrap {
+        /// Must equal the agent's binding.
+        binding: Binding,
+        /// The HPKE `info`, hex.
+        info: String,
+        /// The encapsulated key, hex (32 bytes).
+        enc: String,
+        /// The sealed key and tag, hex (48 bytes).
+        sealed: String,
+    },
 }
 
 /// The agent's message.
@@ -170,6 +198,23 @@ pub enum Reply {
         failed: Vec<FailedEntry>,
         /// Warnings to show.
         warnings: Vec<String>,
+    },
+    /// Answer to [`Request::Keys`].
+    Keys {
+        /// The identity's name.
+        name: String,
+        /// The public keys as `amanat1…` text.
+        public_key: String,
+    },
+    /// Answer to [`Request::Sign`].
+    Signature {
+        /// The Ed25519 signature, hex (64 bytes).
+        signature: String,
+    },
+    /// Answer to [`Request::Unwrap`]: the unwrapped 32-byte key, hex.
+    Key {
+        /// The key, hex.
+        key: SecretString,
     },
     /// The request failed.
     Error {
@@ -383,6 +428,121 @@ impl Client {
     }
 }
 
+/// The identity as an unlocked agent holds it: a [`Keyholder`] whose signatures and
+/// key unwraps are requests on one connection. The secret keys stay in the agent.
+#[derive(Debug)]
+pub struct AgentKeys {
+    client: RefCell<Client>,
+    binding: Binding,
+    name: String,
+    keys: PublicKeys,
+}
+
+impl AgentKeys {
+    /// The identity the agent at `socket` holds for `binding`. `Ok(None)`: no agent, a
+    /// locked one, or one unlocked for another identity, vault or state directory.
+    pub fn connect(socket: &Path, binding: Binding) -> Result<Option<Self>, AgentError> {
+        let Some(mut client) = Client::connect(socket)? else {
+            return Ok(None);
+        };
+        let request = Request::Keys {
+            binding: binding.clone(),
+        };
+        match client.request(&request) {
+            Ok(Reply::Keys { name, public_key }) => {
+                let keys = parse_public_key_text(&public_key).map_err(|_| AgentError::Malformed)?;
+                Ok(Some(Self {
+                    client: RefCell::new(client),
+                    binding,
+                    name,
+                    keys,
+                }))
+            }
+            Ok(_) => Err(AgentError::Unexpected),
+            Err(AgentError::Agent {
+                kind: ErrorKind::Locked | ErrorKind::Mismatch,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn ask(&self, request: &Request) -> Result<Reply, KeyholderError> {
+        self.client
+            .borrow_mut()
+            .request(request)
+            .map_err(|e| match e {
+                AgentError::Agent {
+                    kind: ErrorKind::Locked | ErrorKind::Mismatch,
+                    message,
+                } => KeyholderError::Locked(format!("agent: {message}")),
+                AgentError::Agent {
+                    kind: ErrorKind::Integrity,
+                    ..
+                } => KeyholderError::Integrity,
+                e => KeyholderError::Failed(format!("agent: {e}")),
+            })
+    }
+}
+
+fn unexpected() -> KeyholderError {
+    KeyholderError::Failed(format!("agent: {}", AgentError::Unexpected))
+}
+
+impl Keyholder for AgentKeys {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn keys(&self) -> &PublicKeys {
+        &self.keys
+    }
+
+    fn sign_record(&self, record: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyholderError> {
+        let reply = self.ask(&Request::Sign {
+            binding: self.binding.clone(),
+            record: hex_string(record),
+        })?;
+        let Reply::Signature { signature } = reply else {
+            return Err(unexpected());
+        };
+        let signature: [u8; SIGNATURE_LEN] = parse_hex(&signature)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(unexpected)?;
+        // A signature that does not verify under our key would make the write useless
+        // (every reader ignores the record): refuse it here, before anything is written.
+        crypto::verify(&self.keys.signing, SIGNATURE_LABEL, record, &signature).map_err(|_| {
+            KeyholderError::Failed(
+                "agent: its signature does not verify under this identity's key".into(),
+            )
+        })?;
+        Ok(signature)
+    }
+
+    fn unwrap_key(
+        &self,
+        info: &[u8],
+        wrapped: &HpkeWrapped,
+    ) -> Result<SymmetricKey, KeyholderError> {
+        let reply = self.ask(&Request::Unwrap {
+            binding: self.binding.clone(),
+            info: hex_string(info),
+            enc: hex_string(&wrapped.enc),
+            sealed: hex_string(&wrapped.sealed),
+        })?;
+        let Reply::Key { key } = reply else {
+            return Err(unexpected());
+        };
+        let bytes = Zeroizing::new(parse_hex(key.expose()).ok_or_else(unexpected)?);
+        let mut array = Zeroizing::new([0u8; 32]);
+        if bytes.len() != array.len() {
+            return Err(unexpected());
+        }
+        array.copy_from_slice(&bytes);
+        Ok(SymmetricKey::from_bytes(*array))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -391,7 +551,7 @@ mod tests {
     #[test]
     fn protocol_version_is_an_explicit_constant() {
         // Changing a message's shape means bumping this by hand (docs/agent.md).
-        assert_eq!(PROTOCOL_VERSION, 1);
+        assert_eq!(PROTOCOL_VERSION, 2);
     }
 
     #[test]

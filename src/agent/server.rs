@@ -26,8 +26,8 @@ use super::{
     MAX_REQUEST_LEN, MAX_UNLOCKED, PROTOCOL_VERSION, Reply, Request, SERVER_IO_TIMEOUT, decode,
     read_frame, write_frame,
 };
-use crate::crypto::SecretString;
-use crate::format::RecordId;
+use crate::crypto::{self, SIGNATURE_LABEL, SecretString};
+use crate::format::{MemberId, RecordBody, RecordId};
 use crate::harden::Hardening;
 use crate::identity::{Identity, IdentityError};
 use crate::store::{self, PinStatus, StoreError, VaultStore};
@@ -198,6 +198,9 @@ struct Unlocked {
     last_used: Instant,
     deadline: Instant,
     cache: Option<Cache>,
+    /// This identity's member id in the bound vault, once a load has found it (it
+    /// never changes; `Sign` checks authors against it without reloading the vault).
+    member: Option<MemberId>,
 }
 
 struct State {
@@ -461,6 +464,17 @@ fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, boo
         Request::Lock => (Reply::Locked, true),
         Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
         Request::List { binding } => (serve_cached(state, &binding, list), false),
+        Request::Keys { binding } => (serve_uncached(state, &binding, keys), false),
+        Request::Sign { binding, record } => (sign(state, &binding, &record), false),
+        Request::Unwrap {
+            binding,
+            info,
+            enc,
+            sealed,
+        } => {
+            let answer = |u: &mut Unlocked| unwrap_key(u, &info, &enc, &sealed);
+            (serve_uncached(state, &binding, answer), false)
+        }
         Request::Hello { .. } | Request::Unlock { .. } => {
             (error(ErrorKind::Protocol, "unexpected message"), false)
         }
@@ -530,6 +544,10 @@ fn install(state: &mut State, grant: Grant) {
         .take()
         .filter(|u| u.binding == grant.binding && u.identity.keys == grant.identity.keys)
         .and_then(|u| u.cache);
+    let member = cache
+        .as_ref()
+        .and_then(|c| c.vault.member_for(&grant.identity).ok())
+        .map(|m| m.id);
     let now = Instant::now();
     state.unlocked = Some(Unlocked {
         identity: grant.identity,
@@ -538,8 +556,110 @@ fn install(state: &mut State, grant: Grant) {
         idle: grant.idle,
         last_used: now,
         deadline: now + MAX_UNLOCKED,
+        member,
         cache,
     });
+}
+
+/// The unlocked state for `binding`, counting the request as activity.
+fn bound<'a>(state: &'a mut State, binding: &Binding) -> Result<&'a mut Unlocked, Reply> {
+    let Some(u) = state.unlocked.as_mut() else {
+        return Err(error(ErrorKind::Locked, "the agent is locked"));
+    };
+    if u.binding != *binding {
+        return Err(error(
+            ErrorKind::Mismatch,
+            "the agent is unlocked for another identity or vault",
+        ));
+    }
+    u.last_used = Instant::now();
+    Ok(u)
+}
+
+/// Check the binding, count as activity and answer with `answer`, without loading the
+/// vault (key requests must work before the vault exists: `init`).
+fn serve_uncached(
+    state: &mut State,
+    binding: &Binding,
+    answer: impl FnOnce(&mut Unlocked) -> Result<Reply, Reply>,
+) -> Reply {
+    match bound(state, binding).and_then(answer) {
+        Ok(reply) | Err(reply) => reply,
+    }
+}
+
+fn keys(u: &mut Unlocked) -> Result<Reply, Reply> {
+    Ok(Reply::Keys {
+        name: u.identity.name.clone(),
+        public_key: u.identity.public_key_text(),
+    })
+}
+
+/// Sign a record, but only one this identity may legitimately sign in the bound vault:
+/// a well-formed record authored by its member id there, or the genesis record of a new
+/// vault naming it as owner. A same-uid process cannot get a signature on arbitrary
+/// bytes, or on a record for another vault.
+fn sign(state: &mut State, binding: &Binding, hex: &str) -> Reply {
+    let Some(bytes) = crate::format::parse_hex(hex) else {
+        return error(ErrorKind::Protocol, "record is not hex");
+    };
+    let record = match crate::format::decode_record(&bytes) {
+        Ok(r) => r,
+        Err(e) => return error(ErrorKind::Protocol, format!("not a vault record: {e}")),
+    };
+    let signed = |u: &Unlocked| Reply::Signature {
+        signature: crate::format::hex_string(&u.identity.signing.sign(SIGNATURE_LABEL, &bytes)),
+    };
+    if let RecordBody::Genesis(g) = &record.body {
+        return serve_uncached(state, binding, |u| {
+            if g.owner_keys == u.identity.keys && g.owner == record.author {
+                Ok(signed(u))
+            } else {
+                Err(error(
+                    ErrorKind::Denied,
+                    "refusing to sign a genesis record for another owner",
+                ))
+            }
+        });
+    }
+    // The member id once known; else load the vault (never waiting for its lock: the
+    // writer asking for this signature may hold it).
+    let known = state.unlocked.as_ref().and_then(|u| u.member);
+    let check = |u: &mut Unlocked| {
+        let me = u
+            .member
+            .ok_or_else(|| vault_error(&VaultError::NotMember(u.identity.name.clone())))?;
+        if me != record.author {
+            return Err(error(
+                ErrorKind::Denied,
+                "refusing to sign a record authored by another member",
+            ));
+        }
+        Ok(signed(u))
+    };
+    if known.is_some() {
+        serve_uncached(state, binding, check)
+    } else {
+        serve_cached(state, binding, check)
+    }
+}
+
+fn unwrap_key(u: &mut Unlocked, info: &str, enc: &str, sealed: &str) -> Result<Reply, Reply> {
+    let malformed = || error(ErrorKind::Protocol, "malformed key wrap");
+    let info = crate::format::parse_hex(info).ok_or_else(malformed)?;
+    let wrapped = crypto::HpkeWrapped {
+        enc: crate::format::parse_hex(enc)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(malformed)?,
+        sealed: crate::format::parse_hex(sealed)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(malformed)?,
+    };
+    let key = crypto::hpke_unwrap(&u.identity.agreement, &info, &wrapped)
+        .map_err(|_| error(ErrorKind::Integrity, "key wrap did not open"))?;
+    Ok(Reply::Key {
+        key: SecretString::new(crate::format::hex_string(key.expose())),
+    })
 }
 
 /// Check the binding, refresh the cache if the vault file changed, count as activity,
@@ -549,16 +669,10 @@ fn serve_cached(
     binding: &Binding,
     answer: impl FnOnce(&mut Unlocked) -> Result<Reply, Reply>,
 ) -> Reply {
-    let Some(u) = state.unlocked.as_mut() else {
-        return error(ErrorKind::Locked, "the agent is locked");
+    let u = match bound(state, binding) {
+        Ok(u) => u,
+        Err(reply) => return reply,
     };
-    if u.binding != *binding {
-        return error(
-            ErrorKind::Mismatch,
-            "the agent is unlocked for another identity or vault",
-        );
-    }
-    u.last_used = Instant::now();
     let fresh_warnings = match refresh(u) {
         Ok(w) => w,
         Err(reply) => return reply,
@@ -587,7 +701,7 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
         return Ok(Vec::new());
     }
     let store = VaultStore::new(u.binding.vault.clone(), u.binding.state.clone());
-    let (vault, status) = match store.load() {
+    let (vault, status) = match store.load_without_waiting() {
         Ok(v) => v,
         Err(e) => {
             // Never keep answering from a vault whose file no longer verifies.
@@ -617,6 +731,9 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
         return Ok(warnings);
     }
     u.cache = None;
+    if let Ok(me) = vault.member_for(&u.identity) {
+        u.member = Some(me.id);
+    }
     let listing = match vault.session(&u.identity).and_then(|s| s.list_all()) {
         Ok(l) => l,
         Err(e) => return Err(vault_error(&e)),

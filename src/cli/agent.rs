@@ -12,7 +12,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use amanat::agent::{
-    AgentError, Binding, Client, EntrySummary, EntryView, ErrorKind, MAX_UNLOCKED, Reply, Request,
+    AgentError, AgentKeys, Binding, Client, EntrySummary, EntryView, ErrorKind, MAX_UNLOCKED,
+    Reply, Request,
 };
 use amanat::format::{EntryId, EntryPayload, MemberId, RecordId};
 use amanat::identity as id;
@@ -180,6 +181,37 @@ fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Resul
             kind: ErrorKind::Locked | ErrorKind::Mismatch,
             ..
         }) => Ok(None),
+        Err(e @ AgentError::Agent { .. }) => Err(agent_failure(e)),
+        Err(e) => {
+            eprintln!(
+                "warning: not using the agent at {}: {}",
+                socket.display(),
+                sanitize(&e.to_string())
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The identity as an agent unlocked for these paths holds it, or `None` to unlock
+/// locally (no agent, a locked one, one for other paths, or an older agent).
+pub fn keys(paths: &Paths) -> anyhow::Result<Option<AgentKeys>> {
+    let socket = socket_path();
+    match AgentKeys::connect(&socket, binding(paths)?) {
+        Ok(keys) => Ok(keys),
+        Err(
+            e @ AgentError::Agent {
+                kind: ErrorKind::Version | ErrorKind::Protocol,
+                ..
+            },
+        ) => {
+            eprintln!(
+                "warning: not using the agent at {}: {}",
+                socket.display(),
+                sanitize(&e.to_string())
+            );
+            Ok(None)
+        }
         Err(e @ AgentError::Agent { .. }) => Err(agent_failure(e)),
         Err(e) => {
             eprintln!(
@@ -384,9 +416,9 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
             "warning: this identity uses insecure key-derivation parameters (--insecure-kdf): fine for tests, never for real secrets"
         );
     }
-    if !memory_locked {
+    if !memory_locked && first_time(paths, "memory-not-locked") {
         eprintln!(
-            "note: the agent could not lock its memory (RLIMIT_MEMLOCK); its secrets may reach swap"
+            "note: the agent could not lock its memory (RLIMIT_MEMLOCK); its secrets may reach swap (shown once; 'amanat agent status' tells)"
         );
     }
     outln!(
@@ -397,6 +429,19 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
         human(MAX_UNLOCKED.as_secs())
     );
     Ok(())
+}
+
+/// Whether a one-time notice named `name` is due: true the first time on this machine
+/// (a marker in the state directory then remembers it), and whenever the marker cannot
+/// be written (better shown twice than never).
+fn first_time(paths: &Paths, name: &str) -> bool {
+    let dir = paths.state.join("notices");
+    let marker = dir.join(name);
+    if marker.exists() {
+        return false;
+    }
+    let _ = store::create_private_dir(&dir).and_then(|()| store::write_atomic(&marker, b""));
+    true
 }
 
 /// `lock`.

@@ -26,11 +26,9 @@ use clap::Args;
 use zeroize::Zeroizing;
 
 use super::exit::{Exit, fail};
-use super::identity::unlock;
 use super::input::has_tty;
 use super::output::sanitize;
 use super::paths::Paths;
-use super::vault::load;
 
 /// Longest value `clip` copies (the helper refuses more on its stdin).
 const MAX_VALUE: usize = 64 * 1024;
@@ -168,24 +166,8 @@ fn no_route() -> anyhow::Result<()> {
 
 /// The entry's field, as `get` selects it.
 fn open_field(paths: &Paths, path: &str, field: &str) -> anyhow::Result<Zeroizing<String>> {
-    let vault = load(paths)?;
-    let identity = unlock(paths)?;
-    let e = vault.session(&identity)?.open(path)?;
-    if e.heads > 1 {
-        eprintln!(
-            "warning: '{}' has {} concurrent revisions; copying the newest (edit it to resolve)",
-            sanitize(&e.payload.path),
-            e.heads
-        );
-    }
-    for f in vault.wrap_findings().iter().filter(|f| f.entry == e.id) {
-        eprintln!(
-            "warning: '{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",
-            sanitize(&e.payload.path),
-            sanitize(&f.problem),
-            sanitize(&e.payload.path)
-        );
-    }
+    // Through the agent when it is unlocked (no passphrase), as `get` does.
+    let (_, e) = super::entry::open(paths, path)?;
     let p = &e.payload;
     let value = match field {
         "password" => p.password.expose().to_string(),

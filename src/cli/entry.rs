@@ -593,8 +593,9 @@ pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The entry at `path` and the name of its revision's author.
-fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEntry)> {
+/// The entry at `path` and the name of its revision's author: from the agent when it
+/// is unlocked for these paths, else decrypted here. Warnings go to stderr.
+pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEntry)> {
     if let Some((author, entry)) = super::agent::entry(paths, path)? {
         warn_conflict(&entry);
         return Ok((author, entry));

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use amanat::crypto::CryptoError;
 use amanat::format::FormatError;
-use amanat::identity::IdentityError;
+use amanat::identity::{IdentityError, KeyholderError};
 use amanat::store::StoreError;
 use amanat::vault::VaultError;
 
@@ -192,6 +192,14 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
         VaultError::InvalidPath(_) => (
             Exit::Usage,
             Some("paths look like team/service/login: no empty, '.' or '..' parts".into()),
+        ),
+        VaultError::Keyholder(KeyholderError::Locked(_)) => (
+            Exit::Passphrase,
+            Some("nothing was written; unlock again with 'amanat unlock' and retry".into()),
+        ),
+        VaultError::Keyholder(_) => (
+            Exit::Other,
+            Some("nothing was written; run 'amanat lock' and retry (you will be asked for the passphrase)".into()),
         ),
         _ => (Exit::Other, None),
     }

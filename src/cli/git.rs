@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use amanat::crypto::SecretString;
 use amanat::format::EntryPayload;
 use amanat::gitcred::{self, Candidate, Location, Request};
-use amanat::identity::Identity;
+use amanat::identity::Keyholder;
 use amanat::vault::{self, EntryDraft, Listing, OpenEntry, Vault};
 
 use super::exit::{Exit, Failure, fail};
@@ -151,7 +151,7 @@ fn best_via_agent(
 /// only decrypts).
 fn best_local(
     vault: &Vault,
-    identity: &Identity,
+    identity: &dyn Keyholder,
     request: &Request,
     need: Need,
     warn: bool,

@@ -3,8 +3,10 @@
 use clap::Args;
 use serde_json::json;
 
-use amanat::crypto::KdfParams;
-use amanat::identity::{self as id, Identity};
+use amanat::agent::AgentKeys;
+use amanat::crypto::{HpkeWrapped, KdfParams, SIGNATURE_LEN, SymmetricKey};
+use amanat::format::PublicKeys;
+use amanat::identity::{self as id, Identity, Keyholder, KeyholderError};
 use amanat::store;
 
 use super::JsonArgs;
@@ -35,8 +37,59 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct PasswdArgs {}
 
-/// Read and unlock the identity (warns when its KDF is below the floor).
-pub fn unlock(paths: &Paths) -> anyhow::Result<Identity> {
+/// The identity a command signs and reads with: the unlock agent's when one is
+/// unlocked for these paths (no passphrase), else the file unlocked in this process.
+#[derive(Debug)]
+pub enum Unlocked {
+    /// Held by the agent; its secret keys never leave it.
+    Agent(AgentKeys),
+    /// Unlocked here with the passphrase.
+    Local(Identity),
+}
+
+impl Keyholder for Unlocked {
+    fn name(&self) -> &str {
+        match self {
+            Self::Agent(k) => k.name(),
+            Self::Local(i) => i.name(),
+        }
+    }
+    fn keys(&self) -> &PublicKeys {
+        match self {
+            Self::Agent(k) => k.keys(),
+            Self::Local(i) => i.keys(),
+        }
+    }
+    fn sign_record(&self, record: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyholderError> {
+        match self {
+            Self::Agent(k) => k.sign_record(record),
+            Self::Local(i) => i.sign_record(record),
+        }
+    }
+    fn unwrap_key(
+        &self,
+        info: &[u8],
+        wrapped: &HpkeWrapped,
+    ) -> Result<SymmetricKey, KeyholderError> {
+        match self {
+            Self::Agent(k) => k.unwrap_key(info, wrapped),
+            Self::Local(i) => i.unwrap_key(info, wrapped),
+        }
+    }
+}
+
+/// The identity for a command: through the agent when it is unlocked for these
+/// paths, else read and unlocked here ([`unlock_local`]).
+pub fn unlock(paths: &Paths) -> anyhow::Result<Unlocked> {
+    if let Some(keys) = super::agent::keys(paths)? {
+        return Ok(Unlocked::Agent(keys));
+    }
+    unlock_local(paths).map(Unlocked::Local)
+}
+
+/// Read and unlock the identity file in this process, with the passphrase (warns when
+/// its KDF is below the floor).
+pub fn unlock_local(paths: &Paths) -> anyhow::Result<Identity> {
     let bytes = store::read_identity(&paths.identity)?;
     let info = id::inspect(&bytes)?;
     let pass = input::passphrase(&info.name)?;
@@ -145,7 +198,7 @@ pub fn show(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
 
 /// `identity passwd`: unlock with the current passphrase, re-seal under a new one.
 pub fn passwd(paths: &Paths, _args: PasswdArgs) -> anyhow::Result<()> {
-    let identity = unlock(paths)?;
+    let identity = unlock_local(paths)?;
     let _lock = store::lock(&paths.identity)?;
     let new = input::new_passphrase(NEW_PASSPHRASE_FILE_VAR)?;
     // Insecure test identities keep their parameters; others are at least the defaults

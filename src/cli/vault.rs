@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use amanat::identity as id;
+use amanat::identity::{self as id, Keyholder};
 use amanat::store::{self, PinStatus};
 use amanat::vault::Vault;
 
@@ -74,7 +74,7 @@ pub fn init(paths: &Paths, args: InitArgs) -> anyhow::Result<()> {
         "created vault for team '{}' at {}; '{}' is its owner",
         sanitize(&args.name),
         paths.vault.display(),
-        sanitize(&identity.name)
+        sanitize(identity.name())
     );
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::format::{
     self, ADMINS_GROUP, EntryContent, EntryId, GroupId, KeyWrap, MemberId, MemberWrap, Principal,
     PublicKeys, RecordBody, Role,
 };
-use crate::identity::Identity;
+use crate::identity::Keyholder;
 
 /// An entry a removed member could read, listed so its password gets changed where it
 /// is used. Never holds a secret.
@@ -46,7 +46,7 @@ pub fn check_name(name: &str) -> Result<(), VaultError> {
 }
 
 impl Vault {
-    fn require_admin(&self, identity: &Identity) -> Result<MemberId, VaultError> {
+    fn require_admin(&self, identity: &dyn Keyholder) -> Result<MemberId, VaultError> {
         let me = self.member_for(identity)?;
         if !me.role.is_admin() {
             return Err(VaultError::Denied("only an admin can change the roster"));
@@ -73,7 +73,7 @@ impl Vault {
     /// Wrap the current key of `group` to `keys` (as its holder `member`).
     fn wrap_current_group_key(
         &self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         group: GroupId,
         member: MemberId,
         keys: &PublicKeys,
@@ -110,7 +110,7 @@ impl Vault {
     /// Add a member. `keys` are the exact keys whose fingerprint the admin approved.
     pub fn add_member(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         name: &str,
         keys: PublicKeys,
         role: Role,
@@ -154,7 +154,7 @@ impl Vault {
     /// rotates it, so entries written afterwards are closed to the demoted member.
     pub fn change_role(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         name: &str,
         role: Role,
     ) -> Result<(), VaultError> {
@@ -192,7 +192,7 @@ impl Vault {
     /// Create a group with these members (names).
     pub fn create_group(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         name: &str,
         members: &[String],
     ) -> Result<GroupId, VaultError> {
@@ -221,7 +221,7 @@ impl Vault {
     /// Add members (names) to a group; each receives the group's current key.
     pub fn group_add(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         group: &str,
         members: &[String],
     ) -> Result<(), VaultError> {
@@ -254,7 +254,7 @@ impl Vault {
     /// Remove members (names) from a group; the group key rotates with each removal.
     pub fn group_remove(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         group: &str,
         members: &[String],
     ) -> Result<(), VaultError> {
@@ -333,7 +333,7 @@ impl Vault {
     /// list. `progress(done, total)` is called as entries are re-keyed.
     pub fn revoke_member(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         name: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<RotateAtSource>, VaultError> {
@@ -422,7 +422,7 @@ impl Vault {
     /// revision under a fresh key.
     pub fn share(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         path: &str,
         with: Principal,
         write: bool,
@@ -457,7 +457,7 @@ impl Vault {
     /// without their wrap (what they already saw stays seen).
     pub fn unshare(
         &mut self,
-        identity: &Identity,
+        identity: &dyn Keyholder,
         path: &str,
         from: Principal,
     ) -> Result<(), VaultError> {
@@ -642,6 +642,7 @@ mod tests {
     use super::*;
     use crate::crypto::SecretString;
     use crate::format::EntryPayload;
+    use crate::identity::Identity;
     use crate::vault::EntryDraft;
 
     fn person(name: &str) -> Identity {
