@@ -635,3 +635,25 @@ fn the_memory_lock_notice_is_shown_once() {
     assert!(!second.stderr.contains(note), "{second:?}");
     a.run(&["lock"]).success();
 }
+
+#[test]
+fn init_signs_the_new_vault_through_the_agent() {
+    let env = TestEnv::new().with_passphrase_file(&format!("{}\n", common::PASSPHRASE));
+    env.identity_new("alice");
+    let a = AgentEnv {
+        env,
+        pids: Default::default(),
+    };
+    a.unlock(&[]);
+    let out = a
+        .run_without_passphrase(&["init", "--name", "acme"])
+        .success();
+    assert!(out.stdout.starts_with("vault: "), "{out:?}");
+    run_stdin_without_passphrase(&a, &["add", "x/y", "--password-stdin"], "pw\n").success();
+    a.run_without_passphrase(&["verify"]).success();
+    assert_eq!(
+        a.run_without_passphrase(&["get", "x/y"]).success().stdout,
+        "pw\n"
+    );
+    a.run(&["lock"]).success();
+}

@@ -38,6 +38,8 @@ use crate::vault::{OpenEntry, Vault, VaultError};
 const MAX_CONNECTIONS: usize = 64;
 /// An agent that was started but never unlocked exits after this long.
 const UNLOCK_GRACE: Duration = Duration::from_secs(30);
+/// Genesis records remembered per unlock (see `Unlocked::new_vaults`).
+const MAX_NEW_VAULTS: usize = 8;
 /// How often the timer checks the timeouts and the identity file.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -201,6 +203,9 @@ struct Unlocked {
     /// This identity's member id in the bound vault, once a load has found it (it
     /// never changes; `Sign` checks authors against it without reloading the vault).
     member: Option<MemberId>,
+    /// Owner ids of the genesis records signed since the unlock (`init` signs the
+    /// first records of a vault before its file exists).
+    new_vaults: Vec<MemberId>,
 }
 
 struct State {
@@ -557,6 +562,7 @@ fn install(state: &mut State, grant: Grant) {
         last_used: now,
         deadline: now + MAX_UNLOCKED,
         member,
+        new_vaults: Vec::new(),
         cache,
     });
 }
@@ -613,6 +619,10 @@ fn sign(state: &mut State, binding: &Binding, hex: &str) -> Reply {
     if let RecordBody::Genesis(g) = &record.body {
         return serve_uncached(state, binding, |u| {
             if g.owner_keys == u.identity.keys && g.owner == record.author {
+                // `init` signs the new vault's first records before the file exists.
+                if u.new_vaults.len() < MAX_NEW_VAULTS && !u.new_vaults.contains(&g.owner) {
+                    u.new_vaults.push(g.owner);
+                }
                 Ok(signed(u))
             } else {
                 Err(error(
@@ -622,26 +632,25 @@ fn sign(state: &mut State, binding: &Binding, hex: &str) -> Reply {
             }
         });
     }
-    // The member id once known; else load the vault (never waiting for its lock: the
-    // writer asking for this signature may hold it).
-    let known = state.unlocked.as_ref().and_then(|u| u.member);
-    let check = |u: &mut Unlocked| {
-        let me = u
-            .member
-            .ok_or_else(|| vault_error(&VaultError::NotMember(u.identity.name.clone())))?;
-        if me != record.author {
+    let mine =
+        |u: &Unlocked| u.member == Some(record.author) || u.new_vaults.contains(&record.author);
+    if state.unlocked.as_ref().is_some_and(mine) {
+        return serve_uncached(state, binding, |u| Ok(signed(u)));
+    }
+    // Not known yet (or the vault at the path changed): load the vault, never waiting
+    // for its lock (the writer asking for this signature may hold it), and check again.
+    serve_cached(state, binding, |u| {
+        if u.member.is_none() {
+            return Err(vault_error(&VaultError::NotMember(u.identity.name.clone())));
+        }
+        if !mine(u) {
             return Err(error(
                 ErrorKind::Denied,
                 "refusing to sign a record authored by another member",
             ));
         }
         Ok(signed(u))
-    };
-    if known.is_some() {
-        serve_uncached(state, binding, check)
-    } else {
-        serve_cached(state, binding, check)
-    }
+    })
 }
 
 fn unwrap_key(u: &mut Unlocked, info: &str, enc: &str, sealed: &str) -> Result<Reply, Reply> {
