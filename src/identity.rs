@@ -352,7 +352,7 @@ pub fn parse_public_key_text(text: &str) -> Result<PublicKeys, IdentityError> {
     }
     let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
         .map_err(|_| IdentityError::PublicKeyText("bad checksum or characters"))?;
-    if checked.hrp().as_str() != PUBLIC_KEY_HRP {
+    if !checked.hrp().as_str().eq_ignore_ascii_case(PUBLIC_KEY_HRP) {
         return Err(IdentityError::PublicKeyText("does not start with amanat1"));
     }
     let data: Vec<u8> = checked.byte_iter().collect();
@@ -498,6 +498,10 @@ mod tests {
         let text = id.public_key_text();
         assert!(text.starts_with("amanat1"));
         assert_eq!(parse_public_key_text(&text).unwrap(), id.keys);
+        // BIP 173: all-uppercase is the same text (QR codes, dictation); mixed case is not.
+        assert_eq!(parse_public_key_text(&text.to_uppercase()).unwrap(), id.keys);
+        let mixed = format!("AMANAT{}", &text[6..]);
+        assert!(parse_public_key_text(&mixed).is_err());
         let mut broken: Vec<char> = text.chars().collect();
         let i = 20;
         broken[i] = if broken[i] == 'q' { 'p' } else { 'q' };

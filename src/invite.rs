@@ -52,7 +52,7 @@ impl Invite {
         }
         let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
             .map_err(|_| InviteError::Encoding)?;
-        if checked.hrp().as_str() != INVITE_HRP {
+        if !checked.hrp().as_str().eq_ignore_ascii_case(INVITE_HRP) {
             return Err(InviteError::Encoding);
         }
         let data: Vec<u8> = checked.byte_iter().collect();
@@ -87,7 +87,8 @@ mod tests {
         };
         let text = inv.encode();
         assert!(text.starts_with("amanat-invite1"));
-        assert_eq!(Invite::decode(&text), Ok(inv));
+        assert_eq!(Invite::decode(&text), Ok(inv.clone()));
+        assert_eq!(Invite::decode(&text.to_uppercase()), Ok(inv));
         let mut broken = text.into_bytes();
         let i = broken.len() - 10;
         broken[i] = if broken[i] == b'q' { b'p' } else { b'q' };
