@@ -231,7 +231,15 @@ impl Location {
         let mut url = format!("{}://{}", self.scheme, self.host_port());
         if !self.path.is_empty() {
             url.push('/');
-            url.push_str(&self.path);
+            // Escaped so that the URL parses back to this location: a `?` or `#` in
+            // the path would end it, `%` would be decoded, spaces trimmed.
+            for b in self.path.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+                    url.push(char::from(b));
+                } else {
+                    url.push_str(&format!("%{b:02X}"));
+                }
+            }
         }
         url
     }
@@ -332,11 +340,18 @@ pub fn response(username: &str, password: &str) -> Result<Zeroizing<String>, Git
 /// The path `store` creates an entry at (`git/<host[:port]>/<username>`), or `None`
 /// when the username cannot be one path segment.
 pub fn new_entry_path(location: &Location, username: &str) -> Option<String> {
-    let ok = !username.is_empty()
-        && !username.contains('/')
-        && username.trim() == username
-        && !username.chars().any(char::is_control);
-    ok.then(|| format!("git/{}/{username}", location.host_port()))
+    let segment = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && !s.contains('/')
+            && s.trim() == s
+            && !s.chars().any(char::is_control)
+    };
+    let host = location.host_port();
+    let path = format!("git/{host}/{username}");
+    // Whatever else `check_path` refuses (a path over 512 bytes) is refused here too.
+    (segment(username) && segment(&host) && crate::vault::check_path(&path).is_ok()).then_some(path)
 }
 
 fn valid_scheme(s: &str) -> bool {
@@ -380,7 +395,8 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         Some(_) => return None,
     };
     let bad = |c: char| c.is_whitespace() || c.is_control() || "/?#@\\".contains(c);
-    if host.is_empty() || host.chars().any(bad) {
+    // Only a bracketed IPv6 literal holds a ':' (`a:b:` is not host `a:b`, empty port).
+    if host.is_empty() || host.chars().any(bad) || (!host.starts_with('[') && host.contains(':')) {
         return None;
     }
     Some((host, port))
@@ -398,13 +414,14 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-/// Without surrounding `/` and a trailing `.git`.
+/// Without surrounding `/` and trailing `.git`s, repeated until nothing changes, so
+/// that normalising twice gives the same path (`org/.git.git` → `org`).
 fn normalize_path(path: &str) -> String {
-    let p = path.trim_matches('/');
-    p.strip_suffix(".git")
-        .unwrap_or(p)
-        .trim_end_matches('/')
-        .to_string()
+    let mut p = path.trim_matches('/');
+    while let Some(stripped) = p.strip_suffix(".git") {
+        p = stripped.trim_end_matches('/');
+    }
+    p.to_string()
 }
 
 /// Decode `%XX` escapes; a malformed escape or a non-UTF-8 result leaves the text as
@@ -563,9 +580,31 @@ mod tests {
             "1http://x",
             "foo bar",
             "https://x:99999",
+            // A ':' in an unbracketed host (what `host=a:b:` would give).
+            "https://a:b:",
+            "https://a:b:443/x",
         ] {
             assert_eq!(Location::of_entry_url(bad), None, "{bad:?}");
         }
+        // Normalising is idempotent: a location's own URL parses back to it.
+        for url in [
+            "https://h/org/.git.git",
+            "https://h/repo.git.git/",
+            "https://h/a/.git/",
+        ] {
+            let l = Location::of_entry_url(url).unwrap_or_else(|| panic!("{url}"));
+            assert_eq!(Location::of_entry_url(&l.url()).as_ref(), Some(&l), "{url}");
+        }
+        assert_eq!(
+            Location::of_entry_url("https://h/org/.git.git").map(|l| l.path),
+            Some("org".to_string())
+        );
+        // Characters that end or change a URL's path are escaped in `url()`.
+        let odd = req("protocol=https\nhost=h\npath=a?b#c%41 d/é \n")
+            .location()
+            .unwrap_or_else(|| panic!("location"));
+        assert_eq!(odd.url(), "https://h/a%3Fb%23c%2541%20d/%C3%A9%20");
+        assert_eq!(Location::of_entry_url(&odd.url()), Some(odd));
     }
 
     #[test]
@@ -711,6 +750,12 @@ mod tests {
         assert_eq!(new_entry_path(&l, "a/b"), None);
         assert_eq!(new_entry_path(&l, ""), None);
         assert_eq!(new_entry_path(&l, " bob"), None);
+        // `.` and `..` are not path segments (check_path refuses them).
+        assert_eq!(new_entry_path(&l, "."), None);
+        assert_eq!(new_entry_path(&l, ".."), None);
+        let dots = Location::of_entry_url("https://../x").unwrap_or_else(|| panic!("location"));
+        assert_eq!(new_entry_path(&dots, "bob"), None);
+        assert_eq!(new_entry_path(&l, &"u".repeat(600)), None);
         assert_eq!(l.url(), "https://git.example.com:8443/x");
     }
 }

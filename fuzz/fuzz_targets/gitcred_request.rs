@@ -3,8 +3,8 @@
 //! location, ranking fixed candidate entries, the path and URL `store` would create.
 //!
 //! Properties: nothing panics; ranking returns candidate indices only, and none without
-//! a location. (Two stronger properties failed within seconds and are reported in
-//! docs/fuzzing.md instead of asserted here.)
+//! a location; a location's URL, when it parses, parses back to the same location; a
+//! new entry path passes `check_path`.
 #![no_main]
 
 use amanat::gitcred::{Candidate, Location, Request, new_entry_path, ranked, response};
@@ -54,18 +54,15 @@ fuzz_target!(|data: &[u8]| {
         assert!(order.is_empty());
         return;
     };
-    // Not asserted (reported in docs/fuzzing.md, both found by this target): a
-    // location's own URL does not always parse back to it — `host=a:b:` keeps a ':' in
-    // the host, and `path=org/.git.git` normalises to `org/.git`, which normalises
-    // again to `org`. Exercised without the assertion so the smoke run stays green.
-    let _ = Location::of_entry_url(&location.url());
-    // Not asserted either (reported): `new_entry_path` accepts a username or host of
-    // `.` or `..` (`git/example.com/..`), which `check_path` then refuses, so `store`
-    // fails instead of creating the entry.
+    // A location's own URL parses back to it (normalising is idempotent), and a new
+    // entry's path is one `check_path` accepts.
+    if let Some(again) = Location::of_entry_url(&location.url()) {
+        assert_eq!(again, location);
+    }
     if let Some(username) = request.username()
         && let Some(path) = new_entry_path(&location, username)
     {
-        let _ = check_path(&path);
+        assert!(check_path(&path).is_ok(), "{path:?}");
     }
     if let (Some(u), Some(p)) = (request.username.as_deref(), request.password.as_ref()) {
         let _ = response(u, p.expose());
