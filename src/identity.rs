@@ -499,7 +499,10 @@ mod tests {
         assert!(text.starts_with("amanat1"));
         assert_eq!(parse_public_key_text(&text).unwrap(), id.keys);
         // BIP 173: all-uppercase is the same text (QR codes, dictation); mixed case is not.
-        assert_eq!(parse_public_key_text(&text.to_uppercase()).unwrap(), id.keys);
+        assert_eq!(
+            parse_public_key_text(&text.to_uppercase()).unwrap(),
+            id.keys
+        );
         let mixed = format!("AMANAT{}", &text[6..]);
         assert!(parse_public_key_text(&mixed).is_err());
         let mut broken: Vec<char> = text.chars().collect();
