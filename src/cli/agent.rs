@@ -166,14 +166,7 @@ fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Resul
     let mut client = match Client::connect(&socket) {
         Ok(Some(c)) => c,
         Ok(None) => return Ok(None),
-        Err(e) => {
-            eprintln!(
-                "warning: not using the agent at {}: {}",
-                socket.display(),
-                sanitize(&e.to_string())
-            );
-            return Ok(None);
-        }
+        Err(e) => return Ok(not_using(&socket, &e)),
     };
     match client.request(&request(binding(paths)?)) {
         Ok(reply) => Ok(Some(reply)),
@@ -182,15 +175,18 @@ fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Resul
             ..
         }) => Ok(None),
         Err(e @ AgentError::Agent { .. }) => Err(agent_failure(e)),
-        Err(e) => {
-            eprintln!(
-                "warning: not using the agent at {}: {}",
-                socket.display(),
-                sanitize(&e.to_string())
-            );
-            Ok(None)
-        }
+        Err(e) => Ok(not_using(&socket, &e)),
     }
+}
+
+/// Warn that the agent at `socket` is skipped because of `e`; the caller works locally.
+fn not_using<T>(socket: &Path, e: &AgentError) -> Option<T> {
+    eprintln!(
+        "warning: not using the agent at {}: {}",
+        socket.display(),
+        sanitize(&e.to_string())
+    );
+    None
 }
 
 /// The identity as an agent unlocked for these paths holds it, or `None` to unlock
@@ -199,28 +195,13 @@ pub fn keys(paths: &Paths) -> anyhow::Result<Option<AgentKeys>> {
     let socket = socket_path();
     match AgentKeys::connect(&socket, binding(paths)?) {
         Ok(keys) => Ok(keys),
-        Err(
-            e @ AgentError::Agent {
-                kind: ErrorKind::Version | ErrorKind::Protocol,
-                ..
-            },
-        ) => {
-            eprintln!(
-                "warning: not using the agent at {}: {}",
-                socket.display(),
-                sanitize(&e.to_string())
-            );
-            Ok(None)
+        // An older or newer agent: work without it.
+        Err(e @ AgentError::Agent { kind, .. })
+            if !matches!(kind, ErrorKind::Version | ErrorKind::Protocol) =>
+        {
+            Err(agent_failure(e))
         }
-        Err(e @ AgentError::Agent { .. }) => Err(agent_failure(e)),
-        Err(e) => {
-            eprintln!(
-                "warning: not using the agent at {}: {}",
-                socket.display(),
-                sanitize(&e.to_string())
-            );
-            Ok(None)
-        }
+        Err(e) => Ok(not_using(&socket, &e)),
     }
 }
 
