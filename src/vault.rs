@@ -152,9 +152,10 @@ pub struct Vault {
     index: HashMap<RecordId, usize>,
     /// Entry id → indices of its head revisions.
     heads: HashMap<EntryId, Vec<usize>>,
-    /// Every key each member has legitimately had (genesis, applied AddMember and
-    /// ChangeMemberKeys records only), oldest first.
-    key_history: HashMap<MemberId, Vec<PublicKeys>>,
+    /// Every key each member has legitimately had, with the index of the record that
+    /// gave it (genesis, applied AddMember and ChangeMemberKeys records only), in file
+    /// order.
+    key_history: HashMap<MemberId, Vec<(usize, PublicKeys)>>,
     /// Indices of entry revisions whose author was an admin at their parents.
     by_admin: std::collections::HashSet<usize>,
     ignored: Vec<Ignored>,
@@ -424,7 +425,7 @@ impl Vault {
             group_keys: HashMap::new(),
             index: HashMap::with_capacity(file.records.len()),
             heads: HashMap::new(),
-            key_history: HashMap::from([(g.owner, vec![g.owner_keys])]),
+            key_history: HashMap::from([(g.owner, vec![(0, g.owner_keys)])]),
             by_admin: std::collections::HashSet::new(),
             ignored: Vec::new(),
             authority,
@@ -503,8 +504,11 @@ impl Vault {
         };
         let author_active = author.active;
         if rec.body.is_roster() {
+            let keys = self
+                .keys_at(&rec.author, i)
+                .ok_or(VaultError::Integrity("roster record signature"))?;
             crypto::verify(
-                &author.keys.signing,
+                &keys.signing,
                 SIGNATURE_LABEL,
                 &stored.bytes,
                 &stored.signature,
@@ -544,7 +548,7 @@ impl Vault {
                         active: true,
                     },
                 );
-                self.key_history.insert(a.member, vec![a.keys]);
+                self.key_history.insert(a.member, vec![(i, a.keys)]);
                 self.authority.added_at.insert(a.member, i);
                 self.authority.roles.insert(a.member, vec![(i, a.role)]);
                 if let Some(w) = &a.admin_wrap {
@@ -608,7 +612,10 @@ impl Vault {
                 crypto::verify(&m.keys.signing, "amanat/v1/key-change", &msg, &sig)
                     .map_err(|_| VaultError::Integrity("key change not signed by the old key"))?;
                 m.keys = *keys;
-                self.key_history.entry(*member).or_default().push(*keys);
+                self.key_history
+                    .entry(*member)
+                    .or_default()
+                    .push((i, *keys));
             }
             RecordBody::CreateGroup { name, members, key } => {
                 if self.groups.values().any(|g| g.name == *name) || key.group == ADMINS_GROUP {
@@ -863,27 +870,37 @@ impl Vault {
         })
     }
 
-    /// The author's key that signed a record, among every key the author has
-    /// legitimately had (keys can change through a signed key-change record; a record
-    /// is signed with the keys current when it was written). `None` if none verifies.
-    fn author_keys_at(&self, stored: &StoredRecord) -> Option<PublicKeys> {
+    /// The keys `member` had at record `i`'s parents: those given by the latest of
+    /// their key records (AddMember, ChangeMemberKeys; genesis for the owner) that is
+    /// an ancestor of `i`. A retired key signs nothing written after its retirement.
+    /// When none is an ancestor (a record on parents from before its author was added,
+    /// which the authority rule ignores), their first keys.
+    fn keys_at(&self, member: &MemberId, i: usize) -> Option<PublicKeys> {
+        let history = self.key_history.get(member)?;
+        history
+            .iter()
+            .rev()
+            .find(|(at, _)| self.authority.ancestry.roster_is_ancestor(*at, i))
+            .or(history.first())
+            .map(|(_, keys)| *keys)
+    }
+
+    /// The author's keys that signed record `i`: the keys current at its parents
+    /// ([`keys_at`](Self::keys_at)). `None` if they do not verify its signature.
+    fn author_keys_at(&self, i: usize) -> Option<PublicKeys> {
+        let stored = self.file.records.get(i)?;
         if let RecordBody::Genesis(g) = &stored.record.body {
             return Some(g.owner_keys);
         }
-        self.key_history
-            .get(&stored.record.author)?
-            .iter()
-            .rev()
-            .find(|k| {
-                crypto::verify(
-                    &k.signing,
-                    SIGNATURE_LABEL,
-                    &stored.bytes,
-                    &stored.signature,
-                )
-                .is_ok()
-            })
-            .copied()
+        let keys = self.keys_at(&stored.record.author, i)?;
+        crypto::verify(
+            &keys.signing,
+            SIGNATURE_LABEL,
+            &stored.bytes,
+            &stored.signature,
+        )
+        .ok()
+        .map(|()| keys)
     }
 
     /// Verify the signature of every record that is not an ancestor of (or one of)
@@ -905,8 +922,8 @@ impl Vault {
                 }
             }
         }
-        for (i, stored) in self.file.records.iter().enumerate() {
-            if !seen[i] && self.author_keys_at(stored).is_none() {
+        for i in 0..self.file.records.len() {
+            if !seen[i] && self.author_keys_at(i).is_none() {
                 return Err(VaultError::Integrity("record signature"));
             }
         }
@@ -1322,14 +1339,13 @@ impl Session<'_> {
     }
 
     fn check_signature(&self, revision: &RecordId) -> Result<(), VaultError> {
-        let stored = self
+        let &i = self
             .vault
             .index
             .get(revision)
-            .and_then(|&i| self.vault.file.records.get(i))
             .ok_or(VaultError::Integrity("missing revision"))?;
         self.vault
-            .author_keys_at(stored)
+            .author_keys_at(i)
             .map(|_| ())
             .ok_or(VaultError::Integrity("entry revision signature"))
     }
