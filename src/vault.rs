@@ -922,8 +922,8 @@ impl Vault {
                 }
             }
         }
-        for i in 0..self.file.records.len() {
-            if !seen[i] && self.author_keys_at(i).is_none() {
+        for (i, &checked) in seen.iter().enumerate() {
+            if !checked && self.author_keys_at(i).is_none() {
                 return Err(VaultError::Integrity("record signature"));
             }
         }
