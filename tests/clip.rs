@@ -15,13 +15,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::x11::{self, clip_helpers_of, kill_clip_helpers, wait_for};
 use common::{Outcome, TestEnv};
 use rexpect::process::WaitStatus;
 
@@ -37,120 +36,21 @@ fn with_entry() -> TestEnv {
     env
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
-/// Poll `f` every 50 ms until it returns `Some`, for at most `limit`.
-fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= until {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Pids of the `__clip-serve` helpers started from `env` (found by their `HOME`).
-fn helpers_of(env: &TestEnv) -> Vec<u32> {
-    let home = format!("HOME={}", env.home().display());
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if !cmdline.split(|&b| b == 0).any(|a| a == b"__clip-serve") {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|v| v == home.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn kill_helpers(env: &TestEnv) {
-    for pid in helpers_of(env) {
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-    }
-}
-
-/// A private X server for one test; stopped (with the test's helpers) on drop.
+/// A private X server and the test environment whose clipboard helpers it outlives:
+/// the helpers are killed before the server stops.
 struct Xvfb {
-    server: Child,
+    x: x11::Xvfb,
     display: String,
     env: TestEnv,
 }
 
 impl Xvfb {
-    /// Start one, or `None` (after saying why) when Xvfb or xclip is missing.
+    /// Start one for `env`, or `None` when Xvfb or xclip is missing.
     fn start(env: TestEnv) -> Option<Self> {
-        let missing: Vec<&str> = ["Xvfb", "xclip"]
-            .into_iter()
-            .filter(|p| on_path(p).is_none())
-            .collect();
-        if !missing.is_empty() {
-            let msg = format!(
-                "SKIPPED: {} not installed (apt-get install -y xvfb xclip)",
-                missing.join(" and ")
-            );
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{msg}; CI must install them"
-            );
-            eprintln!("{msg}");
-            return None;
-        }
-        let mut server = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-nolisten", "tcp"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Xvfb writes the display number it chose once it accepts connections.
-        let stdout = server.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe open for the server's lifetime.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let number = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("Xvfb did not report its display");
-        let number = number.trim().to_string();
-        assert!(
-            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
-            "Xvfb reported {number:?}"
-        );
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        assert!(
-            wait_for(WAIT, || socket.exists().then_some(())).is_some(),
-            "no X socket at {}",
-            socket.display()
-        );
+        let x = x11::Xvfb::start()?;
         Some(Self {
-            server,
-            display: format!(":{number}"),
+            display: x.display.clone(),
+            x,
             env,
         })
     }
@@ -173,22 +73,9 @@ impl Xvfb {
         out
     }
 
-    /// `xclip -o -selection clipboard [-t TARGET]`: `None` when nothing is there.
+    /// What the clipboard holds (of `target`), `None` when nothing is there.
     fn read(&self, target: Option<&str>) -> Option<String> {
-        let mut cmd = Command::new("xclip");
-        cmd.args(["-o", "-selection", "clipboard"]);
-        if let Some(t) = target {
-            cmd.args(["-t", t]);
-        }
-        let out = cmd
-            .env("DISPLAY", &self.display)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        self.x.read(target)
     }
 
     /// The user copies `text` (`printf TEXT | xclip -selection clipboard`).
@@ -220,7 +107,7 @@ impl Xvfb {
     /// Wait until no helper of this test's environment runs any more.
     fn wait_helpers_gone(&self) {
         assert!(
-            wait_for(Duration::from_secs(20), || helpers_of(&self.env)
+            wait_for(Duration::from_secs(20), || clip_helpers_of(&self.env)
                 .is_empty()
                 .then_some(()))
             .is_some(),
@@ -231,10 +118,8 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        kill_helpers(&self.env);
-        let pid = rustix::process::Pid::from_child(&self.server);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let _ = self.server.wait();
+        // Then the server stops, when `x` is dropped.
+        kill_clip_helpers(&self.env);
     }
 }
 
@@ -269,7 +154,7 @@ fn x11_value_is_served_after_clip_returns_and_marked_secret() {
         Some("secret")
     );
     // The value reached the helper through a pipe: not in its argv or environment.
-    let helpers = helpers_of(&x.env);
+    let helpers = clip_helpers_of(&x.env);
     assert_eq!(helpers.len(), 1, "{helpers:?}");
     for file in ["cmdline", "environ"] {
         let bytes = std::fs::read(format!("/proc/{}/{file}", helpers[0])).unwrap();
@@ -397,7 +282,7 @@ fn no_display_and_no_terminal_exit_1_before_unlocking() {
     assert!(out.error().starts_with("no clipboard"), "{out:?}");
     assert!(out.hint().contains("amanat get PATH"), "{out:?}");
     out.assert_absent(SECRET, "the password");
-    assert!(helpers_of(&env).is_empty());
+    assert!(clip_helpers_of(&env).is_empty());
 }
 
 #[test]
@@ -451,7 +336,7 @@ fn clip_on_a_pty(env: &TestEnv, extra_env: &[(&str, &str)], set: &str, clear: &s
     );
     // The helper exits after the clear: the terminal closes.
     seen.push_str(&p.exp_eof().unwrap());
-    assert!(helpers_of(env).is_empty());
+    assert!(clip_helpers_of(env).is_empty());
     seen
 }
 

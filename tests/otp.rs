@@ -8,14 +8,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::BufRead;
-use std::io::BufReader;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use amanat::totp::Generator;
+use common::x11;
 use common::{Outcome, TestEnv};
 
 /// RFC 6238's SHA1 seed, ASCII "12345678901234567890", in base32.
@@ -229,118 +225,34 @@ fn otp_clip_without_a_clipboard_fails_before_unlocking() {
     );
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
-}
-
-/// Pids of the `__clip-serve` helpers started from `env` (found by their `HOME`).
-fn helpers_of(env: &TestEnv) -> Vec<u32> {
-    let home = format!("HOME={}", env.home().display());
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if !cmdline.split(|&b| b == 0).any(|a| a == b"__clip-serve") {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|v| v == home.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-/// A private X server (`Xvfb -displayfd`), stopped with this test's clipboard helpers
-/// on drop.
+/// A private X server for `env`; `env`'s clipboard helpers are killed before it stops.
 struct Xvfb<'a> {
-    server: Child,
+    x: x11::Xvfb,
     display: String,
     env: &'a TestEnv,
 }
 
 impl<'a> Xvfb<'a> {
-    /// Start one, or `None` (after saying why) when Xvfb or xclip is missing; under CI
-    /// a missing one is a failure.
+    /// Start one, or `None` when Xvfb or xclip is missing.
     fn start(env: &'a TestEnv) -> Option<Self> {
-        let missing: Vec<&str> = ["Xvfb", "xclip"]
-            .into_iter()
-            .filter(|p| on_path(p).is_none())
-            .collect();
-        if !missing.is_empty() {
-            let msg = format!("SKIPPED: {} not installed", missing.join(" and "));
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{msg}; CI must install them"
-            );
-            eprintln!("{msg}");
-            return None;
-        }
-        let mut server = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-nolisten", "tcp"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(server.stdout.take().unwrap());
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep the pipe open for the server's lifetime.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let number = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("Xvfb did not report its display");
-        let number = number.trim().to_string();
-        assert!(
-            !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
-            "Xvfb reported {number:?}"
-        );
+        let x = x11::Xvfb::start()?;
         Some(Self {
-            server,
-            display: format!(":{number}"),
+            display: x.display.clone(),
+            x,
             env,
         })
     }
 
     /// The clipboard's text, or `None` when it is empty or unreadable.
     fn read(&self) -> Option<String> {
-        let out = Command::new("xclip")
-            .args(["-o", "-selection", "clipboard"])
-            .env("DISPLAY", &self.display)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        self.x.read(None)
     }
 }
 
 impl Drop for Xvfb<'_> {
     fn drop(&mut self) {
-        for pid in helpers_of(self.env) {
-            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
-        let pid = rustix::process::Pid::from_child(&self.server);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let _ = self.server.wait();
+        // Then the server stops, when `x` is dropped.
+        x11::kill_clip_helpers(self.env);
     }
 }
 
