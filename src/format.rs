@@ -419,47 +419,89 @@ pub struct SealedEntry {
 }
 
 /// An entry key wrapped to one principal.
+///
+/// Group wraps name only the key version (`key_id`): the record that created or
+/// rotated that key records its group (docs/format.md, "Entry revisions"), so the
+/// group is not stored twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyWrap {
     /// 0: HPKE to a member (a direct share).
     Member(MemberWrap),
-    /// 1: sealed under a group key (or the `@admins` key when `group` is [`ADMINS_GROUP`])
-    /// by a writer who holds it.
+    /// 1: sealed under a group key (or the `@admins` key) by a writer who holds it.
     Group {
-        /// The group.
-        group: GroupId,
         /// The group key's id (the record that created or rotated it).
         key_id: RecordId,
         /// XChaCha20-Poly1305 nonce.
         nonce: [u8; 24],
-        /// The sealed entry key.
-        #[serde(with = "serde_bytes")]
-        sealed: Vec<u8>,
+        /// The sealed entry key (32 bytes + 16-byte tag).
+        #[serde(with = "byte_array")]
+        sealed: [u8; crypto::SEALED_KEY_LEN],
     },
     /// 2: HPKE-wrapped to a group key version's public key, by a writer who does not
     /// hold the group key (a member writing an entry wraps to `@admins` this way).
     GroupPublic {
-        /// The group.
-        group: GroupId,
         /// The group key version's id.
         key_id: RecordId,
         /// HPKE encapsulated key.
         enc: [u8; 32],
-        /// The sealed entry key (48 bytes).
-        #[serde(with = "serde_bytes")]
-        sealed: Vec<u8>,
+        /// The sealed entry key (32 bytes + 16-byte tag).
+        #[serde(with = "byte_array")]
+        sealed: [u8; crypto::SEALED_KEY_LEN],
     },
 }
 
 impl KeyWrap {
-    /// The group and key version of a group wrap (either kind).
-    pub fn group_key(&self) -> Option<(GroupId, RecordId)> {
+    /// The key version of a group wrap (either kind); its group is recorded by the
+    /// record with that id (`Vault::key_group`).
+    pub fn key_id(&self) -> Option<RecordId> {
         match self {
             KeyWrap::Member(_) => None,
-            KeyWrap::Group { group, key_id, .. } | KeyWrap::GroupPublic { group, key_id, .. } => {
-                Some((*group, *key_id))
+            KeyWrap::Group { key_id, .. } | KeyWrap::GroupPublic { key_id, .. } => Some(*key_id),
+        }
+    }
+}
+
+/// Serde for byte arrays longer than 32 (serde's own impls stop there), in the wire
+/// form of the shorter ones: a tuple, which postcard writes as the bytes without a
+/// length.
+mod byte_array {
+    use std::fmt;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(N)?;
+        for b in bytes {
+            tuple.serialize_element(b)?;
+        }
+        tuple.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        deserializer: D,
+    ) -> Result<[u8; N], D::Error> {
+        struct ArrayVisitor<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for ArrayVisitor<N> {
+            type Value = [u8; N];
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{N} bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
+                let mut out = [0u8; N];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(out)
             }
         }
+        deserializer.deserialize_tuple(N, ArrayVisitor::<N>)
     }
 }
 
@@ -990,14 +1032,10 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
                 if s.wraps.is_empty() || s.wraps.len() > MAX_WRAPS {
                     return Err(FormatError::TooLarge("entry key wraps"));
                 }
+                // Group wraps hold exactly 48 sealed bytes by construction.
                 for w in &s.wraps {
-                    match w {
-                        KeyWrap::Member(m) => check_member_wrap(m)?,
-                        KeyWrap::Group { sealed, .. } | KeyWrap::GroupPublic { sealed, .. } => {
-                            if sealed.len() != crypto::SEALED_KEY_LEN {
-                                return Err(FormatError::Malformed("group key wrap"));
-                            }
-                        }
+                    if let KeyWrap::Member(m) = w {
+                        check_member_wrap(m)?;
                     }
                 }
                 let body = s.ciphertext.len().checked_sub(crypto::TAG_LEN);
@@ -1164,6 +1202,33 @@ mod tests {
         assert_eq!(
             VaultFile::decode(&v).err(),
             Some(FormatError::TooLarge("record count"))
+        );
+    }
+
+    /// docs/format.md, "Entry revisions": a group wrap names only its key version and
+    /// holds 48 sealed bytes without a length (the per-wrap target is 120 bytes).
+    #[test]
+    fn group_wraps_encode_to_105_and_113_bytes() {
+        let group = KeyWrap::Group {
+            key_id: RecordId([1; 32]),
+            nonce: [2; 24],
+            sealed: [3; crypto::SEALED_KEY_LEN],
+        };
+        let public = KeyWrap::GroupPublic {
+            key_id: RecordId([1; 32]),
+            enc: [2; 32],
+            sealed: [3; crypto::SEALED_KEY_LEN],
+        };
+        let group_bytes = postcard::to_allocvec(&group).unwrap();
+        assert_eq!(group_bytes.len(), 1 + 32 + 24 + 48);
+        assert_eq!(&group_bytes[57..], &[3; 48]);
+        assert_eq!(
+            postcard::to_allocvec(&public).unwrap().len(),
+            1 + 32 + 32 + 48
+        );
+        assert_eq!(
+            postcard::from_bytes::<KeyWrap>(&group_bytes).unwrap(),
+            group
         );
     }
 

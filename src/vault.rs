@@ -708,6 +708,19 @@ impl Vault {
         );
     }
 
+    /// The group of an applied group key version (the record `key_id` created or
+    /// rotated it): what a group wrap, which names only the key, is wrapped to.
+    pub fn key_group(&self, key_id: &RecordId) -> Option<GroupId> {
+        self.group_keys.get(key_id).map(|v| v.group)
+    }
+
+    /// [`Self::key_group`] for a wrap being opened: a key the vault does not know is
+    /// an integrity failure.
+    fn wrap_key_group(&self, key_id: &RecordId) -> Result<GroupId, VaultError> {
+        self.key_group(key_id)
+            .ok_or(VaultError::Integrity("wrap under an unknown group key"))
+    }
+
     /// Add a member's wrap of a group's current key (a join or a promotion).
     fn add_wrap(&mut self, group: GroupId, wrap: MemberWrap) {
         if let Some(v) = self
@@ -1071,15 +1084,15 @@ impl Session<'_> {
                     crypto::hpke_unwrap(&self.identity.agreement, &info, &wrapped)?
                 }
                 KeyWrap::Group {
-                    group,
                     key_id,
                     nonce,
                     sealed: s,
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
+                    let group = self.vault.wrap_key_group(key_id)?;
                     let aad = format::entry_group_wrap_aad(
                         &vault_id,
-                        group,
+                        &group,
                         key_id,
                         &rev.entry,
                         rev.prev.as_ref(),
@@ -1088,16 +1101,16 @@ impl Session<'_> {
                     crypto::open_key(&gk, nonce, &aad, s)?
                 }
                 KeyWrap::GroupPublic {
-                    group,
                     key_id,
                     enc,
                     sealed: s,
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
+                    let group = self.vault.wrap_key_group(key_id)?;
                     let secret = crypto::AgreementSecret::derive_from_group_key(&gk);
                     let info = format::entry_group_public_wrap_info(
                         &vault_id,
-                        group,
+                        &group,
                         key_id,
                         &rev.entry,
                         rev.prev.as_ref(),
@@ -1105,10 +1118,7 @@ impl Session<'_> {
                     );
                     let wrapped = crypto::HpkeWrapped {
                         enc: *enc,
-                        sealed: s
-                            .as_slice()
-                            .try_into()
-                            .map_err(|_| VaultError::Integrity("entry key wrap"))?,
+                        sealed: *s,
                     };
                     crypto::hpke_unwrap(&secret, &info, &wrapped)?
                 }
@@ -1382,10 +1392,9 @@ impl Session<'_> {
                         );
                         let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
                         wraps.push(KeyWrap::Group {
-                            group: gid,
                             key_id: g.key_id,
                             nonce,
-                            sealed: sealed.to_vec(),
+                            sealed,
                         });
                     } else {
                         // Not a holder (a member writing an entry, which is always
@@ -1408,10 +1417,9 @@ impl Session<'_> {
                         );
                         let w = crypto::hpke_wrap(&public, &info, &key)?;
                         wraps.push(KeyWrap::GroupPublic {
-                            group: gid,
                             key_id: g.key_id,
                             enc: w.enc,
-                            sealed: w.sealed.to_vec(),
+                            sealed: w.sealed,
                         });
                     }
                 }
@@ -1509,9 +1517,10 @@ impl Session<'_> {
             .filter_map(|w| match w {
                 KeyWrap::Member(m) => Some(format::Principal::Member(m.member)),
                 w => w
-                    .group_key()
-                    .filter(|(g, _)| *g != ADMINS_GROUP)
-                    .map(|(g, _)| format::Principal::Group(g)),
+                    .key_id()
+                    .and_then(|k| self.vault.key_group(&k))
+                    .filter(|g| *g != ADMINS_GROUP)
+                    .map(format::Principal::Group),
             })
             .collect()
     }

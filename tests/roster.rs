@@ -176,6 +176,12 @@ fn key_update<'a>(file: &'a VaultFile, key_id: &RecordId) -> &'a GroupKeyUpdate 
     }
 }
 
+/// The group of a key version: a group wrap names only the key, whose record says
+/// which group it belongs to.
+fn key_group(file: &VaultFile, key_id: &RecordId) -> GroupId {
+    key_update(file, key_id).group
+}
+
 /// alice (owner), bob and carol (members), `@devops` = {bob, carol}.
 struct Team {
     v: Vault,
@@ -283,14 +289,13 @@ fn can_decrypt(
             crypto::hpke_unwrap(&who.agreement, &info, &wrapped).is_ok_and(|k| payload_opens(&k))
         }
         KeyWrap::Group {
-            group,
             key_id,
             nonce,
             sealed: s,
         } => {
             let aad = format::entry_group_wrap_aad(
                 &vid,
-                group,
+                &key_group(file, key_id),
                 key_id,
                 &rev.entry,
                 rev.prev.as_ref(),
@@ -300,14 +305,13 @@ fn can_decrypt(
                 .any(|gk| crypto::open_key(gk, nonce, &aad, s).is_ok_and(|k| payload_opens(&k)))
         }
         KeyWrap::GroupPublic {
-            group,
             key_id,
             enc,
             sealed: s,
         } => {
             let info = format::entry_group_public_wrap_info(
                 &vid,
-                group,
+                &key_group(file, key_id),
                 key_id,
                 &rev.entry,
                 rev.prev.as_ref(),
@@ -315,7 +319,7 @@ fn can_decrypt(
             );
             let wrapped = HpkeWrapped {
                 enc: *enc,
-                sealed: s.as_slice().try_into().unwrap(),
+                sealed: *s,
             };
             keys.iter().any(|gk| {
                 let secret = crypto::AgreementSecret::derive_from_group_key(gk);
@@ -789,10 +793,9 @@ fn split_entry(
             commitment,
             wraps: vec![
                 KeyWrap::Group {
-                    group: ADMINS_GROUP,
                     key_id: admins_key_id,
                     nonce,
-                    sealed: sealed.to_vec(),
+                    sealed,
                 },
                 KeyWrap::Member(MemberWrap {
                     member: bob_id,
@@ -870,7 +873,8 @@ fn assert_rekeyed_wraps(v: &Vault, file: &VaultFile, revisions: &[RecordId], gon
             match w {
                 KeyWrap::Member(m) => assert_ne!(m.member, gone, "direct wrap to the leaver"),
                 w => {
-                    let (group, key_id) = w.group_key().unwrap();
+                    let key_id = w.key_id().unwrap();
+                    let group = v.key_group(&key_id).unwrap();
                     let g = v.groups().find(|g| g.id == group).unwrap();
                     assert_eq!(key_id, g.key_id, "wrap under an old key of @{}", g.name);
                 }
@@ -1230,10 +1234,9 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
         content: EntryContent::Sealed(SealedEntry {
             commitment,
             wraps: vec![KeyWrap::Group {
-                group: ADMINS_GROUP,
                 key_id: old_admins_key_id,
                 nonce,
-                sealed: sealed.to_vec(),
+                sealed,
             }],
             nonce: pnonce,
             ciphertext,
