@@ -930,18 +930,266 @@ impl VaultFile {
     }
 }
 
-/// Decode one record canonically with no trailing bytes.
+/// Decode one record canonically with no trailing bytes (docs/format.md,
+/// "Conventions"; "Vault file", rule 4).
+///
+/// A parser of postcard's wire format for [`Record`], written out so that the canonical
+/// check costs nothing: postcard's own decoder reads overlong varints, so refusing them
+/// meant re-encoding the record and comparing. This parser accepts exactly what
+/// postcard decodes and reports the same error for the rest, in the same order (a
+/// property test in `tests/proptest_format.rs` and the unit tests below compare it with
+/// postcard): what does not decode is `Malformed`, then bytes after the record are
+/// `TrailingBytes`, then a varint that is not in its shortest form — the only
+/// non-canonical encoding postcard reads, every other field having one encoding — is
+/// `NonCanonical`. Every count is checked against the bytes left before anything is
+/// allocated.
 pub fn decode_record(raw: &[u8]) -> Result<Record, FormatError> {
-    let (record, rest): (Record, &[u8]) =
-        postcard::take_from_bytes(raw).map_err(|_| FormatError::Malformed("record"))?;
-    if !rest.is_empty() {
+    let mut p = RecordParser {
+        rd: Reader { rest: raw },
+        overlong: false,
+    };
+    let record = p.record()?;
+    if !p.rd.rest.is_empty() {
         return Err(FormatError::TrailingBytes);
     }
-    let again = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
-    if again != raw {
+    if p.overlong {
         return Err(FormatError::NonCanonical("record"));
     }
     Ok(record)
+}
+
+/// The error of bytes that do not decode as a record.
+const MALFORMED_RECORD: FormatError = FormatError::Malformed("record");
+
+/// Smallest encodings, which bound a list's count by the bytes left.
+const MIN_MEMBER_WRAP: usize = 16 + 32 + 1;
+const MIN_KEY_WRAP: usize = 1 + MIN_MEMBER_WRAP;
+
+/// postcard's varint limits (its `varint_max` and `max_of_last_byte`): a `u32` takes
+/// at most 5 bytes, the last at most `0x0f`; a `u64` (and a length, a `usize` on the
+/// 64-bit targets amanat supports) at most 10 bytes, the last at most `0x01`.
+const U32_VARINT: (usize, u8) = (5, 0x0f);
+const U64_VARINT: (usize, u8) = (10, 0x01);
+
+/// Reads postcard's encoding of [`Record`] and the types inside it, field by field in
+/// declaration order (docs/format.md, "Record bodies" and "Entry revisions").
+struct RecordParser<'a> {
+    rd: Reader<'a>,
+    /// A varint was longer than its shortest form: postcard reads it, the record is
+    /// then refused as non-canonical once it has been read to the end.
+    overlong: bool,
+}
+
+impl<'a> RecordParser<'a> {
+    fn bytes(&mut self) -> Result<&'a [u8], FormatError> {
+        let len = self.len()?;
+        self.rd.take(len).map_err(|_| MALFORMED_RECORD)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        self.rd.array().map_err(|_| MALFORMED_RECORD)
+    }
+    fn byte(&mut self) -> Result<u8, FormatError> {
+        let (&b, rest) = self.rd.rest.split_first().ok_or(MALFORMED_RECORD)?;
+        self.rd.rest = rest;
+        Ok(b)
+    }
+    /// LEB128 as postcard reads it: at most `max_len` bytes, the last at most
+    /// `max_last`. A zero last byte after the first is an overlong form.
+    fn varint(&mut self, (max_len, max_last): (usize, u8)) -> Result<u64, FormatError> {
+        let mut value = 0u64;
+        for i in 0..max_len {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i == max_len - 1 && b > max_last {
+                    return Err(MALFORMED_RECORD);
+                }
+                if i > 0 && b == 0 {
+                    self.overlong = true;
+                }
+                return Ok(value);
+            }
+        }
+        Err(MALFORMED_RECORD)
+    }
+    fn len(&mut self) -> Result<usize, FormatError> {
+        usize::try_from(self.varint(U64_VARINT)?).map_err(|_| MALFORMED_RECORD)
+    }
+    fn variant(&mut self) -> Result<u64, FormatError> {
+        self.varint(U32_VARINT)
+    }
+    fn bool(&mut self) -> Result<bool, FormatError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(MALFORMED_RECORD),
+        }
+    }
+    fn string(&mut self) -> Result<String, FormatError> {
+        let bytes = self.bytes()?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| MALFORMED_RECORD)
+    }
+    fn option<T>(
+        &mut self,
+        item: impl FnOnce(&mut Self) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, FormatError> {
+        if self.bool()? {
+            item(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    /// A count, then the items. Each item takes at least `min_len` bytes, so a count
+    /// the bytes left cannot hold fails before anything is allocated (postcard would
+    /// fail at the end of the input).
+    fn list<T>(
+        &mut self,
+        min_len: usize,
+        item: impl Fn(&mut Self) -> Result<T, FormatError>,
+    ) -> Result<Vec<T>, FormatError> {
+        let count = self.len()?;
+        if count > self.rd.rest.len() / min_len {
+            return Err(MALFORMED_RECORD);
+        }
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(item(self)?);
+        }
+        Ok(out)
+    }
+
+    fn record(&mut self) -> Result<Record, FormatError> {
+        Ok(Record {
+            parents: self.list(32, |p| p.array().map(RecordId))?,
+            author: MemberId(self.array()?),
+            time: self.varint(U64_VARINT)?,
+            body: self.body()?,
+        })
+    }
+    fn role(&mut self) -> Result<Role, FormatError> {
+        match self.variant()? {
+            0 => Ok(Role::Owner),
+            1 => Ok(Role::Admin),
+            2 => Ok(Role::Member),
+            _ => Err(MALFORMED_RECORD),
+        }
+    }
+    fn public_keys(&mut self) -> Result<PublicKeys, FormatError> {
+        Ok(PublicKeys {
+            agreement: self.array()?,
+            signing: self.array()?,
+        })
+    }
+    fn member_wrap(&mut self) -> Result<MemberWrap, FormatError> {
+        Ok(MemberWrap {
+            member: MemberId(self.array()?),
+            enc: self.array()?,
+            sealed: self.bytes()?.to_vec(),
+        })
+    }
+    fn key_update(&mut self) -> Result<GroupKeyUpdate, FormatError> {
+        Ok(GroupKeyUpdate {
+            group: GroupId(self.array()?),
+            commitment: self.array()?,
+            public: self.array()?,
+            wraps: self.list(MIN_MEMBER_WRAP, Self::member_wrap)?,
+        })
+    }
+    fn key_wrap(&mut self) -> Result<KeyWrap, FormatError> {
+        Ok(match self.variant()? {
+            0 => KeyWrap::Member(self.member_wrap()?),
+            1 => KeyWrap::Group {
+                key_id: RecordId(self.array()?),
+                nonce: self.array()?,
+                sealed: self.array()?,
+            },
+            2 => KeyWrap::GroupPublic {
+                key_id: RecordId(self.array()?),
+                enc: self.array()?,
+                sealed: self.array()?,
+            },
+            _ => return Err(MALFORMED_RECORD),
+        })
+    }
+    fn revision(&mut self) -> Result<EntryRevision, FormatError> {
+        Ok(EntryRevision {
+            entry: EntryId(self.array()?),
+            prev: self.option(|p| p.array().map(RecordId))?,
+            content: match self.variant()? {
+                0 => EntryContent::Sealed(SealedEntry {
+                    commitment: self.array()?,
+                    wraps: self.list(MIN_KEY_WRAP, Self::key_wrap)?,
+                    nonce: self.array()?,
+                    ciphertext: self.bytes()?.to_vec(),
+                }),
+                1 => EntryContent::Tombstone,
+                _ => return Err(MALFORMED_RECORD),
+            },
+        })
+    }
+    fn body(&mut self) -> Result<RecordBody, FormatError> {
+        Ok(match self.variant()? {
+            0 => RecordBody::Genesis(Genesis {
+                team: self.string()?,
+                owner: MemberId(self.array()?),
+                owner_name: self.string()?,
+                owner_keys: self.public_keys()?,
+                nonce: self.array()?,
+            }),
+            1 => RecordBody::AddMember(AddMember {
+                member: MemberId(self.array()?),
+                name: self.string()?,
+                keys: self.public_keys()?,
+                role: self.role()?,
+                admin_wrap: self.option(Self::member_wrap)?,
+            }),
+            2 => RecordBody::RemoveMember {
+                member: MemberId(self.array()?),
+            },
+            3 => RecordBody::ChangeRole {
+                member: MemberId(self.array()?),
+                role: self.role()?,
+                admin_wrap: self.option(Self::member_wrap)?,
+            },
+            4 => RecordBody::ChangeMemberKeys {
+                member: MemberId(self.array()?),
+                keys: self.public_keys()?,
+                old_key_signature: self.bytes()?.to_vec(),
+            },
+            5 => RecordBody::CreateGroup {
+                name: self.string()?,
+                members: self.list(16, |p| p.array().map(MemberId))?,
+                key: self.key_update()?,
+            },
+            6 => RecordBody::AddGroupMember {
+                group: GroupId(self.array()?),
+                member: MemberId(self.array()?),
+                wrap: self.member_wrap()?,
+            },
+            7 => RecordBody::RemoveGroupMember {
+                group: GroupId(self.array()?),
+                member: MemberId(self.array()?),
+                key: self.key_update()?,
+            },
+            8 => RecordBody::RotateGroupKey(self.key_update()?),
+            9 => RecordBody::EntryRevision(self.revision()?),
+            10 => RecordBody::Event(AuditEvent {
+                kind: match self.variant()? {
+                    0 => EventKind::Reviewed,
+                    1 => EventKind::RotatedAtSource,
+                    _ => return Err(MALFORMED_RECORD),
+                },
+                entry: self.option(|p| p.array().map(EntryId))?,
+            }),
+            11 => RecordBody::RotateAtSource {
+                member: MemberId(self.array()?),
+                entries: self.list(16, |p| p.array().map(EntryId))?,
+            },
+            _ => return Err(MALFORMED_RECORD),
+        })
+    }
 }
 
 fn check_name(name: &str, what: &'static str) -> Result<(), FormatError> {
@@ -1180,6 +1428,347 @@ mod tests {
         write_varint(&mut out, 300);
         let mut r = Reader { rest: &out };
         assert_eq!(r.varint(), Ok(300));
+    }
+
+    /// What `decode_record` did before it had its own parser, kept as the reference it
+    /// must agree with: postcard, then a re-encoding compared with the input.
+    fn decode_record_postcard(raw: &[u8]) -> Result<Record, FormatError> {
+        let (record, rest): (Record, &[u8]) =
+            postcard::take_from_bytes(raw).map_err(|_| FormatError::Malformed("record"))?;
+        if !rest.is_empty() {
+            return Err(FormatError::TrailingBytes);
+        }
+        let again = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
+        if again != raw {
+            return Err(FormatError::NonCanonical("record"));
+        }
+        Ok(record)
+    }
+
+    fn member_wrap(m: u8) -> MemberWrap {
+        MemberWrap {
+            member: MemberId([m; 16]),
+            enc: [m; 32],
+            sealed: vec![m; crypto::SEALED_KEY_LEN],
+        }
+    }
+
+    fn key_update(g: u8) -> GroupKeyUpdate {
+        GroupKeyUpdate {
+            group: GroupId([g; 16]),
+            commitment: [g; 32],
+            public: [g; 32],
+            wraps: vec![member_wrap(1), member_wrap(2)],
+        }
+    }
+
+    /// One record of every body kind, every wrap kind, options set and unset.
+    fn sample_records() -> Vec<Record> {
+        let keys = PublicKeys {
+            agreement: [3; 32],
+            signing: [4; 32],
+        };
+        let sealed = |wraps| {
+            EntryContent::Sealed(SealedEntry {
+                commitment: [5; 32],
+                wraps,
+                nonce: [6; 24],
+                ciphertext: vec![7; MIN_BUCKET + crypto::TAG_LEN],
+            })
+        };
+        let bodies = vec![
+            RecordBody::Genesis(Genesis {
+                team: "acme".into(),
+                owner: MemberId([1; 16]),
+                owner_name: "alice".into(),
+                owner_keys: keys,
+                nonce: [2; 16],
+            }),
+            RecordBody::AddMember(AddMember {
+                member: MemberId([2; 16]),
+                name: "bob".into(),
+                keys,
+                role: Role::Admin,
+                admin_wrap: Some(member_wrap(2)),
+            }),
+            RecordBody::AddMember(AddMember {
+                member: MemberId([3; 16]),
+                name: "carol".into(),
+                keys,
+                role: Role::Member,
+                admin_wrap: None,
+            }),
+            RecordBody::RemoveMember {
+                member: MemberId([2; 16]),
+            },
+            RecordBody::ChangeRole {
+                member: MemberId([3; 16]),
+                role: Role::Admin,
+                admin_wrap: Some(member_wrap(3)),
+            },
+            RecordBody::ChangeMemberKeys {
+                member: MemberId([3; 16]),
+                keys,
+                old_key_signature: vec![8; crypto::SIGNATURE_LEN],
+            },
+            RecordBody::CreateGroup {
+                name: "devops".into(),
+                members: vec![MemberId([2; 16]), MemberId([3; 16])],
+                key: key_update(9),
+            },
+            RecordBody::AddGroupMember {
+                group: GroupId([9; 16]),
+                member: MemberId([3; 16]),
+                wrap: member_wrap(3),
+            },
+            RecordBody::RemoveGroupMember {
+                group: GroupId([9; 16]),
+                member: MemberId([2; 16]),
+                key: key_update(9),
+            },
+            RecordBody::RotateGroupKey(key_update(0)),
+            RecordBody::EntryRevision(EntryRevision {
+                entry: EntryId([10; 16]),
+                prev: None,
+                content: sealed(vec![
+                    KeyWrap::Group {
+                        key_id: RecordId([11; 32]),
+                        nonce: [12; 24],
+                        sealed: [13; crypto::SEALED_KEY_LEN],
+                    },
+                    KeyWrap::Member(member_wrap(3)),
+                    KeyWrap::GroupPublic {
+                        key_id: RecordId([14; 32]),
+                        enc: [15; 32],
+                        sealed: [16; crypto::SEALED_KEY_LEN],
+                    },
+                ]),
+            }),
+            RecordBody::EntryRevision(EntryRevision {
+                entry: EntryId([10; 16]),
+                prev: Some(RecordId([17; 32])),
+                content: EntryContent::Tombstone,
+            }),
+            RecordBody::Event(AuditEvent {
+                kind: EventKind::RotatedAtSource,
+                entry: Some(EntryId([10; 16])),
+            }),
+            RecordBody::Event(AuditEvent {
+                kind: EventKind::Reviewed,
+                entry: None,
+            }),
+            RecordBody::RotateAtSource {
+                member: MemberId([2; 16]),
+                entries: vec![EntryId([10; 16]), EntryId([18; 16])],
+            },
+        ];
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Record {
+                parents: if i == 0 {
+                    vec![]
+                } else {
+                    vec![RecordId([20; 32]), RecordId([21; 32])]
+                },
+                author: MemberId([1; 16]),
+                time: 1_700_000_000 + i as u64,
+                body,
+            })
+            .collect()
+    }
+
+    fn encoded(record: &Record) -> Vec<u8> {
+        postcard::to_allocvec(record).unwrap()
+    }
+
+    #[test]
+    fn record_parser_reads_every_kind_as_postcard_writes_it() {
+        for r in sample_records() {
+            let bytes = encoded(&r);
+            assert_eq!(decode_record(&bytes), Ok(r.clone()), "{r:?}");
+            assert_eq!(decode_record_postcard(&bytes), Ok(r));
+        }
+    }
+
+    /// `Record { parents: [], author, time, body: RemoveMember { member } }`, with the
+    /// time varint and the body's variant index given as raw bytes.
+    fn remove_member(time: &[u8], variant: &[u8]) -> Vec<u8> {
+        let mut out = vec![0];
+        out.extend_from_slice(&[1; 16]);
+        out.extend_from_slice(time);
+        out.extend_from_slice(variant);
+        out.extend_from_slice(&[2; 16]);
+        out
+    }
+
+    #[test]
+    fn record_parser_rejects_overlong_varints() {
+        let canonical = remove_member(&[5], &[2]);
+        assert!(decode_record(&canonical).is_ok());
+        for bad in [
+            remove_member(&[0x85, 0x00], &[2]),
+            remove_member(&[0x80, 0x00], &[2]),
+            remove_member(&[0x85, 0x80, 0x80, 0x00], &[2]),
+            remove_member(&[5], &[0x82, 0x00]),
+        ] {
+            assert_eq!(
+                decode_record(&bad),
+                Err(FormatError::NonCanonical("record"))
+            );
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+        // A list count (no parents, written as 0x80 0x00).
+        let mut bad = vec![0x80];
+        bad.extend_from_slice(&canonical);
+        assert_eq!(
+            decode_record(&bad),
+            Err(FormatError::NonCanonical("record"))
+        );
+        // A string length inside genesis (team "acme": 4 written as 0x84 0x00).
+        let genesis = encoded(&sample_records()[0]);
+        let at = 1 + 16 + varint_len_of(&genesis[17..]) + 1;
+        assert_eq!(genesis[at], 4);
+        let mut bad = genesis[..at].to_vec();
+        bad.extend_from_slice(&[0x84, 0x00]);
+        bad.extend_from_slice(&genesis[at + 1..]);
+        assert_eq!(
+            decode_record(&bad),
+            Err(FormatError::NonCanonical("record"))
+        );
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+    }
+
+    fn varint_len_of(bytes: &[u8]) -> usize {
+        bytes.iter().position(|b| b & 0x80 == 0).unwrap() + 1
+    }
+
+    #[test]
+    fn record_parser_checks_varint_limits_like_postcard() {
+        // The largest u64 time: ten bytes, the last 0x01.
+        let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let ok = remove_member(&max, &[2]);
+        assert_eq!(decode_record(&ok).map(|r| r.time), Ok(u64::MAX));
+        // Past u64 (last byte 0x02), and eleven bytes.
+        let mut over = max;
+        over[9] = 0x02;
+        let mut eleven = max.to_vec();
+        eleven[9] = 0xff;
+        eleven.push(0x01);
+        // A variant index past u32 (five bytes, the last above 0x0f).
+        let big_variant = remove_member(&[5], &[0x82, 0x80, 0x80, 0x80, 0x10]);
+        for bad in [
+            remove_member(&over, &[2]),
+            remove_member(&eleven, &[2]),
+            big_variant,
+        ] {
+            assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+    }
+
+    #[test]
+    fn record_parser_rejects_bad_tags() {
+        let samples = sample_records();
+        let mut cases = Vec::new();
+        // Unknown body variant.
+        cases.push(remove_member(&[5], &[12]));
+        // Unknown role (AddMember's role byte follows member, name and keys).
+        let add = encoded(&samples[2]);
+        let role_at = add.len() - 2;
+        assert_eq!(add[role_at], 2, "Role::Member");
+        let mut bad = add.clone();
+        bad[role_at] = 3;
+        cases.push(bad);
+        // An option tag that is neither 0 nor 1 (AddMember's admin_wrap).
+        let mut bad = add;
+        *bad.last_mut().unwrap() = 2;
+        cases.push(bad);
+        // Unknown entry content, unknown wrap kind, unknown event kind.
+        let tombstone = encoded(&samples[11]);
+        let mut bad = tombstone.clone();
+        *bad.last_mut().unwrap() = 2;
+        cases.push(bad);
+        let revision = encoded(&samples[10]);
+        let wraps_at = revision.len()
+            - (24 + 2 + MIN_BUCKET + crypto::TAG_LEN)
+            - (1 + 32 + 32 + 48)
+            - (1 + 16 + 32 + 1 + 48)
+            - (1 + 32 + 24 + 48);
+        assert_eq!(revision[wraps_at], 1, "KeyWrap::Group");
+        let mut bad = revision;
+        bad[wraps_at] = 3;
+        cases.push(bad);
+        let event = encoded(&samples[12]);
+        let kind_at = event.len() - 1 - 16 - 1;
+        assert_eq!(event[kind_at], 1, "RotatedAtSource");
+        let mut bad = event;
+        bad[kind_at] = 2;
+        cases.push(bad);
+        // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
+        // time, variant and length).
+        let mut bad = encoded(&samples[0]);
+        let at = 1 + 16 + varint_len_of(&bad[17..]) + 2;
+        assert_eq!(bad[at], b'a');
+        bad[at] = 0xff;
+        cases.push(bad);
+        for bad in cases {
+            assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+    }
+
+    #[test]
+    fn record_parser_refuses_counts_beyond_the_bytes_and_trailing_bytes() {
+        // 2^62 parents in a few bytes: refused before allocating anything.
+        let huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+        let mut bad = huge.to_vec();
+        bad.extend_from_slice(&remove_member(&[5], &[2])[1..]);
+        assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        // Trailing bytes are reported before an overlong varint, as postcard did.
+        let mut bad = remove_member(&[0x85, 0x00], &[2]);
+        bad.push(0);
+        assert_eq!(decode_record(&bad), Err(FormatError::TrailingBytes));
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        // Every truncation fails.
+        for r in sample_records() {
+            let bytes = encoded(&r);
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    decode_record(&bytes[..cut]),
+                    Err(FormatError::Malformed("record"))
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The parser and postcard agree on every mutation of every kind of record: the
+        /// same record, or the same error.
+        #[test]
+        fn record_parser_agrees_with_postcard(
+            which in 0usize..15,
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..4),
+                1..4,
+            ),
+        ) {
+            let samples = sample_records();
+            let mut bytes = encoded(&samples[which % samples.len()]);
+            for (at, byte, op) in edits {
+                let i = at % (bytes.len() + 1);
+                match op {
+                    0 if i < bytes.len() => bytes[i] = byte,
+                    1 => bytes.insert(i, byte),
+                    2 if i < bytes.len() => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.truncate(i),
+                }
+            }
+            proptest::prop_assert_eq!(decode_record(&bytes), decode_record_postcard(&bytes));
+        }
     }
 
     #[test]
