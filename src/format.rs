@@ -851,6 +851,12 @@ impl VaultFile {
 
     /// Decode and check structure (not signatures or authority: see `vault`).
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        Self::decode_indexed(bytes).map(|(file, _)| file)
+    }
+
+    /// [`Self::decode`], also returning the map from record id to position in the file
+    /// that the checks built (replay needs the same map).
+    pub fn decode_indexed(bytes: &[u8]) -> Result<(Self, HashMap<RecordId, usize>), FormatError> {
         let mut rd = Reader { rest: bytes };
         if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
             return Err(FormatError::BadMagic);
@@ -868,7 +874,7 @@ impl VaultFile {
         if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
             return Err(FormatError::TooLarge("record count"));
         }
-        let mut records = Vec::with_capacity(count);
+        let mut records: Vec<StoredRecord> = Vec::with_capacity(count);
         let mut index: HashMap<RecordId, usize> = HashMap::with_capacity(count);
         for i in 0..count {
             let len = rd.varint()?;
@@ -884,7 +890,13 @@ impl VaultFile {
             }
             check_record_shape(&record, i)?;
             for p in &record.parents {
-                if !index.contains_key(p) || index.get(p) == Some(&i) {
+                // Usually the record just before (a linear history): no lookup. The
+                // index holds this record too, which cannot be its own parent.
+                let earlier = match records.last() {
+                    Some(prev) if prev.id == *p => true,
+                    _ => index.get(p).is_some_and(|&j| j != i),
+                };
+                if !earlier {
                     return Err(FormatError::MissingParent);
                 }
             }
@@ -902,7 +914,7 @@ impl VaultFile {
             return Err(FormatError::VaultIdMismatch);
         }
         check_canonical_order(&records, &index)?;
-        Ok(Self { vault_id, records })
+        Ok((Self { vault_id, records }, index))
     }
 
     /// The DAG heads: records that are no record's parent, in id order.

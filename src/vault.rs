@@ -251,7 +251,9 @@ impl Vault {
 
     /// Decode and replay a vault file (roster signatures checked).
     pub fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
-        Self::replay(VaultFile::decode(bytes)?)
+        // The id → position map built to check the file is the one replay needs.
+        let (file, index) = VaultFile::decode_indexed(bytes)?;
+        Self::replay_indexed(file, index)
     }
 
     /// The file's bytes.
@@ -316,16 +318,31 @@ impl Vault {
     /// an ancestor of its author's later removal (or demotion) is ignored, which can in
     /// turn change what else applies, so replay again with it ignored.
     fn replay(file: VaultFile) -> Result<Self, VaultError> {
+        let index = file
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        Self::replay_indexed(file, index)
+    }
+
+    /// [`Self::replay`] with the file's id → position map already built.
+    fn replay_indexed(
+        file: VaultFile,
+        index: HashMap<RecordId, usize>,
+    ) -> Result<Self, VaultError> {
         let mut forced: HashMap<usize, &'static str> = HashMap::new();
-        let mut file = file;
+        let (mut file, mut index) = (file, index);
         for _ in 0..16 {
-            let mut vault = Self::replay_once(file, &forced)?;
+            let mut vault = Self::replay_once(file, index, &forced)?;
             let more = vault.revocation_violations();
             if more.iter().all(|(i, _)| forced.contains_key(i)) {
                 return Ok(vault);
             }
             forced.extend(more);
             file = vault.file;
+            index = vault.index;
         }
         Err(VaultError::Integrity("authority rule does not settle"))
     }
@@ -364,8 +381,12 @@ impl Vault {
             .collect()
     }
 
+    /// One pass of replay. `index` maps the id of every record of `file` to its
+    /// position; a lookup during the pass only counts records before the current one
+    /// (what an index built as the pass goes would hold).
     fn replay_once(
         file: VaultFile,
+        index: HashMap<RecordId, usize>,
         forced: &HashMap<usize, &'static str>,
     ) -> Result<Self, VaultError> {
         let Some(first) = file.records.first() else {
@@ -410,8 +431,8 @@ impl Vault {
             members,
             groups: BTreeMap::new(),
             group_keys: HashMap::new(),
-            index: HashMap::with_capacity(file.records.len()),
-            heads: HashMap::new(),
+            index,
+            heads: HashMap::with_capacity(file.records.len()),
             key_history: HashMap::from([(g.owner, vec![g.owner_keys])]),
             by_admin: std::collections::HashSet::new(),
             ignored: Vec::new(),
@@ -421,15 +442,20 @@ impl Vault {
                 records: Vec::new(),
             },
         };
-        vault.index.insert(first.id, 0);
         let records = file.records;
         for (i, stored) in records.iter().enumerate().skip(1) {
-            vault.index.insert(stored.id, i);
+            // Usually the one parent is the record before (a linear history): no lookup.
             let parents = stored
                 .record
                 .parents
                 .iter()
-                .filter_map(|p| vault.index.get(p).copied())
+                .filter_map(|p| {
+                    if *p == records[i - 1].id {
+                        Some(i - 1)
+                    } else {
+                        vault.index.get(p).copied().filter(|&pi| pi < i)
+                    }
+                })
                 .collect();
             vault
                 .authority
@@ -669,6 +695,7 @@ impl Vault {
         i: usize,
         rev: &EntryRevision,
     ) -> Result<(), &'static str> {
+        // One map lookup per revision: the entry's heads are borrowed once.
         let heads = self.heads.entry(rev.entry).or_default();
         match rev.prev {
             None => {
@@ -677,7 +704,8 @@ impl Vault {
                 }
             }
             Some(prev) => {
-                let Some(&pi) = self.index.get(&prev) else {
+                // The index holds the whole file: only earlier records count.
+                let Some(pi) = self.index.get(&prev).copied().filter(|&pi| pi < i) else {
                     return Err("revision of an unknown revision");
                 };
                 let same_entry = matches!(&records[pi].record.body,
@@ -685,11 +713,10 @@ impl Vault {
                 if !same_entry {
                     return Err("revision of another entry");
                 }
-                let heads = self.heads.entry(rev.entry).or_default();
                 heads.retain(|&h| h != pi);
             }
         }
-        self.heads.entry(rev.entry).or_default().push(i);
+        heads.push(i);
         Ok(())
     }
 

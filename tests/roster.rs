@@ -567,6 +567,53 @@ fn reordered_records_are_refused() {
     );
 }
 
+/// Replay looks records up in the id → position map of the whole file (built once while
+/// decoding): a revision whose `prev` names a record that comes *after* it must still
+/// count as a revision of an unknown revision, as when the map was built during replay.
+#[test]
+fn a_revision_of_a_later_record_is_ignored() {
+    let t = team();
+    let file = file_of(&t.v);
+    let alice_id = member_id(&t.v, "alice");
+    // A: a new entry on the current heads.
+    let mut a_vault = t.v.clone();
+    add_entry(&mut a_vault, &t.alice, "ops/later", "1", vec![]);
+    let a_file = file_of(&a_vault);
+    let a = a_file.records.last().unwrap().clone();
+    // B: a revision of A's entry naming A as `prev`, but on the heads before A
+    // (concurrent with it), re-dated until canonical order puts it before A.
+    let session = a_vault.session(&t.alice).unwrap();
+    let old = session.open("ops/later").unwrap();
+    let mut payload = old.payload.clone();
+    payload.password = SecretString::new("2".into());
+    let body = session
+        .revise_entry(
+            &old,
+            &EntryDraft {
+                payload,
+                share_with: vec![],
+            },
+        )
+        .unwrap();
+    let mut b = forge(&file, file.heads(), alice_id, body, &t.alice);
+    while b.id > a.id {
+        let mut record = b.record.clone();
+        record.time += 1;
+        b = sign(record, &t.alice);
+    }
+    let bytes = with(&file, vec![a.clone(), b.clone()]);
+    let decoded = VaultFile::decode(&bytes).unwrap();
+    let at = |id: &RecordId| decoded.records.iter().position(|r| r.id == *id).unwrap();
+    assert!(at(&b.id) < at(&a.id), "B comes first in canonical order");
+    let v = Vault::decode(&bytes).unwrap();
+    let ignored: Vec<_> = v.ignored().iter().map(|i| (i.record, i.reason)).collect();
+    assert_eq!(ignored, [(b.id, "revision of an unknown revision")]);
+    // A stands: the entry opens with its first password.
+    let opened = v.session(&t.alice).unwrap().open("ops/later").unwrap();
+    assert_eq!(opened.revision, a.id);
+    assert_eq!(opened.payload.password.expose(), "1");
+}
+
 #[test]
 fn a_duplicated_record_is_refused() {
     let t = team();
