@@ -413,7 +413,10 @@ impl Vault {
                 active: true,
             },
         );
-        let mut authority = Authority::default();
+        let mut authority = Authority {
+            ancestry: crate::dag::Ancestry::with_capacity(file.records.len()),
+            ..Authority::default()
+        };
         authority.added_at.insert(g.owner, 0);
         authority.roles.insert(g.owner, vec![(0, Role::Owner)]);
         authority.ever_added = file
@@ -424,7 +427,7 @@ impl Vault {
                 _ => None,
             })
             .collect();
-        authority.ancestry.push(Vec::new(), true);
+        authority.ancestry.push(&[], true);
         let mut vault = Self {
             team: g.team.clone(),
             owner: g.owner,
@@ -434,7 +437,7 @@ impl Vault {
             index,
             heads: HashMap::with_capacity(file.records.len()),
             key_history: HashMap::from([(g.owner, vec![g.owner_keys])]),
-            by_admin: std::collections::HashSet::new(),
+            by_admin: std::collections::HashSet::with_capacity(file.records.len()),
             ignored: Vec::new(),
             authority,
             file: VaultFile {
@@ -443,24 +446,21 @@ impl Vault {
             },
         };
         let records = file.records;
+        let mut parents = Vec::with_capacity(format::MAX_PARENTS);
         for (i, stored) in records.iter().enumerate().skip(1) {
             // Usually the one parent is the record before (a linear history): no lookup.
-            let parents = stored
-                .record
-                .parents
-                .iter()
-                .filter_map(|p| {
-                    if *p == records[i - 1].id {
-                        Some(i - 1)
-                    } else {
-                        vault.index.get(p).copied().filter(|&pi| pi < i)
-                    }
-                })
-                .collect();
+            parents.clear();
+            parents.extend(stored.record.parents.iter().filter_map(|p| {
+                if *p == records[i - 1].id {
+                    Some(i - 1)
+                } else {
+                    vault.index.get(p).copied().filter(|&pi| pi < i)
+                }
+            }));
             vault
                 .authority
                 .ancestry
-                .push(parents, stored.record.body.is_roster());
+                .push(&parents, stored.record.body.is_roster());
             let outcome = match forced.get(&i) {
                 Some(reason) => Err(*reason),
                 None => vault.apply(&records, i)?,
