@@ -25,7 +25,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use amanat::crypto::{KdfParams, SecretString};
 use amanat::format::{
-    self, EntryContent, EntryPayload, GroupId, KeyWrap, MemberId, MemberWrap, RecordBody, RecordId,
+    self, EntryContent, EntryPayload, KeyWrap, MemberId, MemberWrap, RecordBody, RecordId,
     VaultFile,
 };
 use amanat::identity::Identity;
@@ -224,16 +224,14 @@ pub fn overhead(bytes: &[u8], entries: usize, time: u64) -> Overhead {
         sealed: vec![7; amanat::crypto::SEALED_KEY_LEN],
     });
     let group = KeyWrap::Group {
-        group: GroupId([7; 16]),
         key_id: RecordId([7; 32]),
         nonce: [7; 24],
-        sealed: vec![7; amanat::crypto::SEALED_KEY_LEN],
+        sealed: [7; amanat::crypto::SEALED_KEY_LEN],
     };
     let group_public = KeyWrap::GroupPublic {
-        group: GroupId([7; 16]),
         key_id: RecordId([7; 32]),
         enc: [7; 32],
-        sealed: vec![7; amanat::crypto::SEALED_KEY_LEN],
+        sealed: [7; amanat::crypto::SEALED_KEY_LEN],
     };
     let member_wrap = postcard::to_allocvec(&member).unwrap().len();
     let group_public_wrap = postcard::to_allocvec(&group_public).unwrap().len();

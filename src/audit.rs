@@ -71,6 +71,9 @@ pub fn parse_duration(text: &str) -> Result<u64, AuditError> {
 pub struct Names {
     members: HashMap<MemberId, String>,
     groups: HashMap<GroupId, String>,
+    /// The group of every group key version (the record that created or rotated it):
+    /// a group wrap names only the key.
+    key_groups: HashMap<RecordId, GroupId>,
 }
 
 impl Names {
@@ -103,6 +106,10 @@ impl Names {
                         .groups
                         .entry(key.group)
                         .or_insert_with(|| name.clone());
+                    names.key_groups.insert(r.id, key.group);
+                }
+                RecordBody::RemoveGroupMember { key, .. } | RecordBody::RotateGroupKey(key) => {
+                    names.key_groups.insert(r.id, key.group);
                 }
                 _ => {}
             }
@@ -256,7 +263,7 @@ impl Event {
 
 /// The principals an entry revision is wrapped to, `@admins` aside (every revision
 /// carries it, so it says nothing).
-fn principals(body: &RecordBody) -> BTreeSet<Principal> {
+fn principals(body: &RecordBody, names: &Names) -> BTreeSet<Principal> {
     let RecordBody::EntryRevision(rev) = body else {
         return BTreeSet::new();
     };
@@ -269,9 +276,10 @@ fn principals(body: &RecordBody) -> BTreeSet<Principal> {
         .filter_map(|w| match w {
             KeyWrap::Member(m) => Some(Principal::Member(m.member)),
             w => w
-                .group_key()
-                .filter(|(g, _)| *g != ADMINS_GROUP)
-                .map(|(g, _)| Principal::Group(g)),
+                .key_id()
+                .and_then(|k| names.key_groups.get(&k).copied())
+                .filter(|g| *g != ADMINS_GROUP)
+                .map(Principal::Group),
         })
         .collect()
 }
@@ -429,8 +437,10 @@ fn classify_revision(
             vec![name],
         );
     }
-    let now = principals(&r.record.body);
-    let before = prev.map(|p| principals(&p.record.body)).unwrap_or_default();
+    let now = principals(&r.record.body, names);
+    let before = prev
+        .map(|p| principals(&p.record.body, names))
+        .unwrap_or_default();
     // A writer who is not an admin always wraps the key to themself: not a share.
     let me = Principal::Member(r.record.author);
     let added: Vec<&Principal> = now.difference(&before).filter(|p| **p != me).collect();
@@ -1181,20 +1191,29 @@ mod tests {
         })
     }
 
+    /// A wrap under the key `RecordId([g; 32])` of the group `GroupId([g; 16])`
+    /// (`names_with_keys` records which group the key belongs to).
     fn to_group(g: u8) -> KeyWrap {
         KeyWrap::Group {
-            group: GroupId([g; 16]),
-            key_id: RecordId([0; 32]),
+            key_id: RecordId([g; 32]),
             nonce: [0; 24],
-            sealed: vec![0; 48],
+            sealed: [0; 48],
         }
+    }
+
+    fn names_with_keys(groups: &[u8]) -> Names {
+        let mut names = Names::default();
+        for &g in groups {
+            names.key_groups.insert(RecordId([g; 32]), GroupId([g; 16]));
+        }
+        names
     }
 
     /// A writer who is not an admin wraps the key to themself on every revision: that
     /// is not a share. Wraps to `@admins` say nothing either.
     #[test]
     fn self_wraps_and_admin_wraps_are_not_shares() {
-        let mut names = Names::default();
+        let mut names = names_with_keys(&[0, 3]);
         names.members.insert(MemberId([1; 16]), "alice".into());
         names.members.insert(MemberId([2; 16]), "bob".into());
         names.groups.insert(GroupId([3; 16]), "devops".into());

@@ -44,8 +44,11 @@ pub struct Ancestry {
     ordinal: Vec<Option<usize>>,
     /// For each record index: roster ordinals of its strict ancestors.
     roster_ancestors: Vec<Rc<BitSet>>,
-    /// For each record index: its parents' indices.
-    parents: Vec<Vec<usize>>,
+    /// Every record's parents' indices, one record after the other (no allocation per
+    /// record); record `i`'s are `parents[parent_start[i]..parent_start[i + 1]]`.
+    parents: Vec<usize>,
+    /// Where each record's parents start in `parents`, plus the end of the last one.
+    parent_start: Vec<usize>,
     next_ordinal: usize,
     /// Cached full ancestor sets (record indices), for the few records that remove or
     /// demote someone.
@@ -53,15 +56,40 @@ pub struct Ancestry {
 }
 
 impl Ancestry {
+    /// Room for `records` records (and about as many parent links) without growing.
+    pub fn with_capacity(records: usize) -> Self {
+        let mut parent_start = Vec::with_capacity(records + 1);
+        parent_start.push(0);
+        Self {
+            ordinal: Vec::with_capacity(records),
+            roster_ancestors: Vec::with_capacity(records),
+            parents: Vec::with_capacity(records),
+            parent_start,
+            ..Self::default()
+        }
+    }
+
+    /// Record `i`'s parents' indices.
+    fn parents_of(&self, i: usize) -> &[usize] {
+        match (self.parent_start.get(i), self.parent_start.get(i + 1)) {
+            (Some(&start), Some(&end)) => &self.parents[start..end],
+            _ => &[],
+        }
+    }
+
     /// Add the next record (index = number added so far) with its parents' indices,
     /// which must all be smaller.
-    pub fn push(&mut self, parents: Vec<usize>, is_roster: bool) {
-        let set = match parents.as_slice() {
+    pub fn push(&mut self, parents: &[usize], is_roster: bool) {
+        if self.parent_start.is_empty() {
+            // Built by `default()`: the first record's parents start at 0.
+            self.parent_start.push(0);
+        }
+        let set = match parents {
             [] => Rc::new(BitSet::default()),
             [p] if self.ordinal[*p].is_none() => Rc::clone(&self.roster_ancestors[*p]),
             _ => {
                 let mut set = BitSet::default();
-                for &p in &parents {
+                for &p in parents {
                     set.union_with(&self.roster_ancestors[p]);
                     if let Some(o) = self.ordinal[p] {
                         set.insert(o);
@@ -71,7 +99,8 @@ impl Ancestry {
             }
         };
         self.roster_ancestors.push(set);
-        self.parents.push(parents);
+        self.parents.extend_from_slice(parents);
+        self.parent_start.push(self.parents.len());
         if is_roster {
             self.ordinal.push(Some(self.next_ordinal));
             self.next_ordinal += 1;
@@ -108,12 +137,12 @@ impl Ancestry {
             return Rc::clone(f);
         }
         let mut seen = vec![false; of + 1];
-        let mut stack: Vec<usize> = self.parents.get(of).cloned().unwrap_or_default();
+        let mut stack: Vec<usize> = self.parents_of(of).to_vec();
         while let Some(i) = stack.pop() {
             if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
-            stack.extend(self.parents[i].iter().copied());
+            stack.extend_from_slice(self.parents_of(i));
         }
         let f = Rc::new(seen);
         self.full.insert(of, Rc::clone(&f));
@@ -128,11 +157,11 @@ mod tests {
     /// 0 genesis(r) → 1 entry → 2 roster; 3 entry on 1 (concurrent with 2); 4 merge(2,3).
     fn sample() -> Ancestry {
         let mut a = Ancestry::default();
-        a.push(vec![], true);
-        a.push(vec![0], false);
-        a.push(vec![1], true);
-        a.push(vec![1], false);
-        a.push(vec![2, 3], false);
+        a.push(&[], true);
+        a.push(&[0], false);
+        a.push(&[1], true);
+        a.push(&[1], false);
+        a.push(&[2, 3], false);
         a
     }
 

@@ -419,47 +419,89 @@ pub struct SealedEntry {
 }
 
 /// An entry key wrapped to one principal.
+///
+/// Group wraps name only the key version (`key_id`): the record that created or
+/// rotated that key records its group (docs/format.md, "Entry revisions"), so the
+/// group is not stored twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyWrap {
     /// 0: HPKE to a member (a direct share).
     Member(MemberWrap),
-    /// 1: sealed under a group key (or the `@admins` key when `group` is [`ADMINS_GROUP`])
-    /// by a writer who holds it.
+    /// 1: sealed under a group key (or the `@admins` key) by a writer who holds it.
     Group {
-        /// The group.
-        group: GroupId,
         /// The group key's id (the record that created or rotated it).
         key_id: RecordId,
         /// XChaCha20-Poly1305 nonce.
         nonce: [u8; 24],
-        /// The sealed entry key.
-        #[serde(with = "serde_bytes")]
-        sealed: Vec<u8>,
+        /// The sealed entry key (32 bytes + 16-byte tag).
+        #[serde(with = "byte_array")]
+        sealed: [u8; crypto::SEALED_KEY_LEN],
     },
     /// 2: HPKE-wrapped to a group key version's public key, by a writer who does not
     /// hold the group key (a member writing an entry wraps to `@admins` this way).
     GroupPublic {
-        /// The group.
-        group: GroupId,
         /// The group key version's id.
         key_id: RecordId,
         /// HPKE encapsulated key.
         enc: [u8; 32],
-        /// The sealed entry key (48 bytes).
-        #[serde(with = "serde_bytes")]
-        sealed: Vec<u8>,
+        /// The sealed entry key (32 bytes + 16-byte tag).
+        #[serde(with = "byte_array")]
+        sealed: [u8; crypto::SEALED_KEY_LEN],
     },
 }
 
 impl KeyWrap {
-    /// The group and key version of a group wrap (either kind).
-    pub fn group_key(&self) -> Option<(GroupId, RecordId)> {
+    /// The key version of a group wrap (either kind); its group is recorded by the
+    /// record with that id (`Vault::key_group`).
+    pub fn key_id(&self) -> Option<RecordId> {
         match self {
             KeyWrap::Member(_) => None,
-            KeyWrap::Group { group, key_id, .. } | KeyWrap::GroupPublic { group, key_id, .. } => {
-                Some((*group, *key_id))
+            KeyWrap::Group { key_id, .. } | KeyWrap::GroupPublic { key_id, .. } => Some(*key_id),
+        }
+    }
+}
+
+/// Serde for byte arrays longer than 32 (serde's own impls stop there), in the wire
+/// form of the shorter ones: a tuple, which postcard writes as the bytes without a
+/// length.
+mod byte_array {
+    use std::fmt;
+
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::ser::SerializeTuple;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        bytes: &[u8; N],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(N)?;
+        for b in bytes {
+            tuple.serialize_element(b)?;
+        }
+        tuple.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        deserializer: D,
+    ) -> Result<[u8; N], D::Error> {
+        struct ArrayVisitor<const N: usize>;
+        impl<'de, const N: usize> Visitor<'de> for ArrayVisitor<N> {
+            type Value = [u8; N];
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{N} bytes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; N], A::Error> {
+                let mut out = [0u8; N];
+                for (i, b) in out.iter_mut().enumerate() {
+                    *b = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                Ok(out)
             }
         }
+        deserializer.deserialize_tuple(N, ArrayVisitor::<N>)
     }
 }
 
@@ -809,6 +851,12 @@ impl VaultFile {
 
     /// Decode and check structure (not signatures or authority: see `vault`).
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
+        Self::decode_indexed(bytes).map(|(file, _)| file)
+    }
+
+    /// [`Self::decode`], also returning the map from record id to position in the file
+    /// that the checks built (replay needs the same map).
+    pub fn decode_indexed(bytes: &[u8]) -> Result<(Self, HashMap<RecordId, usize>), FormatError> {
         let mut rd = Reader { rest: bytes };
         if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
             return Err(FormatError::BadMagic);
@@ -826,7 +874,7 @@ impl VaultFile {
         if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
             return Err(FormatError::TooLarge("record count"));
         }
-        let mut records = Vec::with_capacity(count);
+        let mut records: Vec<StoredRecord> = Vec::with_capacity(count);
         let mut index: HashMap<RecordId, usize> = HashMap::with_capacity(count);
         for i in 0..count {
             let len = rd.varint()?;
@@ -842,7 +890,13 @@ impl VaultFile {
             }
             check_record_shape(&record, i)?;
             for p in &record.parents {
-                if !index.contains_key(p) || index.get(p) == Some(&i) {
+                // Usually the record just before (a linear history): no lookup. The
+                // index holds this record too, which cannot be its own parent.
+                let earlier = match records.last() {
+                    Some(prev) if prev.id == *p => true,
+                    _ => index.get(p).is_some_and(|&j| j != i),
+                };
+                if !earlier {
                     return Err(FormatError::MissingParent);
                 }
             }
@@ -860,7 +914,7 @@ impl VaultFile {
             return Err(FormatError::VaultIdMismatch);
         }
         check_canonical_order(&records, &index)?;
-        Ok(Self { vault_id, records })
+        Ok((Self { vault_id, records }, index))
     }
 
     /// The DAG heads: records that are no record's parent, in id order.
@@ -888,18 +942,266 @@ impl VaultFile {
     }
 }
 
-/// Decode one record canonically with no trailing bytes.
+/// Decode one record canonically with no trailing bytes (docs/format.md,
+/// "Conventions"; "Vault file", rule 4).
+///
+/// A parser of postcard's wire format for [`Record`], written out so that the canonical
+/// check costs nothing: postcard's own decoder reads overlong varints, so refusing them
+/// meant re-encoding the record and comparing. This parser accepts exactly what
+/// postcard decodes and reports the same error for the rest, in the same order (a
+/// property test in `tests/proptest_format.rs` and the unit tests below compare it with
+/// postcard): what does not decode is `Malformed`, then bytes after the record are
+/// `TrailingBytes`, then a varint that is not in its shortest form — the only
+/// non-canonical encoding postcard reads, every other field having one encoding — is
+/// `NonCanonical`. Every count is checked against the bytes left before anything is
+/// allocated.
 pub fn decode_record(raw: &[u8]) -> Result<Record, FormatError> {
-    let (record, rest): (Record, &[u8]) =
-        postcard::take_from_bytes(raw).map_err(|_| FormatError::Malformed("record"))?;
-    if !rest.is_empty() {
+    let mut p = RecordParser {
+        rd: Reader { rest: raw },
+        overlong: false,
+    };
+    let record = p.record()?;
+    if !p.rd.rest.is_empty() {
         return Err(FormatError::TrailingBytes);
     }
-    let again = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
-    if again != raw {
+    if p.overlong {
         return Err(FormatError::NonCanonical("record"));
     }
     Ok(record)
+}
+
+/// The error of bytes that do not decode as a record.
+const MALFORMED_RECORD: FormatError = FormatError::Malformed("record");
+
+/// Smallest encodings, which bound a list's count by the bytes left.
+const MIN_MEMBER_WRAP: usize = 16 + 32 + 1;
+const MIN_KEY_WRAP: usize = 1 + MIN_MEMBER_WRAP;
+
+/// postcard's varint limits (its `varint_max` and `max_of_last_byte`): a `u32` takes
+/// at most 5 bytes, the last at most `0x0f`; a `u64` (and a length, a `usize` on the
+/// 64-bit targets amanat supports) at most 10 bytes, the last at most `0x01`.
+const U32_VARINT: (usize, u8) = (5, 0x0f);
+const U64_VARINT: (usize, u8) = (10, 0x01);
+
+/// Reads postcard's encoding of [`Record`] and the types inside it, field by field in
+/// declaration order (docs/format.md, "Record bodies" and "Entry revisions").
+struct RecordParser<'a> {
+    rd: Reader<'a>,
+    /// A varint was longer than its shortest form: postcard reads it, the record is
+    /// then refused as non-canonical once it has been read to the end.
+    overlong: bool,
+}
+
+impl<'a> RecordParser<'a> {
+    fn bytes(&mut self) -> Result<&'a [u8], FormatError> {
+        let len = self.len()?;
+        self.rd.take(len).map_err(|_| MALFORMED_RECORD)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+        self.rd.array().map_err(|_| MALFORMED_RECORD)
+    }
+    fn byte(&mut self) -> Result<u8, FormatError> {
+        let (&b, rest) = self.rd.rest.split_first().ok_or(MALFORMED_RECORD)?;
+        self.rd.rest = rest;
+        Ok(b)
+    }
+    /// LEB128 as postcard reads it: at most `max_len` bytes, the last at most
+    /// `max_last`. A zero last byte after the first is an overlong form.
+    fn varint(&mut self, (max_len, max_last): (usize, u8)) -> Result<u64, FormatError> {
+        let mut value = 0u64;
+        for i in 0..max_len {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i == max_len - 1 && b > max_last {
+                    return Err(MALFORMED_RECORD);
+                }
+                if i > 0 && b == 0 {
+                    self.overlong = true;
+                }
+                return Ok(value);
+            }
+        }
+        Err(MALFORMED_RECORD)
+    }
+    fn len(&mut self) -> Result<usize, FormatError> {
+        usize::try_from(self.varint(U64_VARINT)?).map_err(|_| MALFORMED_RECORD)
+    }
+    fn variant(&mut self) -> Result<u64, FormatError> {
+        self.varint(U32_VARINT)
+    }
+    fn bool(&mut self) -> Result<bool, FormatError> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(MALFORMED_RECORD),
+        }
+    }
+    fn string(&mut self) -> Result<String, FormatError> {
+        let bytes = self.bytes()?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| MALFORMED_RECORD)
+    }
+    fn option<T>(
+        &mut self,
+        item: impl FnOnce(&mut Self) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, FormatError> {
+        if self.bool()? {
+            item(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    /// A count, then the items. Each item takes at least `min_len` bytes, so a count
+    /// the bytes left cannot hold fails before anything is allocated (postcard would
+    /// fail at the end of the input).
+    fn list<T>(
+        &mut self,
+        min_len: usize,
+        item: impl Fn(&mut Self) -> Result<T, FormatError>,
+    ) -> Result<Vec<T>, FormatError> {
+        let count = self.len()?;
+        if count > self.rd.rest.len() / min_len {
+            return Err(MALFORMED_RECORD);
+        }
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            out.push(item(self)?);
+        }
+        Ok(out)
+    }
+
+    fn record(&mut self) -> Result<Record, FormatError> {
+        Ok(Record {
+            parents: self.list(32, |p| p.array().map(RecordId))?,
+            author: MemberId(self.array()?),
+            time: self.varint(U64_VARINT)?,
+            body: self.body()?,
+        })
+    }
+    fn role(&mut self) -> Result<Role, FormatError> {
+        match self.variant()? {
+            0 => Ok(Role::Owner),
+            1 => Ok(Role::Admin),
+            2 => Ok(Role::Member),
+            _ => Err(MALFORMED_RECORD),
+        }
+    }
+    fn public_keys(&mut self) -> Result<PublicKeys, FormatError> {
+        Ok(PublicKeys {
+            agreement: self.array()?,
+            signing: self.array()?,
+        })
+    }
+    fn member_wrap(&mut self) -> Result<MemberWrap, FormatError> {
+        Ok(MemberWrap {
+            member: MemberId(self.array()?),
+            enc: self.array()?,
+            sealed: self.bytes()?.to_vec(),
+        })
+    }
+    fn key_update(&mut self) -> Result<GroupKeyUpdate, FormatError> {
+        Ok(GroupKeyUpdate {
+            group: GroupId(self.array()?),
+            commitment: self.array()?,
+            public: self.array()?,
+            wraps: self.list(MIN_MEMBER_WRAP, Self::member_wrap)?,
+        })
+    }
+    fn key_wrap(&mut self) -> Result<KeyWrap, FormatError> {
+        Ok(match self.variant()? {
+            0 => KeyWrap::Member(self.member_wrap()?),
+            1 => KeyWrap::Group {
+                key_id: RecordId(self.array()?),
+                nonce: self.array()?,
+                sealed: self.array()?,
+            },
+            2 => KeyWrap::GroupPublic {
+                key_id: RecordId(self.array()?),
+                enc: self.array()?,
+                sealed: self.array()?,
+            },
+            _ => return Err(MALFORMED_RECORD),
+        })
+    }
+    fn revision(&mut self) -> Result<EntryRevision, FormatError> {
+        Ok(EntryRevision {
+            entry: EntryId(self.array()?),
+            prev: self.option(|p| p.array().map(RecordId))?,
+            content: match self.variant()? {
+                0 => EntryContent::Sealed(SealedEntry {
+                    commitment: self.array()?,
+                    wraps: self.list(MIN_KEY_WRAP, Self::key_wrap)?,
+                    nonce: self.array()?,
+                    ciphertext: self.bytes()?.to_vec(),
+                }),
+                1 => EntryContent::Tombstone,
+                _ => return Err(MALFORMED_RECORD),
+            },
+        })
+    }
+    fn body(&mut self) -> Result<RecordBody, FormatError> {
+        Ok(match self.variant()? {
+            0 => RecordBody::Genesis(Genesis {
+                team: self.string()?,
+                owner: MemberId(self.array()?),
+                owner_name: self.string()?,
+                owner_keys: self.public_keys()?,
+                nonce: self.array()?,
+            }),
+            1 => RecordBody::AddMember(AddMember {
+                member: MemberId(self.array()?),
+                name: self.string()?,
+                keys: self.public_keys()?,
+                role: self.role()?,
+                admin_wrap: self.option(Self::member_wrap)?,
+            }),
+            2 => RecordBody::RemoveMember {
+                member: MemberId(self.array()?),
+            },
+            3 => RecordBody::ChangeRole {
+                member: MemberId(self.array()?),
+                role: self.role()?,
+                admin_wrap: self.option(Self::member_wrap)?,
+            },
+            4 => RecordBody::ChangeMemberKeys {
+                member: MemberId(self.array()?),
+                keys: self.public_keys()?,
+                old_key_signature: self.bytes()?.to_vec(),
+            },
+            5 => RecordBody::CreateGroup {
+                name: self.string()?,
+                members: self.list(16, |p| p.array().map(MemberId))?,
+                key: self.key_update()?,
+            },
+            6 => RecordBody::AddGroupMember {
+                group: GroupId(self.array()?),
+                member: MemberId(self.array()?),
+                wrap: self.member_wrap()?,
+            },
+            7 => RecordBody::RemoveGroupMember {
+                group: GroupId(self.array()?),
+                member: MemberId(self.array()?),
+                key: self.key_update()?,
+            },
+            8 => RecordBody::RotateGroupKey(self.key_update()?),
+            9 => RecordBody::EntryRevision(self.revision()?),
+            10 => RecordBody::Event(AuditEvent {
+                kind: match self.variant()? {
+                    0 => EventKind::Reviewed,
+                    1 => EventKind::RotatedAtSource,
+                    _ => return Err(MALFORMED_RECORD),
+                },
+                entry: self.option(|p| p.array().map(EntryId))?,
+            }),
+            11 => RecordBody::RotateAtSource {
+                member: MemberId(self.array()?),
+                entries: self.list(16, |p| p.array().map(EntryId))?,
+            },
+            _ => return Err(MALFORMED_RECORD),
+        })
+    }
 }
 
 fn check_name(name: &str, what: &'static str) -> Result<(), FormatError> {
@@ -990,14 +1292,10 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
                 if s.wraps.is_empty() || s.wraps.len() > MAX_WRAPS {
                     return Err(FormatError::TooLarge("entry key wraps"));
                 }
+                // Group wraps hold exactly 48 sealed bytes by construction.
                 for w in &s.wraps {
-                    match w {
-                        KeyWrap::Member(m) => check_member_wrap(m)?,
-                        KeyWrap::Group { sealed, .. } | KeyWrap::GroupPublic { sealed, .. } => {
-                            if sealed.len() != crypto::SEALED_KEY_LEN {
-                                return Err(FormatError::Malformed("group key wrap"));
-                            }
-                        }
+                    if let KeyWrap::Member(m) = w {
+                        check_member_wrap(m)?;
                     }
                 }
                 let body = s.ciphertext.len().checked_sub(crypto::TAG_LEN);
@@ -1144,6 +1442,347 @@ mod tests {
         assert_eq!(r.varint(), Ok(300));
     }
 
+    /// What `decode_record` did before it had its own parser, kept as the reference it
+    /// must agree with: postcard, then a re-encoding compared with the input.
+    fn decode_record_postcard(raw: &[u8]) -> Result<Record, FormatError> {
+        let (record, rest): (Record, &[u8]) =
+            postcard::take_from_bytes(raw).map_err(|_| FormatError::Malformed("record"))?;
+        if !rest.is_empty() {
+            return Err(FormatError::TrailingBytes);
+        }
+        let again = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
+        if again != raw {
+            return Err(FormatError::NonCanonical("record"));
+        }
+        Ok(record)
+    }
+
+    fn member_wrap(m: u8) -> MemberWrap {
+        MemberWrap {
+            member: MemberId([m; 16]),
+            enc: [m; 32],
+            sealed: vec![m; crypto::SEALED_KEY_LEN],
+        }
+    }
+
+    fn key_update(g: u8) -> GroupKeyUpdate {
+        GroupKeyUpdate {
+            group: GroupId([g; 16]),
+            commitment: [g; 32],
+            public: [g; 32],
+            wraps: vec![member_wrap(1), member_wrap(2)],
+        }
+    }
+
+    /// One record of every body kind, every wrap kind, options set and unset.
+    fn sample_records() -> Vec<Record> {
+        let keys = PublicKeys {
+            agreement: [3; 32],
+            signing: [4; 32],
+        };
+        let sealed = |wraps| {
+            EntryContent::Sealed(SealedEntry {
+                commitment: [5; 32],
+                wraps,
+                nonce: [6; 24],
+                ciphertext: vec![7; MIN_BUCKET + crypto::TAG_LEN],
+            })
+        };
+        let bodies = vec![
+            RecordBody::Genesis(Genesis {
+                team: "acme".into(),
+                owner: MemberId([1; 16]),
+                owner_name: "alice".into(),
+                owner_keys: keys,
+                nonce: [2; 16],
+            }),
+            RecordBody::AddMember(AddMember {
+                member: MemberId([2; 16]),
+                name: "bob".into(),
+                keys,
+                role: Role::Admin,
+                admin_wrap: Some(member_wrap(2)),
+            }),
+            RecordBody::AddMember(AddMember {
+                member: MemberId([3; 16]),
+                name: "carol".into(),
+                keys,
+                role: Role::Member,
+                admin_wrap: None,
+            }),
+            RecordBody::RemoveMember {
+                member: MemberId([2; 16]),
+            },
+            RecordBody::ChangeRole {
+                member: MemberId([3; 16]),
+                role: Role::Admin,
+                admin_wrap: Some(member_wrap(3)),
+            },
+            RecordBody::ChangeMemberKeys {
+                member: MemberId([3; 16]),
+                keys,
+                old_key_signature: vec![8; crypto::SIGNATURE_LEN],
+            },
+            RecordBody::CreateGroup {
+                name: "devops".into(),
+                members: vec![MemberId([2; 16]), MemberId([3; 16])],
+                key: key_update(9),
+            },
+            RecordBody::AddGroupMember {
+                group: GroupId([9; 16]),
+                member: MemberId([3; 16]),
+                wrap: member_wrap(3),
+            },
+            RecordBody::RemoveGroupMember {
+                group: GroupId([9; 16]),
+                member: MemberId([2; 16]),
+                key: key_update(9),
+            },
+            RecordBody::RotateGroupKey(key_update(0)),
+            RecordBody::EntryRevision(EntryRevision {
+                entry: EntryId([10; 16]),
+                prev: None,
+                content: sealed(vec![
+                    KeyWrap::Group {
+                        key_id: RecordId([11; 32]),
+                        nonce: [12; 24],
+                        sealed: [13; crypto::SEALED_KEY_LEN],
+                    },
+                    KeyWrap::Member(member_wrap(3)),
+                    KeyWrap::GroupPublic {
+                        key_id: RecordId([14; 32]),
+                        enc: [15; 32],
+                        sealed: [16; crypto::SEALED_KEY_LEN],
+                    },
+                ]),
+            }),
+            RecordBody::EntryRevision(EntryRevision {
+                entry: EntryId([10; 16]),
+                prev: Some(RecordId([17; 32])),
+                content: EntryContent::Tombstone,
+            }),
+            RecordBody::Event(AuditEvent {
+                kind: EventKind::RotatedAtSource,
+                entry: Some(EntryId([10; 16])),
+            }),
+            RecordBody::Event(AuditEvent {
+                kind: EventKind::Reviewed,
+                entry: None,
+            }),
+            RecordBody::RotateAtSource {
+                member: MemberId([2; 16]),
+                entries: vec![EntryId([10; 16]), EntryId([18; 16])],
+            },
+        ];
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Record {
+                parents: if i == 0 {
+                    vec![]
+                } else {
+                    vec![RecordId([20; 32]), RecordId([21; 32])]
+                },
+                author: MemberId([1; 16]),
+                time: 1_700_000_000 + i as u64,
+                body,
+            })
+            .collect()
+    }
+
+    fn encoded(record: &Record) -> Vec<u8> {
+        postcard::to_allocvec(record).unwrap()
+    }
+
+    #[test]
+    fn record_parser_reads_every_kind_as_postcard_writes_it() {
+        for r in sample_records() {
+            let bytes = encoded(&r);
+            assert_eq!(decode_record(&bytes), Ok(r.clone()), "{r:?}");
+            assert_eq!(decode_record_postcard(&bytes), Ok(r));
+        }
+    }
+
+    /// `Record { parents: [], author, time, body: RemoveMember { member } }`, with the
+    /// time varint and the body's variant index given as raw bytes.
+    fn remove_member(time: &[u8], variant: &[u8]) -> Vec<u8> {
+        let mut out = vec![0];
+        out.extend_from_slice(&[1; 16]);
+        out.extend_from_slice(time);
+        out.extend_from_slice(variant);
+        out.extend_from_slice(&[2; 16]);
+        out
+    }
+
+    #[test]
+    fn record_parser_rejects_overlong_varints() {
+        let canonical = remove_member(&[5], &[2]);
+        assert!(decode_record(&canonical).is_ok());
+        for bad in [
+            remove_member(&[0x85, 0x00], &[2]),
+            remove_member(&[0x80, 0x00], &[2]),
+            remove_member(&[0x85, 0x80, 0x80, 0x00], &[2]),
+            remove_member(&[5], &[0x82, 0x00]),
+        ] {
+            assert_eq!(
+                decode_record(&bad),
+                Err(FormatError::NonCanonical("record"))
+            );
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+        // A list count (no parents, written as 0x80 0x00).
+        let mut bad = vec![0x80];
+        bad.extend_from_slice(&canonical);
+        assert_eq!(
+            decode_record(&bad),
+            Err(FormatError::NonCanonical("record"))
+        );
+        // A string length inside genesis (team "acme": 4 written as 0x84 0x00).
+        let genesis = encoded(&sample_records()[0]);
+        let at = 1 + 16 + varint_len_of(&genesis[17..]) + 1;
+        assert_eq!(genesis[at], 4);
+        let mut bad = genesis[..at].to_vec();
+        bad.extend_from_slice(&[0x84, 0x00]);
+        bad.extend_from_slice(&genesis[at + 1..]);
+        assert_eq!(
+            decode_record(&bad),
+            Err(FormatError::NonCanonical("record"))
+        );
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+    }
+
+    fn varint_len_of(bytes: &[u8]) -> usize {
+        bytes.iter().position(|b| b & 0x80 == 0).unwrap() + 1
+    }
+
+    #[test]
+    fn record_parser_checks_varint_limits_like_postcard() {
+        // The largest u64 time: ten bytes, the last 0x01.
+        let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let ok = remove_member(&max, &[2]);
+        assert_eq!(decode_record(&ok).map(|r| r.time), Ok(u64::MAX));
+        // Past u64 (last byte 0x02), and eleven bytes.
+        let mut over = max;
+        over[9] = 0x02;
+        let mut eleven = max.to_vec();
+        eleven[9] = 0xff;
+        eleven.push(0x01);
+        // A variant index past u32 (five bytes, the last above 0x0f).
+        let big_variant = remove_member(&[5], &[0x82, 0x80, 0x80, 0x80, 0x10]);
+        for bad in [
+            remove_member(&over, &[2]),
+            remove_member(&eleven, &[2]),
+            big_variant,
+        ] {
+            assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+    }
+
+    #[test]
+    fn record_parser_rejects_bad_tags() {
+        let samples = sample_records();
+        let mut cases = Vec::new();
+        // Unknown body variant.
+        cases.push(remove_member(&[5], &[12]));
+        // Unknown role (AddMember's role byte follows member, name and keys).
+        let add = encoded(&samples[2]);
+        let role_at = add.len() - 2;
+        assert_eq!(add[role_at], 2, "Role::Member");
+        let mut bad = add.clone();
+        bad[role_at] = 3;
+        cases.push(bad);
+        // An option tag that is neither 0 nor 1 (AddMember's admin_wrap).
+        let mut bad = add;
+        *bad.last_mut().unwrap() = 2;
+        cases.push(bad);
+        // Unknown entry content, unknown wrap kind, unknown event kind.
+        let tombstone = encoded(&samples[11]);
+        let mut bad = tombstone.clone();
+        *bad.last_mut().unwrap() = 2;
+        cases.push(bad);
+        let revision = encoded(&samples[10]);
+        let wraps_at = revision.len()
+            - (24 + 2 + MIN_BUCKET + crypto::TAG_LEN)
+            - (1 + 32 + 32 + 48)
+            - (1 + 16 + 32 + 1 + 48)
+            - (1 + 32 + 24 + 48);
+        assert_eq!(revision[wraps_at], 1, "KeyWrap::Group");
+        let mut bad = revision;
+        bad[wraps_at] = 3;
+        cases.push(bad);
+        let event = encoded(&samples[12]);
+        let kind_at = event.len() - 1 - 16 - 1;
+        assert_eq!(event[kind_at], 1, "RotatedAtSource");
+        let mut bad = event;
+        bad[kind_at] = 2;
+        cases.push(bad);
+        // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
+        // time, variant and length).
+        let mut bad = encoded(&samples[0]);
+        let at = 1 + 16 + varint_len_of(&bad[17..]) + 2;
+        assert_eq!(bad[at], b'a');
+        bad[at] = 0xff;
+        cases.push(bad);
+        for bad in cases {
+            assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+            assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        }
+    }
+
+    #[test]
+    fn record_parser_refuses_counts_beyond_the_bytes_and_trailing_bytes() {
+        // 2^62 parents in a few bytes: refused before allocating anything.
+        let huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+        let mut bad = huge.to_vec();
+        bad.extend_from_slice(&remove_member(&[5], &[2])[1..]);
+        assert_eq!(decode_record(&bad), Err(FormatError::Malformed("record")));
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        // Trailing bytes are reported before an overlong varint, as postcard did.
+        let mut bad = remove_member(&[0x85, 0x00], &[2]);
+        bad.push(0);
+        assert_eq!(decode_record(&bad), Err(FormatError::TrailingBytes));
+        assert_eq!(decode_record_postcard(&bad), decode_record(&bad));
+        // Every truncation fails.
+        for r in sample_records() {
+            let bytes = encoded(&r);
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    decode_record(&bytes[..cut]),
+                    Err(FormatError::Malformed("record"))
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The parser and postcard agree on every mutation of every kind of record: the
+        /// same record, or the same error.
+        #[test]
+        fn record_parser_agrees_with_postcard(
+            which in 0usize..15,
+            edits in proptest::collection::vec(
+                (proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>(), 0u8..4),
+                1..4,
+            ),
+        ) {
+            let samples = sample_records();
+            let mut bytes = encoded(&samples[which % samples.len()]);
+            for (at, byte, op) in edits {
+                let i = at % (bytes.len() + 1);
+                match op {
+                    0 if i < bytes.len() => bytes[i] = byte,
+                    1 => bytes.insert(i, byte),
+                    2 if i < bytes.len() => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.truncate(i),
+                }
+            }
+            proptest::prop_assert_eq!(decode_record(&bytes), decode_record_postcard(&bytes));
+        }
+    }
+
     #[test]
     fn bad_magic_version_and_empty() {
         assert_eq!(VaultFile::decode(b"").err(), Some(FormatError::BadMagic));
@@ -1164,6 +1803,33 @@ mod tests {
         assert_eq!(
             VaultFile::decode(&v).err(),
             Some(FormatError::TooLarge("record count"))
+        );
+    }
+
+    /// docs/format.md, "Entry revisions": a group wrap names only its key version and
+    /// holds 48 sealed bytes without a length (the per-wrap target is 120 bytes).
+    #[test]
+    fn group_wraps_encode_to_105_and_113_bytes() {
+        let group = KeyWrap::Group {
+            key_id: RecordId([1; 32]),
+            nonce: [2; 24],
+            sealed: [3; crypto::SEALED_KEY_LEN],
+        };
+        let public = KeyWrap::GroupPublic {
+            key_id: RecordId([1; 32]),
+            enc: [2; 32],
+            sealed: [3; crypto::SEALED_KEY_LEN],
+        };
+        let group_bytes = postcard::to_allocvec(&group).unwrap();
+        assert_eq!(group_bytes.len(), 1 + 32 + 24 + 48);
+        assert_eq!(&group_bytes[57..], &[3; 48]);
+        assert_eq!(
+            postcard::to_allocvec(&public).unwrap().len(),
+            1 + 32 + 32 + 48
+        );
+        assert_eq!(
+            postcard::from_bytes::<KeyWrap>(&group_bytes).unwrap(),
+            group
         );
     }
 

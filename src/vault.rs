@@ -264,7 +264,9 @@ impl Vault {
 
     /// Decode and replay a vault file (roster signatures checked).
     pub fn decode(bytes: &[u8]) -> Result<Self, VaultError> {
-        Self::replay(VaultFile::decode(bytes)?)
+        // The id → position map built to check the file is the one replay needs.
+        let (file, index) = VaultFile::decode_indexed(bytes)?;
+        Self::replay_indexed(file, index)
     }
 
     /// The file's bytes.
@@ -329,16 +331,31 @@ impl Vault {
     /// an ancestor of its author's later removal (or demotion) is ignored, which can in
     /// turn change what else applies, so replay again with it ignored.
     fn replay(file: VaultFile) -> Result<Self, VaultError> {
+        let index = file
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        Self::replay_indexed(file, index)
+    }
+
+    /// [`Self::replay`] with the file's id → position map already built.
+    fn replay_indexed(
+        file: VaultFile,
+        index: HashMap<RecordId, usize>,
+    ) -> Result<Self, VaultError> {
         let mut forced: HashMap<usize, &'static str> = HashMap::new();
-        let mut file = file;
+        let (mut file, mut index) = (file, index);
         for _ in 0..16 {
-            let mut vault = Self::replay_once(file, &forced)?;
+            let mut vault = Self::replay_once(file, index, &forced)?;
             let more = vault.revocation_violations();
             if more.iter().all(|(i, _)| forced.contains_key(i)) {
                 return Ok(vault);
             }
             forced.extend(more);
             file = vault.file;
+            index = vault.index;
         }
         Err(VaultError::Integrity("authority rule does not settle"))
     }
@@ -377,8 +394,12 @@ impl Vault {
             .collect()
     }
 
+    /// One pass of replay. `index` maps the id of every record of `file` to its
+    /// position; a lookup during the pass only counts records before the current one
+    /// (what an index built as the pass goes would hold).
     fn replay_once(
         file: VaultFile,
+        index: HashMap<RecordId, usize>,
         forced: &HashMap<usize, &'static str>,
     ) -> Result<Self, VaultError> {
         let Some(first) = file.records.first() else {
@@ -405,7 +426,10 @@ impl Vault {
                 active: true,
             },
         );
-        let mut authority = Authority::default();
+        let mut authority = Authority {
+            ancestry: crate::dag::Ancestry::with_capacity(file.records.len()),
+            ..Authority::default()
+        };
         authority.added_at.insert(g.owner, 0);
         authority.roles.insert(g.owner, vec![(0, Role::Owner)]);
         authority.ever_added = file
@@ -416,17 +440,17 @@ impl Vault {
                 _ => None,
             })
             .collect();
-        authority.ancestry.push(Vec::new(), true);
+        authority.ancestry.push(&[], true);
         let mut vault = Self {
             team: g.team.clone(),
             owner: g.owner,
             members,
             groups: BTreeMap::new(),
             group_keys: HashMap::new(),
-            index: HashMap::with_capacity(file.records.len()),
-            heads: HashMap::new(),
+            index,
+            heads: HashMap::with_capacity(file.records.len()),
             key_history: HashMap::from([(g.owner, vec![(0, g.owner_keys)])]),
-            by_admin: std::collections::HashSet::new(),
+            by_admin: std::collections::HashSet::with_capacity(file.records.len()),
             ignored: Vec::new(),
             authority,
             file: VaultFile {
@@ -434,20 +458,22 @@ impl Vault {
                 records: Vec::new(),
             },
         };
-        vault.index.insert(first.id, 0);
         let records = file.records;
+        let mut parents = Vec::with_capacity(format::MAX_PARENTS);
         for (i, stored) in records.iter().enumerate().skip(1) {
-            vault.index.insert(stored.id, i);
-            let parents = stored
-                .record
-                .parents
-                .iter()
-                .filter_map(|p| vault.index.get(p).copied())
-                .collect();
+            // Usually the one parent is the record before (a linear history): no lookup.
+            parents.clear();
+            parents.extend(stored.record.parents.iter().filter_map(|p| {
+                if *p == records[i - 1].id {
+                    Some(i - 1)
+                } else {
+                    vault.index.get(p).copied().filter(|&pi| pi < i)
+                }
+            }));
             vault
                 .authority
                 .ancestry
-                .push(parents, stored.record.body.is_roster());
+                .push(&parents, stored.record.body.is_roster());
             let outcome = match forced.get(&i) {
                 Some(reason) => Err(*reason),
                 None => vault.apply(&records, i)?,
@@ -688,6 +714,7 @@ impl Vault {
         i: usize,
         rev: &EntryRevision,
     ) -> Result<(), &'static str> {
+        // One map lookup per revision: the entry's heads are borrowed once.
         let heads = self.heads.entry(rev.entry).or_default();
         match rev.prev {
             None => {
@@ -696,7 +723,8 @@ impl Vault {
                 }
             }
             Some(prev) => {
-                let Some(&pi) = self.index.get(&prev) else {
+                // The index holds the whole file: only earlier records count.
+                let Some(pi) = self.index.get(&prev).copied().filter(|&pi| pi < i) else {
                     return Err("revision of an unknown revision");
                 };
                 let same_entry = matches!(&records[pi].record.body,
@@ -704,11 +732,10 @@ impl Vault {
                 if !same_entry {
                     return Err("revision of another entry");
                 }
-                let heads = self.heads.entry(rev.entry).or_default();
                 heads.retain(|&h| h != pi);
             }
         }
-        self.heads.entry(rev.entry).or_default().push(i);
+        heads.push(i);
         Ok(())
     }
 
@@ -725,6 +752,19 @@ impl Vault {
                 wraps: key.wraps.clone(),
             },
         );
+    }
+
+    /// The group of an applied group key version (the record `key_id` created or
+    /// rotated it): what a group wrap, which names only the key, is wrapped to.
+    pub fn key_group(&self, key_id: &RecordId) -> Option<GroupId> {
+        self.group_keys.get(key_id).map(|v| v.group)
+    }
+
+    /// [`Self::key_group`] for a wrap being opened: a key the vault does not know is
+    /// an integrity failure.
+    fn wrap_key_group(&self, key_id: &RecordId) -> Result<GroupId, VaultError> {
+        self.key_group(key_id)
+            .ok_or(VaultError::Integrity("wrap under an unknown group key"))
     }
 
     /// Add a member's wrap of a group's current key (a join or a promotion).
@@ -1105,15 +1145,15 @@ impl Session<'_> {
                     self.identity.unwrap_key(&info, &wrapped)?
                 }
                 KeyWrap::Group {
-                    group,
                     key_id,
                     nonce,
                     sealed: s,
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
+                    let group = self.vault.wrap_key_group(key_id)?;
                     let aad = format::entry_group_wrap_aad(
                         &vault_id,
-                        group,
+                        &group,
                         key_id,
                         &rev.entry,
                         rev.prev.as_ref(),
@@ -1122,16 +1162,16 @@ impl Session<'_> {
                     crypto::open_key(&gk, nonce, &aad, s)?
                 }
                 KeyWrap::GroupPublic {
-                    group,
                     key_id,
                     enc,
                     sealed: s,
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
+                    let group = self.vault.wrap_key_group(key_id)?;
                     let secret = crypto::AgreementSecret::derive_from_group_key(&gk);
                     let info = format::entry_group_public_wrap_info(
                         &vault_id,
-                        group,
+                        &group,
                         key_id,
                         &rev.entry,
                         rev.prev.as_ref(),
@@ -1139,10 +1179,7 @@ impl Session<'_> {
                     );
                     let wrapped = crypto::HpkeWrapped {
                         enc: *enc,
-                        sealed: s
-                            .as_slice()
-                            .try_into()
-                            .map_err(|_| VaultError::Integrity("entry key wrap"))?,
+                        sealed: *s,
                     };
                     crypto::hpke_unwrap(&secret, &info, &wrapped)?
                 }
@@ -1415,10 +1452,9 @@ impl Session<'_> {
                         );
                         let (nonce, sealed) = crypto::seal_key(&gk, &aad, &key)?;
                         wraps.push(KeyWrap::Group {
-                            group: gid,
                             key_id: g.key_id,
                             nonce,
-                            sealed: sealed.to_vec(),
+                            sealed,
                         });
                     } else {
                         // Not a holder (a member writing an entry, which is always
@@ -1441,10 +1477,9 @@ impl Session<'_> {
                         );
                         let w = crypto::hpke_wrap(&public, &info, &key)?;
                         wraps.push(KeyWrap::GroupPublic {
-                            group: gid,
                             key_id: g.key_id,
                             enc: w.enc,
-                            sealed: w.sealed.to_vec(),
+                            sealed: w.sealed,
                         });
                     }
                 }
@@ -1542,9 +1577,10 @@ impl Session<'_> {
             .filter_map(|w| match w {
                 KeyWrap::Member(m) => Some(format::Principal::Member(m.member)),
                 w => w
-                    .group_key()
-                    .filter(|(g, _)| *g != ADMINS_GROUP)
-                    .map(|(g, _)| format::Principal::Group(g)),
+                    .key_id()
+                    .and_then(|k| self.vault.key_group(&k))
+                    .filter(|g| *g != ADMINS_GROUP)
+                    .map(format::Principal::Group),
             })
             .collect()
     }

@@ -176,6 +176,12 @@ fn key_update<'a>(file: &'a VaultFile, key_id: &RecordId) -> &'a GroupKeyUpdate 
     }
 }
 
+/// The group of a key version: a group wrap names only the key, whose record says
+/// which group it belongs to.
+fn key_group(file: &VaultFile, key_id: &RecordId) -> GroupId {
+    key_update(file, key_id).group
+}
+
 /// alice (owner), bob and carol (members), `@devops` = {bob, carol}.
 struct Team {
     v: Vault,
@@ -283,14 +289,13 @@ fn can_decrypt(
             crypto::hpke_unwrap(&who.agreement, &info, &wrapped).is_ok_and(|k| payload_opens(&k))
         }
         KeyWrap::Group {
-            group,
             key_id,
             nonce,
             sealed: s,
         } => {
             let aad = format::entry_group_wrap_aad(
                 &vid,
-                group,
+                &key_group(file, key_id),
                 key_id,
                 &rev.entry,
                 rev.prev.as_ref(),
@@ -300,14 +305,13 @@ fn can_decrypt(
                 .any(|gk| crypto::open_key(gk, nonce, &aad, s).is_ok_and(|k| payload_opens(&k)))
         }
         KeyWrap::GroupPublic {
-            group,
             key_id,
             enc,
             sealed: s,
         } => {
             let info = format::entry_group_public_wrap_info(
                 &vid,
-                group,
+                &key_group(file, key_id),
                 key_id,
                 &rev.entry,
                 rev.prev.as_ref(),
@@ -315,7 +319,7 @@ fn can_decrypt(
             );
             let wrapped = HpkeWrapped {
                 enc: *enc,
-                sealed: s.as_slice().try_into().unwrap(),
+                sealed: *s,
             };
             keys.iter().any(|gk| {
                 let secret = crypto::AgreementSecret::derive_from_group_key(gk);
@@ -563,6 +567,53 @@ fn reordered_records_are_refused() {
     );
 }
 
+/// Replay looks records up in the id → position map of the whole file (built once while
+/// decoding): a revision whose `prev` names a record that comes *after* it must still
+/// count as a revision of an unknown revision, as when the map was built during replay.
+#[test]
+fn a_revision_of_a_later_record_is_ignored() {
+    let t = team();
+    let file = file_of(&t.v);
+    let alice_id = member_id(&t.v, "alice");
+    // A: a new entry on the current heads.
+    let mut a_vault = t.v.clone();
+    add_entry(&mut a_vault, &t.alice, "ops/later", "1", vec![]);
+    let a_file = file_of(&a_vault);
+    let a = a_file.records.last().unwrap().clone();
+    // B: a revision of A's entry naming A as `prev`, but on the heads before A
+    // (concurrent with it), re-dated until canonical order puts it before A.
+    let session = a_vault.session(&t.alice).unwrap();
+    let old = session.open("ops/later").unwrap();
+    let mut payload = old.payload.clone();
+    payload.password = SecretString::new("2".into());
+    let body = session
+        .revise_entry(
+            &old,
+            &EntryDraft {
+                payload,
+                share_with: vec![],
+            },
+        )
+        .unwrap();
+    let mut b = forge(&file, file.heads(), alice_id, body, &t.alice);
+    while b.id > a.id {
+        let mut record = b.record.clone();
+        record.time += 1;
+        b = sign(record, &t.alice);
+    }
+    let bytes = with(&file, vec![a.clone(), b.clone()]);
+    let decoded = VaultFile::decode(&bytes).unwrap();
+    let at = |id: &RecordId| decoded.records.iter().position(|r| r.id == *id).unwrap();
+    assert!(at(&b.id) < at(&a.id), "B comes first in canonical order");
+    let v = Vault::decode(&bytes).unwrap();
+    let ignored: Vec<_> = v.ignored().iter().map(|i| (i.record, i.reason)).collect();
+    assert_eq!(ignored, [(b.id, "revision of an unknown revision")]);
+    // A stands: the entry opens with its first password.
+    let opened = v.session(&t.alice).unwrap().open("ops/later").unwrap();
+    assert_eq!(opened.revision, a.id);
+    assert_eq!(opened.payload.password.expose(), "1");
+}
+
 #[test]
 fn a_duplicated_record_is_refused() {
     let t = team();
@@ -789,10 +840,9 @@ fn split_entry(
             commitment,
             wraps: vec![
                 KeyWrap::Group {
-                    group: ADMINS_GROUP,
                     key_id: admins_key_id,
                     nonce,
-                    sealed: sealed.to_vec(),
+                    sealed,
                 },
                 KeyWrap::Member(MemberWrap {
                     member: bob_id,
@@ -870,7 +920,8 @@ fn assert_rekeyed_wraps(v: &Vault, file: &VaultFile, revisions: &[RecordId], gon
             match w {
                 KeyWrap::Member(m) => assert_ne!(m.member, gone, "direct wrap to the leaver"),
                 w => {
-                    let (group, key_id) = w.group_key().unwrap();
+                    let key_id = w.key_id().unwrap();
+                    let group = v.key_group(&key_id).unwrap();
                     let g = v.groups().find(|g| g.id == group).unwrap();
                     assert_eq!(key_id, g.key_id, "wrap under an old key of @{}", g.name);
                 }
@@ -1230,10 +1281,9 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
         content: EntryContent::Sealed(SealedEntry {
             commitment,
             wraps: vec![KeyWrap::Group {
-                group: ADMINS_GROUP,
                 key_id: old_admins_key_id,
                 nonce,
-                sealed: sealed.to_vec(),
+                sealed,
             }],
             nonce: pnonce,
             ciphertext,

@@ -20,11 +20,11 @@ use amanat::identity::{self, Identity, IdentityError};
 use amanat::vault::{Vault, VaultError};
 
 /// Pinned: the golden identity's `amanat1…` public key.
-const PUBLIC_KEY: &str = "amanat1mrcupt76mgvelk9rhpcggckvhjyyhcgya9dqd4wd3rj09ehdl587c4fnu3g6zskcm458uzvz2zcpja49qgmf8lnh4yrlx8wkz44hllgg9ld3q";
+const PUBLIC_KEY: &str = "amanat1qam5hnafeuj0krkav6gu7wd2ld3yk0v7ddaj7tnvfn02che4x5h370efr87x8p2a04vxtsaqvtyk88f2qdf0muxrh7gqnl5373e4jysq6e5j0";
 /// Pinned: the golden identity's fingerprint.
-const FINGERPRINT: &str = "6FEF-2FAF-7557-3C28-97B1-9B3F-B9E5-375B";
+const FINGERPRINT: &str = "145E-563B-42B7-60A7-8A3B-8823-4DAD-ADF5";
 /// Pinned: the golden vault's id (the genesis record's hash).
-const VAULT_ID: &str = "f46d54c07144b102541fd401a6eb357a117ac7638e2387556ffd53fe7971115e";
+const VAULT_ID: &str = "dcd967487b5b806579d446f2fe64c75a09a01f3f8943be6897a8311dbfa49911";
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")

@@ -315,8 +315,8 @@ impl Vault {
             let readable = sealed.wraps.iter().any(|w| match w {
                 KeyWrap::Member(mw) => mw.member == *member,
                 w => w
-                    .group_key()
-                    .is_some_and(|(_, key_id)| self.holds_group_key(member, &key_id)),
+                    .key_id()
+                    .is_some_and(|key_id| self.holds_group_key(member, &key_id)),
             });
             if readable {
                 out.push(*id);
@@ -532,7 +532,11 @@ impl Vault {
                         None => problem("extra wrap to an unknown member".into()),
                     },
                     w => {
-                        let Some((group, key_id)) = w.group_key() else {
+                        let Some(key_id) = w.key_id() else {
+                            continue;
+                        };
+                        let Some(group) = self.key_group(&key_id) else {
+                            problem("wrap under an unknown group key".into());
                             continue;
                         };
                         match self.groups.get(&group) {
@@ -601,7 +605,10 @@ impl super::Session<'_> {
                     }
                 }
                 w => {
-                    let Some((group, key_id)) = w.group_key() else {
+                    let Some(key_id) = w.key_id() else {
+                        continue;
+                    };
+                    let Some(group) = vault.key_group(&key_id) else {
                         continue;
                     };
                     let Some(g) = vault.groups.get(&group) else {
@@ -816,7 +823,7 @@ mod tests {
                 match w {
                     KeyWrap::Member(m) => assert_ne!(m.member, bob_id),
                     w => {
-                        let (_, key_id) = w.group_key().unwrap();
+                        let key_id = w.key_id().unwrap();
                         assert!(key_id == new_devops || key_id == admins_key)
                     }
                 }
