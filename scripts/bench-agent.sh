@@ -11,6 +11,7 @@
 #   - `amanat get PATH` with no passphrase source (the agent answers), and the same
 #     `get` without an agent (decoding locally) for reference;
 #   - `amanat ls` through the agent;
+#   - `amanat edit` through the agent (a write: the agent signs, no passphrase);
 #   - with PASS=1: `pass show` from ../shared/bench/peers (setup-pass.sh 1000 20) in
 #     the same hyperfine invocation as the agent `get`.
 # Also: the agent's resident memory with the vault cached (VmRSS, VmHWM) and the peak
@@ -103,6 +104,10 @@ fi
 
 echo "== ls through the agent"
 hf ls-agent --runs 20 --command-name "amanat ls (agent, $ENTRIES entries)" "$BIN ls"
+
+echo "== a write through the agent (edit: the command decodes the vault, the agent signs)"
+hf edit-agent --runs 10 --command-name "amanat edit (agent, $ENTRIES entries)" \
+    "$BIN edit $SAMPLE --note bench"
 
 echo "== get without an agent (local decode), for reference"
 "$BIN" lock >/dev/null
