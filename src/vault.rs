@@ -1599,4 +1599,106 @@ mod tests {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }
     }
+
+    /// Two entries created at one path without seeing each other (concurrent adds).
+    fn vault_with_twins(a: &Identity) -> Vault {
+        let mut v = Vault::create(a, "acme").unwrap();
+        let s = v.session(a).unwrap();
+        let bodies = vec![
+            s.create_entry(&draft("web/github", "1")).unwrap(),
+            s.create_entry(&draft("web/gitlab", "2")).unwrap(),
+            s.create_entry(&draft("web/github", "3")).unwrap(),
+        ];
+        drop(s);
+        v.append(a, bodies).unwrap();
+        v
+    }
+
+    /// Entry ids of the live entries at `path`, shortened and in id order.
+    fn short_ids_at(v: &Vault, a: &Identity, path: &str) -> String {
+        let mut ids: Vec<EntryId> = v
+            .session(a)
+            .unwrap()
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|e| e.payload.path == path)
+            .map(|e| e.id)
+            .collect();
+        ids.sort();
+        ids.iter()
+            .map(|id| id.short())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[test]
+    fn two_entries_at_one_path_are_ambiguous_and_block_a_third() {
+        let a = alice();
+        let v = vault_with_twins(&a);
+        let s = v.session(&a).unwrap();
+        match s.open("web/github") {
+            Err(VaultError::Ambiguous { path, ids }) => {
+                assert_eq!(path, "web/github");
+                assert_eq!(ids, short_ids_at(&v, &a, "web/github"));
+                assert_eq!(ids.split(", ").count(), 2);
+            }
+            other => panic!("expected Ambiguous, got {other:?}"),
+        }
+        assert_eq!(s.open("web/gitlab").unwrap().payload.password.expose(), "2");
+        assert!(matches!(
+            s.create_entry(&draft("web/github", "4")),
+            Err(VaultError::Exists(_))
+        ));
+        assert!(matches!(s.open("web"), Err(VaultError::NotFound(_))));
+    }
+
+    /// Flip one ciphertext byte of the current revision of the entry at `path`, in the
+    /// replayed vault (as a forged or damaged revision would arrive).
+    fn damage_entry(v: &mut Vault, a: &Identity, path: &str) {
+        let e = v.session(a).unwrap().open(path).unwrap();
+        let i = v.index[&e.revision];
+        let RecordBody::EntryRevision(rev) = &mut v.file.records[i].record.body else {
+            panic!("not a revision");
+        };
+        let EntryContent::Sealed(sealed) = &mut rev.content else {
+            panic!("not sealed");
+        };
+        sealed.ciphertext[0] ^= 1;
+    }
+
+    #[test]
+    fn a_path_not_found_while_an_entry_fails_is_an_integrity_error() {
+        let a = alice();
+        let mut v = Vault::create(&a, "acme").unwrap();
+        let s = v.session(&a).unwrap();
+        let bodies = vec![
+            s.create_entry(&draft("web/github", "1")).unwrap(),
+            s.create_entry(&draft("web/gitlab", "2")).unwrap(),
+        ];
+        drop(s);
+        v.append(&a, bodies).unwrap();
+        damage_entry(&mut v, &a, "web/gitlab");
+        let s = v.session(&a).unwrap();
+        // The readable entry still opens.
+        assert_eq!(s.open("web/github").unwrap().payload.password.expose(), "1");
+        // The damaged one, or a path that is nowhere, might be the damaged one.
+        for path in ["web/gitlab", "nowhere"] {
+            assert!(
+                matches!(
+                    s.open(path),
+                    Err(VaultError::Integrity(
+                        "no readable entry at this path, and some entries fail their integrity checks"
+                    ))
+                ),
+                "{path}"
+            );
+        }
+        assert!(matches!(s.list(), Err(VaultError::Integrity(_))));
+        let listing = s.list_all().unwrap();
+        assert_eq!(listing.entries.len(), 1);
+        assert_eq!(listing.failed.len(), 1);
+        // Adding is not blocked by an entry that fails to open (as before).
+        assert!(s.create_entry(&draft("web/new", "3")).is_ok());
+    }
 }
