@@ -952,6 +952,15 @@ pub struct Listing {
     pub failed: Vec<(EntryId, VaultError)>,
 }
 
+/// What [`Session::at_path`] found.
+#[derive(Debug, Default)]
+struct PathMatches {
+    /// The entries at the path that opened, in entry-id order.
+    found: Vec<OpenEntry>,
+    /// Whether some entry addressed to me failed to open.
+    failed: bool,
+}
+
 /// A write about to happen: what to put in a new revision.
 #[derive(Debug, Default)]
 pub struct EntryDraft {
@@ -1154,18 +1163,13 @@ impl Session<'_> {
     /// write-right-checked when opened with [`Session::open`].
     pub fn list_all(&self) -> Result<Listing, VaultError> {
         let mut listing = Listing::default();
-        let mut ids: Vec<&EntryId> = self.vault.heads.keys().collect();
-        ids.sort();
-        for id in ids {
-            let Some((i, heads)) = self.vault.current(id) else {
-                continue;
-            };
+        for (id, i, heads) in self.current_revisions() {
             let Some((stored, rev)) = self.vault.revision(i) else {
                 continue;
             };
             match self.decrypt(stored, rev) {
                 Ok(Some(payload)) => listing.entries.push(OpenEntry {
-                    id: *id,
+                    id,
                     revision: stored.id,
                     author: stored.record.author,
                     payload,
@@ -1173,13 +1177,53 @@ impl Session<'_> {
                 }),
                 Ok(None) | Err(VaultError::Denied(_)) => {}
                 Err(VaultError::Random) => return Err(VaultError::Random),
-                Err(e) => listing.failed.push((*id, e)),
+                Err(e) => listing.failed.push((id, e)),
             }
         }
         listing
             .entries
             .sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
         Ok(listing)
+    }
+
+    /// The current revision of every live entry, in entry-id order: `(entry, record
+    /// index, number of heads)`.
+    fn current_revisions(&self) -> Vec<(EntryId, usize, usize)> {
+        let mut ids: Vec<&EntryId> = self.vault.heads.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                let (i, heads) = self.vault.current(id)?;
+                Some((*id, i, heads))
+            })
+            .collect()
+    }
+
+    /// The live entries at `path` that I can read, in entry-id order: what
+    /// [`Session::list_all`] would list there, without building and sorting the whole
+    /// listing (every readable payload is still decrypted, since paths are encrypted;
+    /// the others are dropped at once). `failed` says whether some entry addressed to
+    /// me failed to open: it could have been at `path`.
+    fn at_path(&self, path: &str) -> Result<PathMatches, VaultError> {
+        let mut matches = PathMatches::default();
+        for (id, i, heads) in self.current_revisions() {
+            let Some((stored, rev)) = self.vault.revision(i) else {
+                continue;
+            };
+            match self.decrypt(stored, rev) {
+                Ok(Some(payload)) if payload.path == path => matches.found.push(OpenEntry {
+                    id,
+                    revision: stored.id,
+                    author: stored.record.author,
+                    payload,
+                    heads,
+                }),
+                Ok(_) | Err(VaultError::Denied(_)) => {}
+                Err(VaultError::Random) => return Err(VaultError::Random),
+                Err(_) => matches.failed = true,
+            }
+        }
+        Ok(matches)
     }
 
     /// Like [`Session::list_all`], but any entry that fails to open is an error.
@@ -1193,20 +1237,15 @@ impl Session<'_> {
 
     /// Open the entry at `path`, verifying its current revision's signature.
     pub fn open(&self, path: &str) -> Result<OpenEntry, VaultError> {
-        let mut listing = self.list_all()?;
-        let mut found: Vec<OpenEntry> = listing
-            .entries
-            .into_iter()
-            .filter(|e| e.payload.path == path)
-            .collect();
+        let PathMatches { mut found, failed } = self.at_path(path)?;
         match found.len() {
-            0 => match listing.failed.pop() {
+            0 if failed => {
                 // The entry may be one that cannot be opened: say so, not "no entry".
-                Some(_) => Err(VaultError::Integrity(
+                Err(VaultError::Integrity(
                     "no readable entry at this path, and some entries fail their integrity checks",
-                )),
-                None => Err(VaultError::NotFound(path.to_string())),
-            },
+                ))
+            }
+            0 => Err(VaultError::NotFound(path.to_string())),
             1 => {
                 let e = found.remove(0);
                 self.check_revision(&e.revision)?;
@@ -1435,12 +1474,7 @@ impl Session<'_> {
     /// A record creating a new entry. Fails if the path is taken.
     pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         check_path(&draft.payload.path)?;
-        if self
-            .list_all()?
-            .entries
-            .iter()
-            .any(|e| e.payload.path == draft.payload.path)
-        {
+        if !self.at_path(&draft.payload.path)?.found.is_empty() {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
         let id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
