@@ -1021,6 +1021,191 @@ pub struct Listing {
     pub failed: Vec<(EntryId, VaultError)>,
 }
 
+/// What [`Session::at_path`] found.
+#[derive(Debug, Default)]
+struct PathMatches {
+    /// The entries at the path that opened, in entry-id order.
+    found: Vec<OpenEntry>,
+    /// Whether some entry addressed to me failed to open.
+    failed: bool,
+}
+
+/// The current revision of one live entry: `(entry, revision, number of heads)`.
+type Current<'v> = (EntryId, &'v StoredRecord, &'v EntryRevision, usize);
+
+/// What a walk keeps of an opened entry: `(entry, its current revision, number of
+/// heads, payload)` → `Some` to keep.
+type KeepFn<'k, T> = dyn Fn(EntryId, &StoredRecord, usize, EntryPayload) -> Option<T> + Sync + 'k;
+
+/// What [`Session::walk`] found.
+struct Walk<T> {
+    /// What `keep` kept, in no particular order.
+    kept: Vec<T>,
+    /// Entries addressed to me that failed to open, and why, in entry-id order.
+    failed: Vec<(EntryId, VaultError)>,
+}
+
+/// What one thread of a walk found in its contiguous share of the current revisions.
+struct Share<T> {
+    kept: Vec<T>,
+    failed: Vec<(EntryId, VaultError)>,
+    /// Positions (in the whole walk) of entries left to the session's thread.
+    deferred: Vec<usize>,
+    /// The random number generator failed.
+    random: bool,
+}
+
+/// The part of a session that can cross threads: opens entries through group wraps
+/// under already-unwrapped group keys, and nothing else (no identity, no cache).
+struct GroupReader<'s> {
+    vault_id: RecordId,
+    me: MemberId,
+    /// The vault's group key versions.
+    versions: &'s HashMap<RecordId, GroupKeyVersion>,
+    /// The unwrapped ones.
+    keys: &'s HashMap<RecordId, SymmetricKey>,
+}
+
+impl GroupReader<'_> {
+    /// Open `current[..]` (whose first element is at `start` in the whole walk).
+    fn share<T>(&self, start: usize, current: &[Current<'_>], keep: &KeepFn<'_, T>) -> Share<T> {
+        let mut share = Share {
+            kept: Vec::new(),
+            failed: Vec::new(),
+            deferred: Vec::new(),
+            random: false,
+        };
+        for (n, &(id, stored, rev, heads)) in current.iter().enumerate() {
+            match self.decrypt(rev) {
+                Some(opened) => settle(
+                    (id, stored, heads),
+                    opened,
+                    keep,
+                    &mut share.kept,
+                    &mut share.failed,
+                    &mut share.random,
+                ),
+                None => share.deferred.push(start + n),
+            }
+        }
+        share
+    }
+
+    /// What [`Session::decrypt`] returns for `rev` when the wrap
+    /// [`Session::entry_key`] would pick (the first group wrap under a key I hold) is
+    /// under a key in `keys`; `None` in every other case, for the session to decide.
+    fn decrypt(&self, rev: &EntryRevision) -> Option<Result<Option<EntryPayload>, VaultError>> {
+        let EntryContent::Sealed(sealed) = &rev.content else {
+            return Some(Ok(None));
+        };
+        for w in &sealed.wraps {
+            let KeyWrap::Group {
+                key_id,
+                nonce,
+                sealed: s,
+            } = w
+            else {
+                continue;
+            };
+            if let Some(gk) = self.keys.get(key_id) {
+                // A key in `keys` was unwrapped from its version in `versions`.
+                let Some(group) = self.versions.get(key_id).map(|v| v.group) else {
+                    return Some(Err(VaultError::Integrity(
+                        "wrap under an unknown group key",
+                    )));
+                };
+                let key =
+                    open_group_wrap(&self.vault_id, gk, &group, key_id, nonce, s, rev, sealed);
+                return Some(key.and_then(|key| {
+                    key.check_commitment(&sealed.commitment)
+                        .map_err(|_| VaultError::Integrity("entry key commitment"))?;
+                    open_payload(&self.vault_id, &key, rev, sealed).map(Some)
+                }));
+            }
+            if holds_group_key_wrap(self.versions, &self.me, key_id) {
+                return None; // a key I hold that did not unwrap
+            }
+        }
+        None
+    }
+}
+
+/// Record one opened entry of a walk.
+fn settle<T>(
+    (id, stored, heads): (EntryId, &StoredRecord, usize),
+    opened: Result<Option<EntryPayload>, VaultError>,
+    keep: &KeepFn<'_, T>,
+    kept: &mut Vec<T>,
+    failed: &mut Vec<(EntryId, VaultError)>,
+    random: &mut bool,
+) {
+    match opened {
+        Ok(Some(payload)) => kept.extend(keep(id, stored, heads, payload)),
+        Ok(None) | Err(VaultError::Denied(_)) => {}
+        Err(VaultError::Random) => *random = true,
+        Err(e) => failed.push((id, e)),
+    }
+}
+
+/// How many threads to decrypt `entries` entries on: one per CPU, at most 8, and none
+/// for fewer than 512 entries each (starting a thread costs about as much as opening
+/// a few entries).
+fn decrypt_threads(entries: usize) -> usize {
+    const MIN_ENTRIES_PER_THREAD: usize = 512;
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    cpus.min(8).min(entries / MIN_ENTRIES_PER_THREAD).max(1)
+}
+
+/// Whether `me` holds a wrap of the group key version `key_id`.
+fn holds_group_key_wrap(
+    versions: &HashMap<RecordId, GroupKeyVersion>,
+    me: &MemberId,
+    key_id: &RecordId,
+) -> bool {
+    versions
+        .get(key_id)
+        .is_some_and(|v| v.wraps.iter().any(|w| w.member == *me))
+}
+
+/// Open an entry key from a group wrap under the unwrapped group key `gk`.
+#[allow(clippy::too_many_arguments)]
+fn open_group_wrap(
+    vault_id: &RecordId,
+    gk: &SymmetricKey,
+    group: &GroupId,
+    key_id: &RecordId,
+    nonce: &[u8; 24],
+    wrapped: &[u8],
+    rev: &EntryRevision,
+    sealed: &SealedEntry,
+) -> Result<SymmetricKey, VaultError> {
+    let aad = format::entry_group_wrap_aad(
+        vault_id,
+        group,
+        key_id,
+        &rev.entry,
+        rev.prev.as_ref(),
+        &sealed.commitment,
+    );
+    Ok(crypto::open_key(gk, nonce, &aad, wrapped)?)
+}
+
+/// Open a revision's payload under its (commitment-checked) entry key.
+fn open_payload(
+    vault_id: &RecordId,
+    key: &SymmetricKey,
+    rev: &EntryRevision,
+    sealed: &SealedEntry,
+) -> Result<EntryPayload, VaultError> {
+    let aad =
+        format::entry_payload_aad(vault_id, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
+    let padded = crypto::open(key, &sealed.nonce, &aad, &sealed.ciphertext)?;
+    Ok(EntryPayload::from_padded(&padded)?)
+}
+
 /// A write about to happen: what to put in a new revision.
 #[derive(Debug, Default)]
 pub struct EntryDraft {
@@ -1097,11 +1282,7 @@ impl Session<'_> {
     /// Whether I hold a group's key id (without unwrapping it).
     fn can_use_group_key(&self, key_id: &RecordId) -> bool {
         self.group_keys.borrow().contains_key(key_id)
-            || self
-                .vault
-                .group_keys
-                .get(key_id)
-                .is_some_and(|v| v.wraps.iter().any(|w| w.member == self.me.id))
+            || holds_group_key_wrap(&self.vault.group_keys, &self.me.id, key_id)
     }
 
     /// Unwrap the entry key of a sealed revision, checking its commitment. Group wraps
@@ -1151,15 +1332,7 @@ impl Session<'_> {
                 } if self.can_use_group_key(key_id) => {
                     let gk = self.group_key(key_id)?;
                     let group = self.vault.wrap_key_group(key_id)?;
-                    let aad = format::entry_group_wrap_aad(
-                        &vault_id,
-                        &group,
-                        key_id,
-                        &rev.entry,
-                        rev.prev.as_ref(),
-                        &sealed.commitment,
-                    );
-                    crypto::open_key(&gk, nonce, &aad, s)?
+                    open_group_wrap(&vault_id, &gk, &group, key_id, nonce, s, rev, sealed)?
                 }
                 KeyWrap::GroupPublic {
                     key_id,
@@ -1208,14 +1381,7 @@ impl Session<'_> {
         if direct {
             self.check_signature(&stored.id)?;
         }
-        let aad = format::entry_payload_aad(
-            &self.vault.id(),
-            &rev.entry,
-            rev.prev.as_ref(),
-            &sealed.commitment,
-        );
-        let padded = crypto::open(&key, &sealed.nonce, &aad, &sealed.ciphertext)?;
-        Ok(Some(EntryPayload::from_padded(&padded)?))
+        open_payload(&self.vault.id(), &key, rev, sealed).map(Some)
     }
 
     /// Every live entry I can read, decrypted and sorted by path, and the entries
@@ -1224,33 +1390,190 @@ impl Session<'_> {
     /// (and by the signature for direct shares); every value is signature- and
     /// write-right-checked when opened with [`Session::open`].
     pub fn list_all(&self) -> Result<Listing, VaultError> {
-        let mut listing = Listing::default();
+        let walk = self.walk(&|id, stored, heads, payload| {
+            Some(OpenEntry {
+                id,
+                revision: stored.id,
+                author: stored.record.author,
+                payload,
+                heads,
+            })
+        })?;
+        let mut entries = walk.kept;
+        entries.sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
+        Ok(Listing {
+            entries,
+            failed: walk.failed,
+        })
+    }
+
+    /// The current revision of every live entry, in entry-id order.
+    fn current_revisions(&self) -> Vec<Current<'_>> {
         let mut ids: Vec<&EntryId> = self.vault.heads.keys().collect();
         ids.sort();
-        for id in ids {
-            let Some((i, heads)) = self.vault.current(id) else {
+        ids.into_iter()
+            .filter_map(|id| {
+                let (i, heads) = self.vault.current(id)?;
+                let (stored, rev) = self.vault.revision(i)?;
+                Some((*id, stored, rev, heads))
+            })
+            .collect()
+    }
+
+    /// The live entries at `path` that I can read, in entry-id order: what
+    /// [`Session::list_all`] would list there, without building and sorting the whole
+    /// listing (every readable payload is still decrypted, since paths are encrypted;
+    /// the others are dropped at once). `failed` says whether some entry addressed to
+    /// me failed to open: it could have been at `path`.
+    fn at_path(&self, path: &str) -> Result<PathMatches, VaultError> {
+        let walk = self.walk(&|id, stored, heads, payload| {
+            (payload.path == path).then(|| OpenEntry {
+                id,
+                revision: stored.id,
+                author: stored.record.author,
+                payload,
+                heads,
+            })
+        })?;
+        let mut found = walk.kept;
+        found.sort_by_key(|e| e.id);
+        Ok(PathMatches {
+            found,
+            failed: !walk.failed.is_empty(),
+        })
+    }
+
+    /// Decrypt the current revision of every live entry I can read and keep what `keep`
+    /// returns for it; entries addressed to me that fail to open go to `failed`, in
+    /// entry-id order. Large vaults are decrypted on several threads
+    /// ([`decrypt_threads`]).
+    fn walk<T: Send>(&self, keep: &KeepFn<'_, T>) -> Result<Walk<T>, VaultError> {
+        let current = self.current_revisions();
+        self.walk_on(decrypt_threads(current.len()), &current, keep)
+    }
+
+    /// [`Session::walk`] on `threads` threads (this one included). The session's group
+    /// key cache cannot cross threads, so the group keys the entries are wrapped under
+    /// are unwrapped here first; the other threads open only entries whose first usable
+    /// wrap is a group wrap under one of those keys ([`GroupReader`]), which is what
+    /// [`Session::entry_key`] would use, and hand every other entry (direct shares,
+    /// keys that failed to unwrap, entries not for me) back to this thread, which opens
+    /// it with [`Session::decrypt`] as a single-threaded walk would.
+    fn walk_on<T: Send>(
+        &self,
+        threads: usize,
+        current: &[Current<'_>],
+        keep: &KeepFn<'_, T>,
+    ) -> Result<Walk<T>, VaultError> {
+        let mut walk = Walk {
+            kept: Vec::new(),
+            failed: Vec::new(),
+        };
+        let mut random = false;
+        if threads <= 1 || current.len() < 2 {
+            for (pos, _) in current.iter().enumerate() {
+                self.walk_here(current, pos, keep, &mut walk, &mut random);
+            }
+        } else {
+            self.unwrap_group_keys(current);
+            let cache = self.group_keys.borrow();
+            let reader = GroupReader {
+                vault_id: self.vault.id(),
+                me: self.me.id,
+                versions: &self.vault.group_keys,
+                keys: &cache,
+            };
+            let reader = &reader;
+            let chunk = current.len().div_ceil(threads);
+            let shares: Vec<Share<T>> = std::thread::scope(|scope| {
+                let mut chunks = current.chunks(chunk).enumerate();
+                let first = chunks.next();
+                let spawned: Vec<_> = chunks
+                    .map(|(n, c)| {
+                        let start = n * chunk;
+                        let handle = std::thread::Builder::new()
+                            .spawn_scoped(scope, move || reader.share(start, c, keep));
+                        (start, c, handle)
+                    })
+                    .collect();
+                let mut shares: Vec<Share<T>> = first
+                    .map(|(_, c)| reader.share(0, c, keep))
+                    .into_iter()
+                    .collect();
+                for (start, c, handle) in spawned {
+                    shares.push(match handle {
+                        Ok(h) => h
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                        // No thread to be had: do its share here.
+                        Err(_) => reader.share(start, c, keep),
+                    });
+                }
+                shares
+            });
+            drop(cache);
+            for share in shares {
+                walk.kept.extend(share.kept);
+                walk.failed.extend(share.failed);
+                random |= share.random;
+                for pos in share.deferred {
+                    self.walk_here(current, pos, keep, &mut walk, &mut random);
+                }
+            }
+            walk.failed.sort_by_key(|(id, _)| *id);
+        }
+        if random {
+            return Err(VaultError::Random);
+        }
+        Ok(walk)
+    }
+
+    /// One step of a walk on this thread, with the session's own [`Session::decrypt`].
+    fn walk_here<T>(
+        &self,
+        current: &[Current<'_>],
+        pos: usize,
+        keep: &KeepFn<'_, T>,
+        walk: &mut Walk<T>,
+        random: &mut bool,
+    ) {
+        let Some(&(id, stored, rev, heads)) = current.get(pos) else {
+            return;
+        };
+        let opened = self.decrypt(stored, rev);
+        settle(
+            (id, stored, heads),
+            opened,
+            keep,
+            &mut walk.kept,
+            &mut walk.failed,
+            random,
+        );
+    }
+
+    /// Unwrap (into the cache) every group key I hold that a group wrap of `current`
+    /// names, so that other threads can open those wraps. Failures are not reported
+    /// here: the entries that need such a key are opened on this thread and fail there.
+    fn unwrap_group_keys(&self, current: &[Current<'_>]) {
+        let mut tried: std::collections::HashSet<RecordId> = std::collections::HashSet::new();
+        let mut last = None;
+        for &(_, _, rev, _) in current {
+            let EntryContent::Sealed(sealed) = &rev.content else {
                 continue;
             };
-            let Some((stored, rev)) = self.vault.revision(i) else {
-                continue;
-            };
-            match self.decrypt(stored, rev) {
-                Ok(Some(payload)) => listing.entries.push(OpenEntry {
-                    id: *id,
-                    revision: stored.id,
-                    author: stored.record.author,
-                    payload,
-                    heads,
-                }),
-                Ok(None) | Err(VaultError::Denied(_)) => {}
-                Err(VaultError::Random) => return Err(VaultError::Random),
-                Err(e) => listing.failed.push((*id, e)),
+            for w in &sealed.wraps {
+                let KeyWrap::Group { key_id, .. } = w else {
+                    continue;
+                };
+                if last == Some(key_id) {
+                    continue;
+                }
+                last = Some(key_id);
+                if tried.insert(*key_id) && self.can_use_group_key(key_id) {
+                    let _failure_reported_per_entry = self.group_key(key_id);
+                }
             }
         }
-        listing
-            .entries
-            .sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
-        Ok(listing)
     }
 
     /// Like [`Session::list_all`], but any entry that fails to open is an error.
@@ -1264,20 +1587,15 @@ impl Session<'_> {
 
     /// Open the entry at `path`, verifying its current revision's signature.
     pub fn open(&self, path: &str) -> Result<OpenEntry, VaultError> {
-        let mut listing = self.list_all()?;
-        let mut found: Vec<OpenEntry> = listing
-            .entries
-            .into_iter()
-            .filter(|e| e.payload.path == path)
-            .collect();
+        let PathMatches { mut found, failed } = self.at_path(path)?;
         match found.len() {
-            0 => match listing.failed.pop() {
+            0 if failed => {
                 // The entry may be one that cannot be opened: say so, not "no entry".
-                Some(_) => Err(VaultError::Integrity(
+                Err(VaultError::Integrity(
                     "no readable entry at this path, and some entries fail their integrity checks",
-                )),
-                None => Err(VaultError::NotFound(path.to_string())),
-            },
+                ))
+            }
+            0 => Err(VaultError::NotFound(path.to_string())),
             1 => {
                 let e = found.remove(0);
                 self.check_revision(&e.revision)?;
@@ -1503,12 +1821,7 @@ impl Session<'_> {
     /// A record creating a new entry. Fails if the path is taken.
     pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         check_path(&draft.payload.path)?;
-        if self
-            .list_all()?
-            .entries
-            .iter()
-            .any(|e| e.payload.path == draft.payload.path)
-        {
+        if !self.at_path(&draft.payload.path)?.found.is_empty() {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
         let id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
@@ -1667,6 +1980,255 @@ mod tests {
         assert!(check_path("a/b").is_ok());
         for bad in ["", "/a", "a/", "a//b", "a/../b", "a/\u{1b}]52", " a"] {
             assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Two entries created at one path without seeing each other (concurrent adds).
+    fn vault_with_twins(a: &Identity) -> Vault {
+        let mut v = Vault::create(a, "acme").unwrap();
+        let s = v.session(a).unwrap();
+        let bodies = vec![
+            s.create_entry(&draft("web/github", "1")).unwrap(),
+            s.create_entry(&draft("web/gitlab", "2")).unwrap(),
+            s.create_entry(&draft("web/github", "3")).unwrap(),
+        ];
+        drop(s);
+        v.append(a, bodies).unwrap();
+        v
+    }
+
+    /// Entry ids of the live entries at `path`, shortened and in id order.
+    fn short_ids_at(v: &Vault, a: &Identity, path: &str) -> String {
+        let mut ids: Vec<EntryId> = v
+            .session(a)
+            .unwrap()
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|e| e.payload.path == path)
+            .map(|e| e.id)
+            .collect();
+        ids.sort();
+        ids.iter()
+            .map(|id| id.short())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[test]
+    fn two_entries_at_one_path_are_ambiguous_and_block_a_third() {
+        let a = alice();
+        let v = vault_with_twins(&a);
+        let s = v.session(&a).unwrap();
+        match s.open("web/github") {
+            Err(VaultError::Ambiguous { path, ids }) => {
+                assert_eq!(path, "web/github");
+                assert_eq!(ids, short_ids_at(&v, &a, "web/github"));
+                assert_eq!(ids.split(", ").count(), 2);
+            }
+            other => panic!("expected Ambiguous, got {other:?}"),
+        }
+        assert_eq!(s.open("web/gitlab").unwrap().payload.password.expose(), "2");
+        assert!(matches!(
+            s.create_entry(&draft("web/github", "4")),
+            Err(VaultError::Exists(_))
+        ));
+        assert!(matches!(s.open("web"), Err(VaultError::NotFound(_))));
+    }
+
+    /// Flip one ciphertext byte of the current revision of the entry at `path`, in the
+    /// replayed vault (as a forged or damaged revision would arrive).
+    fn damage_entry(v: &mut Vault, a: &Identity, path: &str) {
+        let e = v.session(a).unwrap().open(path).unwrap();
+        let i = v.index[&e.revision];
+        let RecordBody::EntryRevision(rev) = &mut v.file.records[i].record.body else {
+            panic!("not a revision");
+        };
+        let EntryContent::Sealed(sealed) = &mut rev.content else {
+            panic!("not sealed");
+        };
+        sealed.ciphertext[0] ^= 1;
+    }
+
+    #[test]
+    fn a_path_not_found_while_an_entry_fails_is_an_integrity_error() {
+        let a = alice();
+        let mut v = Vault::create(&a, "acme").unwrap();
+        let s = v.session(&a).unwrap();
+        let bodies = vec![
+            s.create_entry(&draft("web/github", "1")).unwrap(),
+            s.create_entry(&draft("web/gitlab", "2")).unwrap(),
+        ];
+        drop(s);
+        v.append(&a, bodies).unwrap();
+        damage_entry(&mut v, &a, "web/gitlab");
+        let s = v.session(&a).unwrap();
+        // The readable entry still opens.
+        assert_eq!(s.open("web/github").unwrap().payload.password.expose(), "1");
+        // The damaged one, or a path that is nowhere, might be the damaged one.
+        for path in ["web/gitlab", "nowhere"] {
+            assert!(
+                matches!(
+                    s.open(path),
+                    Err(VaultError::Integrity(
+                        "no readable entry at this path, and some entries fail their integrity checks"
+                    ))
+                ),
+                "{path}"
+            );
+        }
+        assert!(matches!(s.list(), Err(VaultError::Integrity(_))));
+        let listing = s.list_all().unwrap();
+        assert_eq!(listing.entries.len(), 1);
+        assert_eq!(listing.failed.len(), 1);
+        // Adding is not blocked by an entry that fails to open (as before).
+        assert!(s.create_entry(&draft("web/new", "3")).is_ok());
+    }
+
+    /// A vault where entries reach alice (owner) and bob (member) every way there is:
+    /// group wraps to `@admins` and to `@ops` (bob is in it), direct shares to bob,
+    /// entries bob wrote (wrapped to `@admins` by its public key), a tombstone, two
+    /// entries at one path and one damaged entry.
+    fn mixed_vault() -> (Identity, Identity, Vault) {
+        let a = alice();
+        let b = Identity::generate("bob").unwrap();
+        let mut v = Vault::create(&a, "acme").unwrap();
+        let bob = v.add_member(&a, "bob", b.keys, Role::Member).unwrap();
+        let ops = v.create_group(&a, "ops", &["bob".into()]).unwrap();
+        let s = v.session(&a).unwrap();
+        let mut bodies = Vec::new();
+        for n in 0..12 {
+            let mut d = draft(&format!("a/{n}"), &format!("pw{n}"));
+            d.share_with = match n % 4 {
+                0 => vec![],
+                1 => vec![format::Principal::Member(bob)],
+                2 => vec![format::Principal::Group(ops)],
+                _ => vec![
+                    format::Principal::Group(ops),
+                    format::Principal::Member(bob),
+                ],
+            };
+            bodies.push(s.create_entry(&d).unwrap());
+        }
+        for pw in ["t1", "t2"] {
+            let mut d = draft("twin", pw);
+            d.share_with = vec![format::Principal::Group(ops)];
+            bodies.push(s.create_entry(&d).unwrap());
+        }
+        drop(s);
+        v.append(&a, bodies).unwrap();
+        let s = v.session(&b).unwrap();
+        let bodies = (0..3)
+            .map(|n| s.create_entry(&draft(&format!("b/{n}"), "by bob")).unwrap())
+            .collect();
+        drop(s);
+        v.append(&b, bodies).unwrap();
+        let s = v.session(&a).unwrap();
+        let gone = s.delete_entry(&s.open("a/4").unwrap()).unwrap();
+        drop(s);
+        v.append(&a, vec![gone]).unwrap();
+        damage_entry(&mut v, &a, "a/5");
+        (a, b, v)
+    }
+
+    type Seen = (EntryId, RecordId, usize, String, String);
+
+    /// What a walk on `threads` threads finds, in a fresh session: every opened entry
+    /// (sorted by id) and the ids that failed.
+    fn walked(v: &Vault, who: &Identity, threads: usize) -> (Vec<Seen>, Vec<EntryId>) {
+        let s = v.session(who).unwrap();
+        let current = s.current_revisions();
+        let keep: &KeepFn<'_, Seen> = &|id, stored, heads, payload| {
+            Some((
+                id,
+                stored.id,
+                heads,
+                payload.path.clone(),
+                payload.password.expose().to_string(),
+            ))
+        };
+        let walk = s.walk_on(threads, &current, keep).unwrap();
+        let mut kept = walk.kept;
+        kept.sort_by_key(|e| e.0);
+        let failed = walk.failed.iter().map(|(id, _)| *id).collect();
+        (kept, failed)
+    }
+
+    #[test]
+    fn walking_on_several_threads_finds_what_one_thread_finds() {
+        let (a, b, v) = mixed_vault();
+        for (who, readable) in [(&a, 15), (&b, 13)] {
+            let (kept, failed) = walked(&v, who, 1);
+            // 12 + 2 + 3 entries, one deleted, one damaged; bob: not the three a/4n.
+            assert_eq!(kept.len(), readable, "{}", who.name);
+            assert_eq!(failed.len(), 1, "{}", who.name);
+            assert!(kept.iter().any(|e| e.3 == "b/1" && e.4 == "by bob"));
+            assert_eq!(kept.iter().filter(|e| e.3 == "twin").count(), 2);
+            for threads in [2, 3, 8, 64] {
+                assert_eq!(walked(&v, who, threads), (kept.clone(), failed.clone()));
+            }
+        }
+        // A group key that does not unwrap: every entry bob would open with it fails,
+        // on one thread as on several.
+        let mut v = v;
+        let bob = v.member_named("bob").unwrap().id;
+        let ops = v.group_named("ops").unwrap().key_id;
+        let version = v.group_keys.get_mut(&ops).unwrap();
+        let wrap = version.wraps.iter_mut().find(|w| w.member == bob).unwrap();
+        wrap.sealed[0] ^= 1;
+        let (kept, failed) = walked(&v, &b, 1);
+        assert_eq!(kept.len(), 5); // a/1, a/9, b/0, b/1, b/2
+        assert_eq!(failed.len(), 9); // a/5 and the eight wrapped to @ops
+        for threads in [2, 3] {
+            assert_eq!(walked(&v, &b, threads), (kept.clone(), failed.clone()));
+        }
+    }
+
+    #[test]
+    fn a_walk_reads_group_wraps_on_other_threads_and_leaves_the_rest_here() {
+        let (a, b, v) = mixed_vault();
+        // alice reads bob's entries through a public-key wrap, which needs their
+        // signature, and bob reads direct shares with his identity: this thread's work.
+        // a/5 is damaged: alice finds out on the other thread, bob on this one.
+        let expected = [
+            (
+                &a,
+                "a/0 a/1 a/10 a/11 a/2 a/3 a/6 a/7 a/8 a/9 twin twin",
+                "b/0 b/1 b/2",
+                1,
+            ),
+            (
+                &b,
+                "a/10 a/11 a/2 a/3 a/6 a/7 twin twin",
+                "a/1 a/9 b/0 b/1 b/2",
+                0,
+            ),
+        ];
+        for (who, there, here, failed_there) in expected {
+            let s = v.session(who).unwrap();
+            let current = s.current_revisions();
+            s.unwrap_group_keys(&current);
+            let keys = s.group_keys.borrow();
+            let reader = GroupReader {
+                vault_id: v.id(),
+                me: s.me.id,
+                versions: &v.group_keys,
+                keys: &keys,
+            };
+            let keep: &KeepFn<'_, String> = &|_, _, _, payload| Some(payload.path.clone());
+            let share = reader.share(0, &current, keep);
+            let mut kept = share.kept;
+            kept.sort();
+            assert_eq!(kept.join(" "), there, "{}", who.name);
+            assert_eq!(share.failed.len(), failed_there, "{}", who.name);
+            let mut deferred: Vec<String> = share
+                .deferred
+                .iter()
+                .filter_map(|&pos| s.decrypt(current[pos].1, current[pos].2).ok().flatten())
+                .map(|p| p.path.clone())
+                .collect();
+            deferred.sort();
+            assert_eq!(deferred.join(" "), here, "{}", who.name);
         }
     }
 }
