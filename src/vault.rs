@@ -1850,11 +1850,7 @@ impl Session<'_> {
             return Err(VaultError::Denied("you may not write this entry"));
         }
         if draft.payload.path != entry.payload.path
-            && self
-                .list_all()?
-                .entries
-                .iter()
-                .any(|e| e.payload.path == draft.payload.path)
+            && !self.at_path(&draft.payload.path)?.found.is_empty()
         {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
