@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Before anything holds a secret: no core dumps, not ptrace-able, memory locked
-    // where allowed (the agent reports when it is not).
-    amanat::harden::harden();
+    // Before anything holds a secret: no core dumps, not ptrace-able, new memory locked
+    // where allowed (a command about to handle a passphrase or key locks all of it:
+    // `cli::identity::unlock`, `cli::input`; the agent reports when it cannot).
+    amanat::harden::harden_command();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -754,6 +754,7 @@ pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
 
 /// `gen`.
 pub fn gen_password(args: GenArgs) -> anyhow::Result<()> {
+    amanat::harden::lock_all_memory();
     let value = generate(args.length, args.words, !args.no_symbols)?;
     outln!("{}", value.expose());
     Ok(())

@@ -81,6 +81,8 @@ impl Keyholder for Unlocked {
 /// The identity for a command: through the agent when it is unlocked for these
 /// paths, else read and unlocked here ([`unlock_local`]).
 pub fn unlock(paths: &Paths) -> anyhow::Result<Unlocked> {
+    // Keys and decrypted entries ahead: lock every page (see `harden_command`).
+    amanat::harden::lock_all_memory();
     if let Some(keys) = super::agent::keys(paths)? {
         return Ok(Unlocked::Agent(keys));
     }
@@ -158,6 +160,7 @@ pub fn new(paths: &Paths, args: NewArgs) -> anyhow::Result<()> {
             "use at least --kdf-memory 64 --kdf-time 3 (the defaults are 256 and 3)",
         );
     }
+    amanat::harden::lock_all_memory();
     let identity = Identity::generate(&args.name)?;
     let pass = input::new_passphrase(PASSPHRASE_FILE_VAR)?;
     let bytes = identity.seal(&pass, params, args.insecure_kdf)?;

@@ -66,6 +66,7 @@ fn prompt(label: &str) -> anyhow::Result<SecretString> {
 
 /// The passphrase of an existing identity.
 pub fn passphrase(identity_name: &str) -> anyhow::Result<SecretString> {
+    amanat::harden::lock_all_memory();
     if let Some(path) = std::env::var_os(PASSPHRASE_FILE_VAR).filter(|v| !v.is_empty()) {
         return first_line_of(Path::new(&path), PASSPHRASE_FILE_VAR);
     }
@@ -84,6 +85,7 @@ pub fn passphrase(identity_name: &str) -> anyhow::Result<SecretString> {
 
 /// A new passphrase: from the variable's file, or asked twice on the terminal.
 pub fn new_passphrase(var: &str) -> anyhow::Result<SecretString> {
+    amanat::harden::lock_all_memory();
     let value = if let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) {
         first_line_of(Path::new(&path), var)?
     } else if has_tty() {
@@ -107,6 +109,7 @@ pub fn new_passphrase(var: &str) -> anyhow::Result<SecretString> {
 
 /// A secret asked twice on the terminal (they must match).
 pub fn twice(first: &str, second: &str, exit: Exit) -> anyhow::Result<SecretString> {
+    amanat::harden::lock_all_memory();
     let a = prompt(first)?;
     let b = prompt(second)?;
     if a != b {
@@ -117,6 +120,7 @@ pub fn twice(first: &str, second: &str, exit: Exit) -> anyhow::Result<SecretStri
 
 /// One secret asked once on the terminal, or a usage error if there is none.
 pub fn prompt_secret(label: &str, flag: &str) -> anyhow::Result<SecretString> {
+    amanat::harden::lock_all_memory();
     if !has_tty() {
         return fail(
             Exit::Usage,
@@ -129,6 +133,7 @@ pub fn prompt_secret(label: &str, flag: &str) -> anyhow::Result<SecretString> {
 
 /// One line of stdin, trailing newline stripped.
 pub fn stdin_line(flag: &str) -> anyhow::Result<SecretString> {
+    amanat::harden::lock_all_memory();
     let mut line = Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
