@@ -368,6 +368,9 @@ pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, AgentError
 // ---------------------------------------------------------------------------------------
 // Client
 
+/// The answer to the request sent with the handshake ([`Client::connect_with`]).
+pub type FirstReply = Result<Reply, AgentError>;
+
 /// A connection to a running agent, past the handshake.
 #[derive(Debug)]
 pub struct Client {
@@ -380,6 +383,36 @@ impl Client {
     /// Connect and shake hands. `Ok(None)` when no agent listens at `socket` (no file,
     /// or a stale file nobody accepts on).
     pub fn connect(socket: &Path) -> Result<Option<Self>, AgentError> {
+        let Some(mut client) = Self::open(socket)? else {
+            return Ok(None);
+        };
+        let written = write_frame(&mut client.stream, &Self::hello());
+        client.handshake(written)?;
+        Ok(Some(client))
+    }
+
+    /// [`connect`](Self::connect), with `first` sent right behind the handshake in the
+    /// same write: one round trip instead of two (the agent reads frames in order).
+    /// Handshake failures are the outer error, as for `connect`; the answer to `first`
+    /// is the inner result.
+    pub fn connect_with(
+        socket: &Path,
+        first: &Request,
+    ) -> Result<Option<(Self, FirstReply)>, AgentError> {
+        let Some(mut client) = Self::open(socket)? else {
+            return Ok(None);
+        };
+        // Both frames in one buffer (zeroized: `first` may hold a secret).
+        let mut frames = Zeroizing::new(Vec::new());
+        write_frame(&mut *frames, &Self::hello())?;
+        write_frame(&mut *frames, first)?;
+        let written = client.stream.write_all(&frames).map_err(AgentError::from);
+        client.handshake(written)?;
+        let reply = client.read_reply(Ok(()));
+        Ok(Some((client, reply)))
+    }
+
+    fn open(socket: &Path) -> Result<Option<Self>, AgentError> {
         let stream = match UnixStream::connect(socket) {
             Ok(s) => s,
             Err(e)
@@ -394,13 +427,21 @@ impl Client {
         };
         stream.set_read_timeout(Some(CLIENT_IO_TIMEOUT))?;
         stream.set_write_timeout(Some(CLIENT_IO_TIMEOUT))?;
-        let mut client = Self { stream, pid: 0 };
-        match client.request(&Request::Hello {
+        Ok(Some(Self { stream, pid: 0 }))
+    }
+
+    fn hello() -> Request {
+        Request::Hello {
             version: PROTOCOL_VERSION,
-        })? {
+        }
+    }
+
+    /// Read the answer to the handshake (after `written`, the result of sending it).
+    fn handshake(&mut self, written: Result<(), AgentError>) -> Result<(), AgentError> {
+        match self.read_reply(written)? {
             Reply::Hello { version, pid } if version == PROTOCOL_VERSION => {
-                client.pid = pid;
-                Ok(Some(client))
+                self.pid = pid;
+                Ok(())
             }
             Reply::Hello { version, .. } => Err(AgentError::Version {
                 ours: PROTOCOL_VERSION,
@@ -416,6 +457,11 @@ impl Client {
         // connection at once): then our write fails with a broken pipe while its reply
         // is already waiting to be read, so read before reporting the write error.
         let written = write_frame(&mut self.stream, request);
+        self.read_reply(written)
+    }
+
+    /// Read one reply (after `written`, the result of sending what it answers).
+    fn read_reply(&mut self, written: Result<(), AgentError>) -> Result<Reply, AgentError> {
         let body = match read_frame(&mut self.stream, MAX_REPLY_LEN) {
             Ok(Some(body)) => body,
             Ok(None) => return Err(written.err().unwrap_or(AgentError::Closed)),
@@ -442,13 +488,13 @@ impl AgentKeys {
     /// The identity the agent at `socket` holds for `binding`. `Ok(None)`: no agent, a
     /// locked one, or one unlocked for another identity, vault or state directory.
     pub fn connect(socket: &Path, binding: Binding) -> Result<Option<Self>, AgentError> {
-        let Some(mut client) = Client::connect(socket)? else {
-            return Ok(None);
-        };
         let request = Request::Keys {
             binding: binding.clone(),
         };
-        match client.request(&request) {
+        let Some((client, reply)) = Client::connect_with(socket, &request)? else {
+            return Ok(None);
+        };
+        match reply {
             Ok(Reply::Keys { name, public_key }) => {
                 let keys = parse_public_key_text(&public_key).map_err(|_| AgentError::Malformed)?;
                 Ok(Some(Self {

@@ -163,12 +163,12 @@ fn agent_failure(e: AgentError) -> anyhow::Error {
 /// passphrase). Errors about the request itself (no such entry, tampering) are errors.
 fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Result<Option<Reply>> {
     let socket = socket_path();
-    let mut client = match Client::connect(&socket) {
-        Ok(Some(c)) => c,
+    let reply = match Client::connect_with(&socket, &request(binding(paths)?)) {
+        Ok(Some((_, reply))) => reply,
         Ok(None) => return Ok(None),
         Err(e) => return Ok(not_using(&socket, &e)),
     };
-    match client.request(&request(binding(paths)?)) {
+    match reply {
         Ok(reply) => Ok(Some(reply)),
         Err(AgentError::Agent {
             kind: ErrorKind::Locked | ErrorKind::Mismatch,
