@@ -1748,6 +1748,16 @@ fn demo_runs_to_completion_and_cleans_up() {
         "{}",
         out.stdout
     );
+    // carol's agent answered a read and signed a write with no passphrase source,
+    // then locked: the same read afterwards exits 3.
+    assert!(
+        out.stdout.contains(
+            "carol$ (no passphrase source) amanat add carol/vpn --generate --username carol\n  added carol/vpn\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(exit 3, as expected)"), "{}", out.stdout);
     // Its temporary directory (under our TMPDIR) is gone, and it did not touch
     // our HOME's vault or identity.
     assert_eq!(fs::read_dir(env.path("tmp")).unwrap().count(), 0);

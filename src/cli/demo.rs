@@ -33,7 +33,9 @@ impl Demo {
         self.dir.join("shared/vault.amanat")
     }
 
-    fn command(&self, who: &str, args: &[&str]) -> Command {
+    /// `amanat ARGS` as `who`; with the passphrase file unless `passphrase` is false
+    /// (then only the agent can unlock). Each person's agent socket is in their home.
+    fn command(&self, who: &str, args: &[&str], passphrase: bool) -> Command {
         let home = self.home(who);
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
@@ -43,8 +45,11 @@ impl Demo {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_STATE_HOME", home.join(".local/state"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("AMANAT_VAULT", self.vault())
-            .env("AMANAT_PASSPHRASE_FILE", self.dir.join("passphrase"));
+            .env("AMANAT_AGENT_SOCK", home.join("agent.sock"))
+            .env("AMANAT_VAULT", self.vault());
+        if passphrase {
+            cmd.env("AMANAT_PASSPHRASE_FILE", self.dir.join("passphrase"));
+        }
         cmd
     }
 
@@ -56,6 +61,29 @@ impl Demo {
         stdin: Option<&str>,
         expect: i32,
         show: Show,
+    ) -> anyhow::Result<String> {
+        self.run_step(who, args, stdin, expect, show, true)
+    }
+
+    /// [`step`](Self::step) with no passphrase source: only an unlocked agent helps.
+    fn step_no_passphrase(
+        &self,
+        who: &str,
+        args: &[&str],
+        expect: i32,
+        show: Show,
+    ) -> anyhow::Result<String> {
+        self.run_step(who, args, None, expect, show, false)
+    }
+
+    fn run_step(
+        &self,
+        who: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+        expect: i32,
+        show: Show,
+        passphrase: bool,
     ) -> anyhow::Result<String> {
         let shown: Vec<String> = args
             .iter()
@@ -74,9 +102,14 @@ impl Demo {
         } else {
             ""
         };
-        outln!("\n{who}$ {pipe}amanat {}", shown.join(" "));
+        let source = if passphrase {
+            ""
+        } else {
+            "(no passphrase source) "
+        };
+        outln!("\n{who}$ {source}{pipe}amanat {}", shown.join(" "));
         let mut child = self
-            .command(who, args)
+            .command(who, args, passphrase)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -305,11 +338,47 @@ pub fn run() -> anyhow::Result<()> {
     demo.step("carol", &["ls"], None, 6, Show::All)?;
     write_back(&demo.vault(), &current)?;
 
+    demo.say("carol unlocks her agent once; then no passphrase, for reads and writes alike")?;
+    demo.step("carol", &["unlock", "--timeout", "5m"], None, 0, Show::All)?;
+    let agent = Agent {
+        demo: &demo,
+        who: "carol",
+    };
+    demo.step_no_passphrase("carol", &["get", "ops/redis"], 0, Show::Size)?;
+    demo.step_no_passphrase(
+        "carol",
+        &["add", "carol/vpn", "--generate", "--username", "carol"],
+        0,
+        Show::All,
+    )?;
+    demo.step_no_passphrase("carol", &["agent", "status"], 0, Show::All)?;
+    demo.step_no_passphrase("carol", &["lock"], 0, Show::All)?;
+    std::mem::forget(agent);
+    demo.step_no_passphrase("carol", &["get", "ops/redis"], 3, Show::All)?;
+
     demo.say("passwords and passphrases on demand")?;
     demo.step("alice", &["gen", "--words", "6"], None, 0, Show::All)?;
 
     outln!("\ndemo finished; {} is removed", dir.path().display());
     Ok(())
+}
+
+/// Locks `who`'s agent when dropped: a demo that fails half-way leaves no agent behind.
+struct Agent<'a> {
+    demo: &'a Demo,
+    who: &'a str,
+}
+
+impl Drop for Agent<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .demo
+            .command(self.who, &["lock"], false)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 fn write_back(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
