@@ -389,10 +389,34 @@ pub fn verify(
     message: &[u8],
     signature: &[u8; SIGNATURE_LEN],
 ) -> Result<(), CryptoError> {
-    let key = VerifyingKey::from_bytes(public).map_err(|_| CryptoError::Integrity)?;
-    let sig = ed25519_dalek::Signature::from_bytes(signature);
-    key.verify_strict(&signed_message(label, message), &sig)
-        .map_err(|_| CryptoError::Integrity)
+    Verifier::new(public)?.verify(label, message, signature)
+}
+
+/// A decoded Ed25519 public key, to check many signatures by one key without decoding
+/// it (a point decompression) for each.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier(VerifyingKey);
+
+impl Verifier {
+    /// Decode a public key; `Integrity` when the bytes are not a point.
+    pub fn new(public: &[u8; 32]) -> Result<Self, CryptoError> {
+        VerifyingKey::from_bytes(public)
+            .map(Self)
+            .map_err(|_| CryptoError::Integrity)
+    }
+
+    /// [`verify`] under this key.
+    pub fn verify(
+        &self,
+        label: &str,
+        message: &[u8],
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<(), CryptoError> {
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        self.0
+            .verify_strict(&signed_message(label, message), &sig)
+            .map_err(|_| CryptoError::Integrity)
+    }
 }
 
 /// Check that bytes are a usable Ed25519 public key.
