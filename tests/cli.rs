@@ -1757,7 +1757,11 @@ fn demo_runs_to_completion_and_cleans_up() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("(exit 3, as expected)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("(exit 3, as expected)"),
+        "{}",
+        out.stdout
+    );
     // Its temporary directory (under our TMPDIR) is gone, and it did not touch
     // our HOME's vault or identity.
     assert_eq!(fs::read_dir(env.path("tmp")).unwrap().count(), 0);

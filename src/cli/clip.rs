@@ -317,6 +317,8 @@ fn to_terminal(value: &[u8], what: &str, clear_after: u64) -> anyhow::Result<()>
 /// `__clip-serve`: the detached helper. Reports one status line on stdout, then never
 /// writes there again (`clip` stops reading after that line).
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // It holds the value until the clear is due: lock every page first.
+    amanat::harden::lock_all_memory();
     let mut status = std::io::stdout();
     let result = if args.osc52 {
         serve_terminal(args.clear_after, &mut status)
