@@ -116,6 +116,8 @@ struct Value {
 
 /// `run`.
 pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<()> {
+    // It holds the values (and masks them) for as long as the command runs.
+    amanat::harden::lock_all_memory();
     let values = prepare(paths, &args).map_err(not_started)?;
     let Some((program, arguments)) = args.command.split_first() else {
         return Err(not_started(usage_error("no command given")));
