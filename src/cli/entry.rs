@@ -604,7 +604,7 @@ pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEnt
     let identity = unlock(paths)?;
     let entry = vault.session(&identity)?.open(path)?;
     warn_conflict(&entry);
-    for f in vault.wrap_findings().iter().filter(|f| f.entry == entry.id) {
+    for f in vault.wrap_findings_of(&entry.id) {
         eprintln!(
             "warning: '{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",
             sanitize(&entry.payload.path),

@@ -504,18 +504,26 @@ impl Vault {
     /// wraps to removed members or unknown groups (extra), group wraps under a rotated
     /// key (stale), and a missing `@admins` wrap (missing).
     pub fn wrap_findings(&self) -> Vec<WrapFinding> {
-        let mut out = Vec::new();
         let mut ids: Vec<&EntryId> = self.heads.keys().collect();
         ids.sort();
-        for id in ids {
+        ids.into_iter()
+            .flat_map(|id| self.wrap_findings_of(id))
+            .collect()
+    }
+
+    /// [`wrap_findings`](Self::wrap_findings) of one entry (what `get` and `show` warn
+    /// about, without checking every other entry).
+    pub fn wrap_findings_of(&self, id: &EntryId) -> Vec<WrapFinding> {
+        let mut out = Vec::new();
+        {
             let Some((i, _)) = self.current(id) else {
-                continue;
+                return out;
             };
             let Some((_, rev)) = self.revision(i) else {
-                continue;
+                return out;
             };
             let EntryContent::Sealed(sealed) = &rev.content else {
-                continue;
+                return out;
             };
             let mut problem = |p: String| {
                 out.push(WrapFinding {
