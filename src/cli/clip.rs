@@ -168,35 +168,7 @@ fn no_route() -> anyhow::Result<()> {
 fn open_field(paths: &Paths, path: &str, field: &str) -> anyhow::Result<Zeroizing<String>> {
     // Through the agent when it is unlocked (no passphrase), as `get` does.
     let (_, e) = super::entry::open(paths, path)?;
-    let p = &e.payload;
-    let value = match field {
-        "password" => p.password.expose().to_string(),
-        "username" => p.username.clone(),
-        "url" => p.url.clone(),
-        "notes" => p.notes.clone(),
-        "path" => p.path.clone(),
-        "totp" => match &p.totp {
-            Some(t) => t.expose().to_string(),
-            None => {
-                return fail(
-                    Exit::NotFound,
-                    format!("'{}' has no TOTP seed", sanitize(path)),
-                    "add one with 'amanat edit PATH --totp'",
-                );
-            }
-        },
-        name => match p.fields.iter().find(|f| f.name == name) {
-            Some(f) => f.value.expose().to_string(),
-            None => {
-                return fail(
-                    Exit::NotFound,
-                    format!("'{}' has no field '{}'", sanitize(path), sanitize(name)),
-                    format!("see 'amanat show {}'", sanitize(path)),
-                );
-            }
-        },
-    };
-    Ok(Zeroizing::new(value))
+    super::entry::field_value(path, &e.payload, field)
 }
 
 // --- the parent's side -------------------------------------------------------------

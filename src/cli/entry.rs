@@ -697,6 +697,44 @@ pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One field of an entry's payload, by the names `get --field` takes: `password`,
+/// `username`, `url`, `notes`, `path`, `totp` or a custom field's name. `path` names
+/// the entry in the errors.
+pub(super) fn field_value(
+    path: &str,
+    p: &EntryPayload,
+    field: &str,
+) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let value = match field {
+        "password" => p.password.expose().to_string(),
+        "username" => p.username.clone(),
+        "url" => p.url.clone(),
+        "notes" => p.notes.clone(),
+        "path" => p.path.clone(),
+        "totp" => match &p.totp {
+            Some(t) => t.expose().to_string(),
+            None => {
+                return fail(
+                    Exit::NotFound,
+                    format!("'{}' has no TOTP seed", sanitize(path)),
+                    "add one with 'amanat edit PATH --totp'",
+                );
+            }
+        },
+        name => match p.fields.iter().find(|f| f.name == name) {
+            Some(f) => f.value.expose().to_string(),
+            None => {
+                return fail(
+                    Exit::NotFound,
+                    format!("'{}' has no field '{}'", sanitize(path), sanitize(name)),
+                    format!("see 'amanat show {}'", sanitize(path)),
+                );
+            }
+        },
+    };
+    Ok(zeroize::Zeroizing::new(value))
+}
+
 /// `get`: one value on stdout, refused on a terminal unless --reveal.
 pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
     let tty = stdout_is_tty();
@@ -708,39 +746,7 @@ pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
         );
     }
     let (_, e) = open(paths, &args.path)?;
-    let p = &e.payload;
-    let value: String = match args.field.as_str() {
-        "password" => p.password.expose().to_string(),
-        "username" => p.username.clone(),
-        "url" => p.url.clone(),
-        "notes" => p.notes.clone(),
-        "path" => p.path.clone(),
-        "totp" => match &p.totp {
-            Some(t) => t.expose().to_string(),
-            None => {
-                return fail(
-                    Exit::NotFound,
-                    format!("'{}' has no TOTP seed", sanitize(&args.path)),
-                    "add one with 'amanat edit PATH --totp'",
-                );
-            }
-        },
-        name => match p.fields.iter().find(|f| f.name == name) {
-            Some(f) => f.value.expose().to_string(),
-            None => {
-                return fail(
-                    Exit::NotFound,
-                    format!(
-                        "'{}' has no field '{}'",
-                        sanitize(&args.path),
-                        sanitize(name)
-                    ),
-                    format!("see 'amanat show {}'", sanitize(&args.path)),
-                );
-            }
-        },
-    };
-    let value = zeroize::Zeroizing::new(value);
+    let value = field_value(&args.path, &e.payload, &args.field)?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
     // On a terminal (only with --reveal) escapes in a teammate-written value are defused.
