@@ -514,56 +514,52 @@ impl Vault {
     /// [`wrap_findings`](Self::wrap_findings) of one entry (what `get` and `show` warn
     /// about, without checking every other entry).
     pub fn wrap_findings_of(&self, id: &EntryId) -> Vec<WrapFinding> {
-        let mut out = Vec::new();
-        {
-            let Some((i, _)) = self.current(id) else {
-                return out;
-            };
-            let Some((_, rev)) = self.revision(i) else {
-                return out;
-            };
-            let EntryContent::Sealed(sealed) = &rev.content else {
-                return out;
-            };
-            let mut problem = |p: String| {
-                out.push(WrapFinding {
-                    entry: *id,
-                    problem: p,
-                })
-            };
-            let mut admins = false;
-            for w in &sealed.wraps {
-                match w {
-                    KeyWrap::Member(m) => match self.members.get(&m.member) {
-                        Some(m) if m.active => {}
-                        Some(m) => problem(format!("extra wrap to removed member {}", m.name)),
-                        None => problem("extra wrap to an unknown member".into()),
-                    },
-                    w => {
-                        let Some(key_id) = w.key_id() else {
-                            continue;
-                        };
-                        let Some(group) = self.key_group(&key_id) else {
-                            problem("wrap under an unknown group key".into());
-                            continue;
-                        };
-                        match self.groups.get(&group) {
-                            Some(g) => {
-                                admins |= group == ADMINS_GROUP;
-                                if g.key_id != key_id {
-                                    problem(format!("wrapped under a rotated key of @{}", g.name));
-                                }
+        let Some((_, rev)) = self.current(id).and_then(|(i, _)| self.revision(i)) else {
+            return Vec::new();
+        };
+        let EntryContent::Sealed(sealed) = &rev.content else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        let mut admins = false;
+        for w in &sealed.wraps {
+            match w {
+                KeyWrap::Member(m) => match self.members.get(&m.member) {
+                    Some(m) if m.active => {}
+                    Some(m) => problems.push(format!("extra wrap to removed member {}", m.name)),
+                    None => problems.push("extra wrap to an unknown member".into()),
+                },
+                w => {
+                    let Some(key_id) = w.key_id() else {
+                        continue;
+                    };
+                    let Some(group) = self.key_group(&key_id) else {
+                        problems.push("wrap under an unknown group key".into());
+                        continue;
+                    };
+                    match self.groups.get(&group) {
+                        Some(g) => {
+                            admins |= group == ADMINS_GROUP;
+                            if g.key_id != key_id {
+                                problems
+                                    .push(format!("wrapped under a rotated key of @{}", g.name));
                             }
-                            None => problem("extra wrap to an unknown group".into()),
                         }
+                        None => problems.push("extra wrap to an unknown group".into()),
                     }
                 }
             }
-            if !admins {
-                problem("missing @admins wrap".into());
-            }
         }
-        out
+        if !admins {
+            problems.push("missing @admins wrap".into());
+        }
+        problems
+            .into_iter()
+            .map(|problem| WrapFinding {
+                entry: *id,
+                problem,
+            })
+            .collect()
     }
 }
 
