@@ -187,6 +187,8 @@ pub enum Action {
     Reviewed,
     /// A credential was recorded as changed at its source.
     RotatedAtSource,
+    /// A merge of more DAG heads than one record may name.
+    Merged,
 }
 
 impl Action {
@@ -211,6 +213,7 @@ impl Action {
             Action::EntryRekey => "entry rekey",
             Action::Reviewed => "event reviewed",
             Action::RotatedAtSource => "event rotated-at-source",
+            Action::Merged => "merge",
         }
     }
 }
@@ -387,6 +390,7 @@ pub fn history(vault: &Vault) -> Vec<Event> {
                 match ev.kind {
                     EventKind::Reviewed => Action::Reviewed,
                     EventKind::RotatedAtSource => Action::RotatedAtSource,
+                    EventKind::Merged => Action::Merged,
                 },
                 String::new(),
                 vec![],
@@ -1167,6 +1171,8 @@ mod tests {
                 entry: EntryId([5; 16]),
                 prev,
                 content: EntryContent::Sealed(crate::format::SealedEntry {
+                    readers: vec![],
+                    writers: vec![],
                     commitment: [0; 32],
                     wraps,
                     nonce: [0; 24],

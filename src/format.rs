@@ -291,14 +291,16 @@ pub enum RecordBody {
         /// For a promotion, the `@admins` key wrapped to them.
         admin_wrap: Option<MemberWrap>,
     },
-    /// 4: a member's keys change, signed by an admin and by the old signing key.
+    /// 4: a member's keys change: by the member (signed with their current key) or by
+    /// a strictly higher rank (a lost key replaced).
     ChangeMemberKeys {
         /// Who.
         member: MemberId,
         /// The new keys.
         keys: PublicKeys,
-        /// The old signing key's signature over the new keys.
-        old_key_signature: Vec<u8>,
+        /// The new signing key's signature over the new keys (proof of possession,
+        /// label `amanat/v1/key-change`).
+        new_key_signature: Vec<u8>,
     },
     /// 5: a group is created with its members and first key.
     CreateGroup {
@@ -382,6 +384,9 @@ pub enum EventKind {
     Reviewed,
     /// A credential was confirmed changed at its source.
     RotatedAtSource,
+    /// Nothing but a merge: more DAG heads than one record may name as parents
+    /// ([`MAX_PARENTS`]) are merged over several records.
+    Merged,
 }
 
 /// One revision of an entry (docs/format.md, "Entry revisions").
@@ -407,6 +412,14 @@ pub enum EntryContent {
 /// The encrypted payload of a revision and the wraps of its key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedEntry {
+    /// Who may read: the principals the entry key is wrapped to, in clear and signed
+    /// (access is never inferred from the wraps). Sorted, no duplicates; `@admins` is
+    /// always one of them.
+    pub readers: Vec<Principal>,
+    /// Who may write besides admins: members and groups, in clear and signed, so that
+    /// anyone can check a revision's write right without decrypting (docs/format.md,
+    /// "Write rights"). Sorted, no duplicates. Only an admin changes this list.
+    pub writers: Vec<Principal>,
     /// Commitment to the entry key.
     pub commitment: [u8; 32],
     /// The entry key wrapped to each principal that may read it.
@@ -551,7 +564,10 @@ pub struct EntryPayload {
     pub fields: Vec<CustomField>,
     /// An `otpauth://` URI.
     pub totp: Option<SecretString>,
-    /// Principals besides admins who may write new revisions.
+    /// Principals besides admins who may write new revisions. Not part of the
+    /// encrypted payload: stored in clear as the revision's `writers` (and filled from
+    /// there when a revision is opened).
+    #[serde(skip)]
     pub write_grants: Vec<Principal>,
     /// Set by revocation: the password must be changed where it is used.
     pub rotate_at_source: bool,
@@ -821,6 +837,15 @@ fn write_varint(out: &mut Vec<u8>, mut v: usize) {
         }
         out.push(byte | 0x80);
     }
+}
+
+/// The vault id in a vault file's header, without decoding the rest.
+pub fn peek_vault_id(bytes: &[u8]) -> Option<RecordId> {
+    let header = bytes.get(..VAULT_MAGIC.len() + 1 + 32)?;
+    if &header[..VAULT_MAGIC.len()] != VAULT_MAGIC {
+        return None;
+    }
+    header[VAULT_MAGIC.len() + 1..].try_into().ok().map(RecordId)
 }
 
 impl VaultFile {
@@ -1125,12 +1150,21 @@ impl<'a> RecordParser<'a> {
             _ => return Err(MALFORMED_RECORD),
         })
     }
+    fn principal(&mut self) -> Result<Principal, FormatError> {
+        Ok(match self.variant()? {
+            0 => Principal::Member(MemberId(self.array()?)),
+            1 => Principal::Group(GroupId(self.array()?)),
+            _ => return Err(MALFORMED_RECORD),
+        })
+    }
     fn revision(&mut self) -> Result<EntryRevision, FormatError> {
         Ok(EntryRevision {
             entry: EntryId(self.array()?),
             prev: self.option(|p| p.array().map(RecordId))?,
             content: match self.variant()? {
                 0 => EntryContent::Sealed(SealedEntry {
+                    readers: self.list(17, Self::principal)?,
+                    writers: self.list(17, Self::principal)?,
                     commitment: self.array()?,
                     wraps: self.list(MIN_KEY_WRAP, Self::key_wrap)?,
                     nonce: self.array()?,
@@ -1168,7 +1202,7 @@ impl<'a> RecordParser<'a> {
             4 => RecordBody::ChangeMemberKeys {
                 member: MemberId(self.array()?),
                 keys: self.public_keys()?,
-                old_key_signature: self.bytes()?.to_vec(),
+                new_key_signature: self.bytes()?.to_vec(),
             },
             5 => RecordBody::CreateGroup {
                 name: self.string()?,
@@ -1191,6 +1225,7 @@ impl<'a> RecordParser<'a> {
                 kind: match self.variant()? {
                     0 => EventKind::Reviewed,
                     1 => EventKind::RotatedAtSource,
+                    2 => EventKind::Merged,
                     _ => return Err(MALFORMED_RECORD),
                 },
                 entry: self.option(|p| p.array().map(EntryId))?,
@@ -1270,9 +1305,9 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
             }
         }
         RecordBody::ChangeMemberKeys {
-            old_key_signature, ..
+            new_key_signature, ..
         } => {
-            if old_key_signature.len() != crypto::SIGNATURE_LEN {
+            if new_key_signature.len() != crypto::SIGNATURE_LEN {
                 return Err(FormatError::Malformed("key change signature"));
             }
         }
@@ -1289,6 +1324,14 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
         }
         RecordBody::EntryRevision(rev) => {
             if let EntryContent::Sealed(s) = &rev.content {
+                for list in [&s.readers, &s.writers] {
+                    if list.len() > MAX_WRAPS {
+                        return Err(FormatError::TooLarge("entry principals"));
+                    }
+                    if list.windows(2).any(|w| w[0] >= w[1]) {
+                        return Err(FormatError::NonCanonical("entry principals"));
+                    }
+                }
                 if s.wraps.is_empty() || s.wraps.len() > MAX_WRAPS {
                     return Err(FormatError::TooLarge("entry key wraps"));
                 }
@@ -1482,6 +1525,11 @@ mod tests {
         };
         let sealed = |wraps| {
             EntryContent::Sealed(SealedEntry {
+                readers: vec![
+                    Principal::Member(MemberId([1; 16])),
+                    Principal::Group(GroupId([2; 16])),
+                ],
+                writers: vec![Principal::Group(GroupId([2; 16]))],
                 commitment: [5; 32],
                 wraps,
                 nonce: [6; 24],
@@ -1521,7 +1569,7 @@ mod tests {
             RecordBody::ChangeMemberKeys {
                 member: MemberId([3; 16]),
                 keys,
-                old_key_signature: vec![8; crypto::SIGNATURE_LEN],
+                new_key_signature: vec![8; crypto::SIGNATURE_LEN],
             },
             RecordBody::CreateGroup {
                 name: "devops".into(),
@@ -1715,7 +1763,7 @@ mod tests {
         let kind_at = event.len() - 1 - 16 - 1;
         assert_eq!(event[kind_at], 1, "RotatedAtSource");
         let mut bad = event;
-        bad[kind_at] = 2;
+        bad[kind_at] = 3;
         cases.push(bad);
         // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
         // time, variant and length).

@@ -267,12 +267,27 @@ impl VaultStore {
         self.path.exists()
     }
 
+    /// Read and resolve the file. Signatures of records this machine verified before
+    /// (ancestors of its pinned heads for the file's vault id) are not checked again;
+    /// every other one is.
     fn read(&self) -> Result<Vault, StoreError> {
         if !self.path.exists() {
             return Err(StoreError::NoVault(self.path.clone()));
         }
         let bytes = read_limited(&self.path, MAX_VAULT_LEN)?;
-        Ok(Vault::decode(&bytes)?)
+        let pinned = crate::format::peek_vault_id(&bytes)
+            .map(|id| self.pinned_heads(&id))
+            .unwrap_or_default();
+        Ok(Vault::decode_trusting(&bytes, &pinned)?)
+    }
+
+    /// The heads pinned for a vault id (unchecked: `check_pins` checks them).
+    fn pinned_heads(&self, vault_id: &RecordId) -> Vec<RecordId> {
+        fs::read_to_string(self.pin_file(vault_id))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| RecordId::from_hex(l.trim()))
+            .collect()
     }
 
     /// Read, check the pins, verify the signature of every record this machine has
@@ -308,8 +323,7 @@ impl VaultStore {
     /// pinning.
     pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
         let vault = self.read()?;
-        let (status, pinned) = self.check_pins(&vault)?;
-        vault.verify_since(&pinned)?;
+        let (status, _) = self.check_pins(&vault)?;
         Ok((vault, status))
     }
 
@@ -404,6 +418,11 @@ impl VaultStore {
 
     /// Pin the vault's current heads (and its id for this path).
     pub fn pin(&self, vault: &Vault) -> Result<(), StoreError> {
+        // A record whose signature failed must never become an ancestor of a pin: the
+        // pins say "verified", and the next load would not check it again.
+        if vault.has_damage() {
+            return Ok(());
+        }
         let pins = self.state_dir.join("pins");
         let paths = self.state_dir.join("paths");
         create_private_dir(&pins)?;

@@ -1,0 +1,968 @@
+//! Resolution: which records count, and the state they make (docs/format.md,
+//! "Authority"). A function of the record set alone: it never looks at file order
+//! beyond "parents come first", at `time`, or at record ids (except to name records).
+//!
+//! A record by X counts iff
+//! 1. X is a member at its parents, with a current key that verifies its signature;
+//! 2. it is not concurrent with a counted removal of X, nor with a counted replacement
+//!    of X's key (a key change is only voided by a concurrent one of strictly higher
+//!    rank: equal ranks leave X with no current key);
+//! 3. its body is within X's rights at its parents, judged with the lowest role that X
+//!    has there or in a counted concurrent role change (a concurrent demotion judges
+//!    the record as the demoted role would be);
+//! 4. for a writer's (non-admin's) entry revision: X may write the entry at its
+//!    parents, and no counted concurrent change by an admin takes that right away.
+//!
+//! Every verdict depends only on the record's ancestors and on concurrent records of
+//! a strictly higher rank (removals, role and key changes, an admin's revision of the
+//! entry or removal from a group), whose verdicts in turn depend on their ancestors
+//! and on records of a rank higher still; the owner's depend on the owner's alone. So
+//! the verdicts are well founded and computed by memoised recursion, in any order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{Group, GroupKeyVersion, Ignored, Member, VaultError};
+use crate::crypto::{self, SIGNATURE_LABEL};
+use crate::dag::Ancestry;
+use crate::format::{
+    ADMINS_GROUP, EntryContent, EntryId, GroupId, MemberId, MemberWrap, Principal, PublicKeys,
+    RecordBody, RecordId, Role, StoredRecord,
+};
+
+/// The label of a key change's proof of possession.
+pub const KEY_CHANGE_LABEL: &str = "amanat/v1/key-change";
+
+/// The bytes a key change's proof of possession signs.
+pub fn key_change_message(keys: &PublicKeys) -> [u8; 64] {
+    let mut msg = [0u8; 64];
+    msg[..32].copy_from_slice(&keys.agreement);
+    msg[32..].copy_from_slice(&keys.signing);
+    msg
+}
+
+/// Whether entry id `entry` is bound to creator `author`: a new entry's id ends with
+/// the first 8 bytes of its creator's member id, so no one else can create it.
+pub fn entry_bound_to(entry: &EntryId, author: &MemberId) -> bool {
+    entry.0[8..] == author.0[..8]
+}
+
+/// Why a record whose signature fails does not count (damage, not a rule broken).
+pub const BAD_SIGNATURE: &str = "signature does not verify under the author's key at its parents";
+
+/// Rank: owner > admin > member.
+pub fn rank(role: Role) -> u8 {
+    match role {
+        Role::Owner => 2,
+        Role::Admin => 1,
+        Role::Member => 0,
+    }
+}
+
+fn lower(a: Role, b: Role) -> Role {
+    if rank(a) <= rank(b) { a } else { b }
+}
+
+/// What the signature pre-check found for a record.
+#[derive(Debug, Clone, Copy)]
+enum Sig {
+    /// An ancestor of a record this machine verified before (pinned): not re-checked.
+    Trusted,
+    /// Verifies under this signing key.
+    Key([u8; 32]),
+    /// Verifies under no key its author ever had.
+    Bad,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Unknown,
+    Busy,
+    Counted(Role),
+    Void(&'static str),
+}
+
+/// Records by what they concern, each list in canonical order.
+#[derive(Default)]
+struct Index {
+    adds: HashMap<MemberId, Vec<usize>>,
+    roles: HashMap<MemberId, Vec<usize>>,
+    keys: HashMap<MemberId, Vec<usize>>,
+    removals: HashMap<MemberId, Vec<usize>>,
+    role_changes: HashMap<MemberId, Vec<usize>>,
+    key_changes: HashMap<MemberId, Vec<usize>>,
+    group_creates: HashMap<GroupId, Vec<usize>>,
+    group_keys: HashMap<GroupId, Vec<usize>>,
+    group_adds: HashMap<(GroupId, MemberId), Vec<usize>>,
+    group_removes: HashMap<(GroupId, MemberId), Vec<usize>>,
+    group_removes_of: HashMap<MemberId, Vec<usize>>,
+    revisions: HashMap<EntryId, Vec<usize>>,
+    admin_wraps: Vec<usize>,
+}
+
+fn push<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<usize>>, key: K, i: usize) {
+    map.entry(key).or_default().push(i);
+}
+
+impl Index {
+    fn build(records: &[StoredRecord]) -> Self {
+        let mut ix = Index::default();
+        for (i, stored) in records.iter().enumerate() {
+            match &stored.record.body {
+                RecordBody::Genesis(g) => {
+                    push(&mut ix.adds, g.owner, i);
+                    push(&mut ix.roles, g.owner, i);
+                    push(&mut ix.keys, g.owner, i);
+                }
+                RecordBody::AddMember(a) => {
+                    push(&mut ix.adds, a.member, i);
+                    push(&mut ix.roles, a.member, i);
+                    push(&mut ix.keys, a.member, i);
+                    if a.admin_wrap.is_some() {
+                        ix.admin_wraps.push(i);
+                    }
+                }
+                RecordBody::RemoveMember { member } => push(&mut ix.removals, *member, i),
+                RecordBody::ChangeRole {
+                    member, admin_wrap, ..
+                } => {
+                    push(&mut ix.roles, *member, i);
+                    push(&mut ix.role_changes, *member, i);
+                    if admin_wrap.is_some() {
+                        ix.admin_wraps.push(i);
+                    }
+                }
+                RecordBody::ChangeMemberKeys { member, .. } => {
+                    push(&mut ix.keys, *member, i);
+                    push(&mut ix.key_changes, *member, i);
+                }
+                RecordBody::CreateGroup { members, key, .. } => {
+                    push(&mut ix.group_creates, key.group, i);
+                    push(&mut ix.group_keys, key.group, i);
+                    for m in members {
+                        push(&mut ix.group_adds, (key.group, *m), i);
+                    }
+                }
+                RecordBody::AddGroupMember { group, member, .. } => {
+                    push(&mut ix.group_adds, (*group, *member), i);
+                }
+                RecordBody::RemoveGroupMember { group, member, key } => {
+                    push(&mut ix.group_removes, (*group, *member), i);
+                    push(&mut ix.group_removes_of, *member, i);
+                    push(&mut ix.group_keys, key.group, i);
+                }
+                RecordBody::RotateGroupKey(key) => push(&mut ix.group_keys, key.group, i),
+                RecordBody::EntryRevision(rev) => push(&mut ix.revisions, rev.entry, i),
+                RecordBody::Event(_) | RecordBody::RotateAtSource { .. } => {}
+            }
+        }
+        ix
+    }
+}
+
+/// Everything resolution derives from a record set.
+#[derive(Debug, Clone)]
+pub(super) struct Resolution {
+    pub dag: Ancestry,
+    /// The author's effective role at each counted record; `None` for a void one.
+    pub role: Vec<Option<Role>>,
+    pub ignored: Vec<Ignored>,
+    pub members: BTreeMap<MemberId, Member>,
+    pub groups: BTreeMap<GroupId, Group>,
+    pub group_keys: HashMap<RecordId, GroupKeyVersion>,
+    /// Entry → its valid heads (counted revisions no counted revision descends from).
+    pub heads: HashMap<EntryId, Vec<usize>>,
+    /// Groups with more than one latest key version (concurrent rotations): no current
+    /// key until someone rotates again.
+    pub conflicted: BTreeSet<GroupId>,
+}
+
+struct Ctx<'a> {
+    records: &'a [StoredRecord],
+    index: &'a HashMap<RecordId, usize>,
+    dag: &'a Ancestry,
+    ix: &'a Index,
+    sig: &'a [Sig],
+    owner: MemberId,
+}
+
+struct Judge<'a> {
+    ctx: &'a Ctx<'a>,
+    state: Vec<State>,
+}
+
+/// Resolve `records` (canonical order: parents first; record 0 the genesis). Records
+/// marked in `trusted` were verified by this machine before and are not re-checked.
+pub(super) fn resolve(
+    records: &[StoredRecord],
+    index: &HashMap<RecordId, usize>,
+    trusted: &[bool],
+) -> Result<Resolution, VaultError> {
+    let Some(first) = records.first() else {
+        return Err(crate::format::FormatError::Malformed("vault without a genesis record").into());
+    };
+    let RecordBody::Genesis(g) = &first.record.body else {
+        return Err(crate::format::FormatError::Malformed("first record is not genesis").into());
+    };
+    if !trusted.first().copied().unwrap_or(false) {
+        crypto::verify(
+            &g.owner_keys.signing,
+            SIGNATURE_LABEL,
+            &first.bytes,
+            &first.signature,
+        )
+        .map_err(|_| VaultError::Integrity("genesis signature"))?;
+    }
+    let mut dag = Ancestry::with_capacity(records.len());
+    let mut parents = Vec::with_capacity(crate::format::MAX_PARENTS);
+    for (i, stored) in records.iter().enumerate() {
+        parents.clear();
+        parents.extend(stored.record.parents.iter().filter_map(|p| {
+            if i > 0 && *p == records[i - 1].id {
+                Some(i - 1)
+            } else {
+                index.get(p).copied().filter(|&pi| pi < i)
+            }
+        }));
+        dag.push(&parents);
+    }
+    let ix = Index::build(records);
+    let sig = check_signatures(records, &ix, trusted);
+    let ctx = Ctx {
+        records,
+        index,
+        dag: &dag,
+        ix: &ix,
+        sig: &sig,
+        owner: g.owner,
+    };
+    let mut judge = Judge {
+        ctx: &ctx,
+        state: vec![State::Unknown; records.len()],
+    };
+    judge.state[0] = State::Counted(Role::Owner);
+    for i in 1..records.len() {
+        judge.counted(i);
+    }
+    let mut out = judge.state_of_all(g);
+    out.dag = dag;
+    Ok(out)
+}
+
+/// Check every untrusted record's signature under each key its author was ever given
+/// (usually one), on every CPU. Which key had to sign it is decided by resolution.
+fn check_signatures(records: &[StoredRecord], ix: &Index, trusted: &[bool]) -> Vec<Sig> {
+    let key_of = |i: usize| -> Option<[u8; 32]> {
+        match &records.get(i)?.record.body {
+            RecordBody::Genesis(g) => Some(g.owner_keys.signing),
+            RecordBody::AddMember(a) => Some(a.keys.signing),
+            RecordBody::ChangeMemberKeys { keys, .. } => Some(keys.signing),
+            _ => None,
+        }
+    };
+    let mut verifiers: HashMap<[u8; 32], Option<crypto::Verifier>> = HashMap::new();
+    let mut candidates: HashMap<MemberId, Vec<([u8; 32], crypto::Verifier)>> = HashMap::new();
+    for (member, list) in &ix.keys {
+        let mut keys: Vec<([u8; 32], crypto::Verifier)> = Vec::new();
+        for &k in list {
+            let Some(public) = key_of(k) else { continue };
+            if keys.iter().any(|(p, _)| *p == public) {
+                continue;
+            }
+            let v = *verifiers
+                .entry(public)
+                .or_insert_with(|| crypto::Verifier::new(&public).ok());
+            if let Some(v) = v {
+                keys.push((public, v));
+            }
+        }
+        candidates.insert(*member, keys);
+    }
+    let one = |i: usize| -> Sig {
+        if trusted.get(i).copied().unwrap_or(false) {
+            return Sig::Trusted;
+        }
+        let stored = &records[i];
+        let Some(keys) = candidates.get(&stored.record.author) else {
+            return Sig::Bad;
+        };
+        keys.iter()
+            .find(|(_, v)| {
+                v.verify(SIGNATURE_LABEL, &stored.bytes, &stored.signature)
+                    .is_ok()
+            })
+            .map_or(Sig::Bad, |(p, _)| Sig::Key(*p))
+    };
+    let n = records.len();
+    let threads = super::worker_threads(n);
+    if threads <= 1 {
+        return (0..n).map(one).collect();
+    }
+    let per_thread = n.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let one = &one;
+                scope.spawn(move || {
+                    (t * per_thread..((t + 1) * per_thread).min(n))
+                        .map(one)
+                        .collect::<Vec<Sig>>()
+                })
+            })
+            .collect();
+        // A panicked worker leaves its records unverified: they are damage.
+        let mut out = Vec::with_capacity(n);
+        for (t, w) in workers.into_iter().enumerate() {
+            match w.join() {
+                Ok(part) => out.extend(part),
+                Err(_) => {
+                    let len = ((t + 1) * per_thread).min(n).saturating_sub(t * per_thread);
+                    out.extend(std::iter::repeat_n(Sig::Bad, len));
+                }
+            }
+        }
+        out
+    })
+}
+
+fn writers_of(stored: &StoredRecord) -> BTreeSet<Principal> {
+    match &stored.record.body {
+        RecordBody::EntryRevision(rev) => match &rev.content {
+            EntryContent::Sealed(s) => s.writers.iter().copied().collect(),
+            EntryContent::Tombstone => BTreeSet::new(),
+        },
+        _ => BTreeSet::new(),
+    }
+}
+
+impl<'a> Judge<'a> {
+    fn body(&self, i: usize) -> &'a RecordBody {
+        let ctx: &'a Ctx<'a> = self.ctx;
+        &ctx.records[i].record.body
+    }
+
+    /// Whether `a` is an ancestor of `at` (`None`: of everything, the final state).
+    fn before(&self, a: usize, at: Option<usize>) -> bool {
+        at.is_none_or(|r| self.ctx.dag.is_ancestor(a, r))
+    }
+
+    /// The record's verdict: the author's effective role if it counts.
+    fn counted(&mut self, i: usize) -> Option<Role> {
+        match self.state.get(i).copied()? {
+            State::Counted(role) => Some(role),
+            State::Void(_) => None,
+            // Cannot happen (the verdicts are well founded); if it did, not counting
+            // is the safe answer.
+            State::Busy => None,
+            State::Unknown => {
+                self.state[i] = State::Busy;
+                let verdict = self.judge(i);
+                self.state[i] = match verdict {
+                    Ok(role) => State::Counted(role),
+                    Err(reason) => State::Void(reason),
+                };
+                verdict.ok()
+            }
+        }
+    }
+
+    /// The counted records of `list` among the ancestors of `at`, without those that
+    /// are ancestors of another: the latest ones.
+    fn latest(&mut self, list: &[usize], at: Option<usize>) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for &c in list.iter().rev() {
+            if Some(c) == at || !self.before(c, at) || self.counted(c).is_none() {
+                continue;
+            }
+            if out.iter().any(|&m| self.ctx.dag.is_ancestor(c, m)) {
+                continue;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn any_counted(&mut self, list: &[usize], mut keep: impl FnMut(&Self, usize) -> bool) -> bool {
+        for &c in list {
+            if keep(self, c) && self.counted(c).is_some() {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn member_at(&mut self, x: &MemberId, at: Option<usize>) -> bool {
+        let ix = self.ctx.ix;
+        let added = ix
+            .adds
+            .get(x)
+            .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)));
+        let removed = *x != self.ctx.owner
+            && ix
+                .removals
+                .get(x)
+                .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)));
+        added && !removed
+    }
+
+    fn role_of_record(&self, c: usize) -> Option<Role> {
+        match self.body(c) {
+            RecordBody::Genesis(_) => Some(Role::Owner),
+            RecordBody::AddMember(a) => Some(a.role),
+            RecordBody::ChangeRole { role, .. } => Some(*role),
+            _ => None,
+        }
+    }
+
+    /// X's role at `at`: the lowest set by the latest counted role records.
+    fn role_at(&mut self, x: &MemberId, at: Option<usize>) -> Option<Role> {
+        if *x == self.ctx.owner {
+            return Some(Role::Owner);
+        }
+        if !self.member_at(x, at) {
+            return None;
+        }
+        let list = self.ctx.ix.roles.get(x)?;
+        self.latest(list, at)
+            .into_iter()
+            .filter_map(|c| self.role_of_record(c))
+            .reduce(lower)
+    }
+
+    fn keys_of_record(&self, c: usize) -> Option<PublicKeys> {
+        match self.body(c) {
+            RecordBody::Genesis(g) => Some(g.owner_keys),
+            RecordBody::AddMember(a) => Some(a.keys),
+            RecordBody::ChangeMemberKeys { keys, .. } => Some(*keys),
+            _ => None,
+        }
+    }
+
+    /// X's key at `at`: set by the latest counted key records; among different ones
+    /// the strictly highest rank's; `None` when equal ranks disagree.
+    fn key_at(&mut self, x: &MemberId, at: Option<usize>) -> Option<PublicKeys> {
+        let list = self.ctx.ix.keys.get(x)?;
+        let latest = self.latest(list, at);
+        let mut best: Option<(u8, PublicKeys, bool)> = None;
+        for c in latest {
+            let (Some(keys), Some(role)) = (self.keys_of_record(c), self.counted(c)) else {
+                continue;
+            };
+            let r = rank(role);
+            best = match best {
+                None => Some((r, keys, true)),
+                Some((br, bk, ok)) if br == r => Some((br, bk, ok && bk == keys)),
+                Some((br, _, _)) if r > br => Some((r, keys, true)),
+                keep => keep,
+            };
+        }
+        best.and_then(|(_, keys, agreed)| agreed.then_some(keys))
+    }
+
+    fn group_exists_at(&mut self, g: &GroupId, at: Option<usize>) -> bool {
+        let ix = self.ctx.ix;
+        ix.group_creates
+            .get(g)
+            .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)))
+    }
+
+    /// Whether X is in group G at `at`: a counted add that every counted removal
+    /// before `at` precedes (a concurrent add and removal: the removal wins), and X a
+    /// member of the team.
+    fn in_group_at(&mut self, g: &GroupId, x: &MemberId, at: Option<usize>) -> bool {
+        if !self.member_at(x, at) {
+            return false;
+        }
+        let ix = self.ctx.ix;
+        let key = (*g, *x);
+        let mut removes = Vec::new();
+        for &d in ix.group_removes.get(&key).into_iter().flatten() {
+            if Some(d) != at && self.before(d, at) && self.counted(d).is_some() {
+                removes.push(d);
+            }
+        }
+        for &a in ix.group_adds.get(&key).into_iter().flatten() {
+            if Some(a) == at || !self.before(a, at) || self.counted(a).is_none() {
+                continue;
+            }
+            if removes.iter().all(|&d| self.ctx.dag.is_ancestor(d, a)) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An entry's writers at `at`: those every latest counted revision names.
+    fn writers_at(&mut self, e: &EntryId, at: Option<usize>) -> Option<BTreeSet<Principal>> {
+        let list = self.ctx.ix.revisions.get(e)?;
+        let latest = self.latest(list, at);
+        latest
+            .into_iter()
+            .map(|c| writers_of(&self.ctx.records[c]))
+            .reduce(|a, b| a.intersection(&b).copied().collect())
+    }
+
+    /// Whether record `c` counts as an admin's (or the owner's) without a writer's
+    /// check: its author is an admin at its parents, not demoted concurrently.
+    fn counts_as_admin(&mut self, c: usize) -> bool {
+        let author = self.ctx.records[c].record.author;
+        if !self.role_at(&author, Some(c)).is_some_and(|r| r.is_admin()) {
+            return false;
+        }
+        self.counted(c).is_some_and(|r| r.is_admin())
+    }
+
+    fn judge(&mut self, i: usize) -> Result<Role, &'static str> {
+        let ctx = self.ctx;
+        let rec = &ctx.records[i].record;
+        let x = rec.author;
+        if matches!(rec.body, RecordBody::Genesis(_)) {
+            return Err("a second genesis");
+        }
+        if !self.member_at(&x, Some(i)) {
+            return Err("author was not a member at its parents");
+        }
+        let mut role = self
+            .role_at(&x, Some(i))
+            .ok_or("author was not a member at its parents")?;
+        let keys = self
+            .key_at(&x, Some(i))
+            .ok_or("author had no current key at its parents (concurrent key changes)")?;
+        match ctx.sig[i] {
+            Sig::Trusted => {}
+            Sig::Key(k) if k == keys.signing => {}
+            _ => return Err(BAD_SIGNATURE),
+        }
+        let own_key_change =
+            matches!(rec.body, RecordBody::ChangeMemberKeys { member, .. } if member == x);
+        for &d in ctx.ix.removals.get(&x).into_iter().flatten() {
+            if ctx.dag.concurrent(d, i) && self.counted(d).is_some() {
+                return Err("concurrent with its author's removal (back-dated or not yet seen)");
+            }
+        }
+        for &k in ctx.ix.key_changes.get(&x).into_iter().flatten() {
+            if !ctx.dag.concurrent(k, i) {
+                continue;
+            }
+            let Some(by) = self.counted(k) else { continue };
+            if !own_key_change {
+                return Err("concurrent with a replacement of the key that signed it");
+            }
+            if rank(by) > rank(role) {
+                return Err("concurrent with a key replacement by a higher rank");
+            }
+        }
+        for &c in ctx.ix.role_changes.get(&x).into_iter().flatten() {
+            if ctx.dag.concurrent(c, i) && self.counted(c).is_some() {
+                if let Some(r) = self.role_of_record(c) {
+                    role = lower(role, r);
+                }
+            }
+        }
+        self.check_body(i, x, role)?;
+        Ok(role)
+    }
+
+    fn check_body(&mut self, i: usize, x: MemberId, role: Role) -> Result<(), &'static str> {
+        let ctx = self.ctx;
+        let at = Some(i);
+        let mine = rank(role);
+        let admin = role.is_admin();
+        match &ctx.records[i].record.body {
+            RecordBody::Genesis(_) => return Err("a second genesis"),
+            RecordBody::AddMember(a) => {
+                if rank(a.role) >= mine {
+                    return Err("adding someone needs a strictly higher rank than their role");
+                }
+                if a.member == ctx.owner {
+                    return Err("member id already used");
+                }
+                let list = ctx.ix.adds.get(&a.member).map_or(&[][..], Vec::as_slice);
+                if list.iter().any(|&c| ctx.dag.is_ancestor(c, i)) {
+                    return Err("member id already used");
+                }
+                if crypto::check_agreement_public(&a.keys.agreement)
+                    .and_then(|_| crypto::check_signing_public(&a.keys.signing))
+                    .is_err()
+                {
+                    return Err("invalid member public key");
+                }
+            }
+            RecordBody::RemoveMember { member } => {
+                if *member == ctx.owner {
+                    return Err("the owner cannot be removed");
+                }
+                let target = self.role_at(member, at).ok_or("no such current member")?;
+                if rank(target) >= mine {
+                    return Err("removing someone needs a strictly higher rank than theirs");
+                }
+            }
+            RecordBody::ChangeRole {
+                member, role: new, ..
+            } => {
+                if *member == ctx.owner {
+                    return Err("the owner's role cannot change");
+                }
+                let target = self.role_at(member, at).ok_or("no such current member")?;
+                if rank(target).max(rank(*new)) >= mine {
+                    return Err("changing a role needs a strictly higher rank than both roles");
+                }
+            }
+            RecordBody::ChangeMemberKeys {
+                member,
+                keys,
+                new_key_signature,
+            } => {
+                let target = self.role_at(member, at).ok_or("no such current member")?;
+                if *member != x && rank(target) >= mine {
+                    return Err("replacing someone's key needs a strictly higher rank");
+                }
+                if crypto::check_agreement_public(&keys.agreement)
+                    .and_then(|_| crypto::check_signing_public(&keys.signing))
+                    .is_err()
+                {
+                    return Err("invalid member public key");
+                }
+                let Ok(sig) = <[u8; 64]>::try_from(new_key_signature.as_slice()) else {
+                    return Err("key change without the new key's signature");
+                };
+                if crypto::verify(
+                    &keys.signing,
+                    KEY_CHANGE_LABEL,
+                    &key_change_message(keys),
+                    &sig,
+                )
+                .is_err()
+                {
+                    return Err("key change without the new key's signature");
+                }
+            }
+            RecordBody::CreateGroup { key, .. } => {
+                if !admin {
+                    return Err("only an admin changes groups");
+                }
+                if key.group == ADMINS_GROUP {
+                    return Err("group already exists");
+                }
+                let list = ctx
+                    .ix
+                    .group_creates
+                    .get(&key.group)
+                    .map_or(&[][..], Vec::as_slice);
+                if list.iter().any(|&c| ctx.dag.is_ancestor(c, i)) {
+                    return Err("group id already used");
+                }
+            }
+            RecordBody::AddGroupMember { group, member, .. } => {
+                if !admin {
+                    return Err("only an admin changes groups");
+                }
+                if *group == ADMINS_GROUP || !self.group_exists_at(group, at) {
+                    return Err("no such group");
+                }
+                if !self.member_at(member, at) {
+                    return Err("no such current member");
+                }
+            }
+            RecordBody::RemoveGroupMember { group, key, .. } => {
+                if !admin {
+                    return Err("only an admin changes groups");
+                }
+                if *group == ADMINS_GROUP || key.group != *group || !self.group_exists_at(group, at)
+                {
+                    return Err("no such group");
+                }
+            }
+            RecordBody::RotateGroupKey(key) => {
+                if !admin {
+                    return Err("only an admin rotates group keys");
+                }
+                if key.group != ADMINS_GROUP && !self.group_exists_at(&key.group, at) {
+                    return Err("no such group");
+                }
+            }
+            RecordBody::RotateAtSource { .. } => {
+                if !admin {
+                    return Err("only an admin records a revocation");
+                }
+            }
+            RecordBody::Event(_) => {}
+            RecordBody::EntryRevision(rev) => {
+                let e = rev.entry;
+                match rev.prev {
+                    None => {
+                        if !entry_bound_to(&e, &x) {
+                            return Err("entry id not bound to its creator");
+                        }
+                        let list = ctx.ix.revisions.get(&e).map_or(&[][..], Vec::as_slice);
+                        if list.iter().any(|&c| ctx.dag.is_ancestor(c, i)) {
+                            return Err("entry id already used");
+                        }
+                        // Any member creates entries, and names their writers.
+                        return Ok(());
+                    }
+                    Some(prev) => {
+                        let Some(&p) = ctx.index.get(&prev) else {
+                            return Err("revision of an unknown revision");
+                        };
+                        if !ctx.dag.is_ancestor(p, i) {
+                            return Err("revision of a revision that is not an ancestor");
+                        }
+                        let same = matches!(&ctx.records[p].record.body,
+                            RecordBody::EntryRevision(r) if r.entry == e);
+                        if !same {
+                            return Err("revision of another entry");
+                        }
+                    }
+                }
+                if admin {
+                    return Ok(());
+                }
+                self.check_writer(i, x, &e, rev)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A writer's revision: a write right at its parents that no counted concurrent
+    /// change by an admin takes away, and the writers list left as it was.
+    fn check_writer(
+        &mut self,
+        i: usize,
+        x: MemberId,
+        e: &EntryId,
+        rev: &crate::format::EntryRevision,
+    ) -> Result<(), &'static str> {
+        let ctx = self.ctx;
+        let writers = self
+            .writers_at(e, Some(i))
+            .ok_or("revision of an entry that does not exist at its parents")?;
+        let mut grants: Vec<Principal> = Vec::new();
+        for p in &writers {
+            let grants_me = match p {
+                Principal::Member(m) => *m == x,
+                Principal::Group(g) => self.in_group_at(g, &x, Some(i)),
+            };
+            if grants_me {
+                grants.push(*p);
+            }
+        }
+        if grants.is_empty() {
+            return Err("author may not write this entry at its parents");
+        }
+        if let EntryContent::Sealed(s) = &rev.content {
+            let mine: BTreeSet<Principal> = s.writers.iter().copied().collect();
+            if mine != writers {
+                return Err("only an admin changes an entry's writers");
+            }
+        }
+        for &c in ctx.ix.revisions.get(e).into_iter().flatten() {
+            if ctx.dag.concurrent(c, i) && self.counts_as_admin(c) {
+                let theirs = writers_of(&ctx.records[c]);
+                grants.retain(|p| theirs.contains(p));
+            }
+        }
+        for &c in ctx.ix.group_removes_of.get(&x).into_iter().flatten() {
+            if ctx.dag.concurrent(c, i) && self.counted(c).is_some() {
+                if let RecordBody::RemoveGroupMember { group, .. } = self.body(c) {
+                    let g = Principal::Group(*group);
+                    grants.retain(|p| *p != g);
+                }
+            }
+        }
+        if grants.is_empty() {
+            return Err("concurrent with a change that took away its author's write right");
+        }
+        Ok(())
+    }
+
+    /// The final state: the replay of every counted record.
+    fn state_of_all(&mut self, genesis: &crate::format::Genesis) -> Resolution {
+        let ctx = self.ctx;
+        let n = ctx.records.len();
+        // Members.
+        let mut members = BTreeMap::new();
+        let mut ids: Vec<&MemberId> = ctx.ix.adds.keys().collect();
+        ids.sort();
+        for x in ids {
+            let adds = &ctx.ix.adds[x];
+            let Some(&first) = adds.iter().find(|&&c| self.counted(c).is_some()) else {
+                continue;
+            };
+            let name = match self.body(first) {
+                RecordBody::Genesis(g) => g.owner_name.clone(),
+                RecordBody::AddMember(a) => a.name.clone(),
+                _ => continue,
+            };
+            let active = self.member_at(x, None);
+            let role = self
+                .role_at(x, None)
+                .or_else(|| self.role_of_record(first))
+                .unwrap_or(Role::Member);
+            let current = self.key_at(x, None);
+            let keys = current
+                .or_else(|| self.keys_of_record(first))
+                .unwrap_or(genesis.owner_keys);
+            members.insert(
+                *x,
+                Member {
+                    id: *x,
+                    name,
+                    keys,
+                    role,
+                    active,
+                    key_current: current.is_some(),
+                },
+            );
+        }
+        // Group key versions, then the wraps given later (a join, a promotion) to the
+        // version(s) latest at that record's parents.
+        let mut group_keys: HashMap<RecordId, GroupKeyVersion> = HashMap::new();
+        let mut gids: Vec<&GroupId> = ctx.ix.group_keys.keys().collect();
+        gids.sort();
+        for g in &gids {
+            for &c in &ctx.ix.group_keys[*g] {
+                if self.counted(c).is_none() {
+                    continue;
+                }
+                let key = match self.body(c) {
+                    RecordBody::CreateGroup { key, .. }
+                    | RecordBody::RemoveGroupMember { key, .. }
+                    | RecordBody::RotateGroupKey(key) => key,
+                    _ => continue,
+                };
+                group_keys.insert(
+                    ctx.records[c].id,
+                    GroupKeyVersion {
+                        group: key.group,
+                        commitment: key.commitment,
+                        public: key.public,
+                        wraps: key.wraps.clone(),
+                    },
+                );
+            }
+        }
+        let mut late_wraps: Vec<(GroupId, usize, MemberWrap)> = Vec::new();
+        for adds in ctx.ix.group_adds.values() {
+            for &c in adds {
+                if let RecordBody::AddGroupMember { group, wrap, .. } = self.body(c) {
+                    late_wraps.push((*group, c, wrap.clone()));
+                }
+            }
+        }
+        for &c in &ctx.ix.admin_wraps {
+            let wrap = match self.body(c) {
+                RecordBody::AddMember(a) => a.admin_wrap.clone(),
+                RecordBody::ChangeRole { admin_wrap, .. } => admin_wrap.clone(),
+                _ => None,
+            };
+            if let Some(w) = wrap {
+                late_wraps.push((ADMINS_GROUP, c, w));
+            }
+        }
+        late_wraps.sort_by_key(|(_, c, _)| *c);
+        for (group, c, wrap) in late_wraps {
+            if self.counted(c).is_none() {
+                continue;
+            }
+            let list = ctx.ix.group_keys.get(&group).map_or(&[][..], Vec::as_slice);
+            for v in self.latest(list, Some(c)) {
+                if let Some(version) = group_keys.get_mut(&ctx.records[v].id) {
+                    version.wraps.push(wrap.clone());
+                }
+            }
+        }
+        // Groups.
+        let mut groups = BTreeMap::new();
+        let mut conflicted = BTreeSet::new();
+        for g in gids {
+            let list = &ctx.ix.group_keys[g];
+            let latest = self.latest(list, None);
+            let Some(&key) = latest.iter().max() else {
+                continue;
+            };
+            if latest.len() > 1 {
+                conflicted.insert(*g);
+            }
+            let (name, members_of) = if *g == ADMINS_GROUP {
+                let admins = members
+                    .values()
+                    .filter(|m: &&Member| m.active && m.role.is_admin())
+                    .map(|m| m.id)
+                    .collect();
+                ("admins".to_string(), admins)
+            } else {
+                let creates = ctx.ix.group_creates.get(g).map_or(&[][..], Vec::as_slice);
+                let Some(&first) = creates.iter().find(|&&c| self.counted(c).is_some()) else {
+                    continue;
+                };
+                let RecordBody::CreateGroup { name, .. } = self.body(first) else {
+                    continue;
+                };
+                let mut candidates: Vec<MemberId> = ctx
+                    .ix
+                    .group_adds
+                    .keys()
+                    .filter(|(gg, _)| gg == g)
+                    .map(|(_, m)| *m)
+                    .collect();
+                candidates.sort();
+                let mut set = BTreeSet::new();
+                for m in candidates {
+                    if self.in_group_at(g, &m, None) {
+                        set.insert(m);
+                    }
+                }
+                (name.clone(), set)
+            };
+            groups.insert(
+                *g,
+                Group {
+                    id: *g,
+                    name,
+                    members: members_of,
+                    key_id: ctx.records[key].id,
+                },
+            );
+        }
+        // Entries.
+        let mut heads = HashMap::with_capacity(ctx.ix.revisions.len());
+        for (e, list) in &ctx.ix.revisions {
+            let mut latest = self.latest(list, None);
+            if !latest.is_empty() {
+                latest.sort_unstable();
+                heads.insert(*e, latest);
+            }
+        }
+        let mut role = Vec::with_capacity(n);
+        let mut ignored = Vec::new();
+        for (i, s) in self.state.iter().enumerate() {
+            match s {
+                State::Counted(r) => role.push(Some(*r)),
+                State::Void(reason) => {
+                    role.push(None);
+                    ignored.push(Ignored {
+                        record: ctx.records[i].id,
+                        reason,
+                    });
+                }
+                State::Unknown | State::Busy => {
+                    role.push(None);
+                    ignored.push(Ignored {
+                        record: ctx.records[i].id,
+                        reason: "not resolved",
+                    });
+                }
+            }
+        }
+        Resolution {
+            dag: Ancestry::default(),
+            role,
+            ignored,
+            members,
+            groups,
+            group_keys,
+            heads,
+            conflicted,
+        }
+    }
+}
