@@ -168,6 +168,8 @@ pub struct Vault {
     dag: crate::dag::Ancestry,
     /// Whether some signatures were taken as verified before (pinned).
     trusted_any: bool,
+    /// What the signature check found for each record.
+    sig: Vec<resolve::Sig>,
 }
 
 /// An opened (decrypted, verified) entry revision.
@@ -328,15 +330,40 @@ impl Vault {
         Self::replay_indexed(file, index, &[])
     }
 
+    /// [`Self::replay`] for this vault's records plus `new` ones: only the new
+    /// records' signatures are checked.
+    fn replay_appended(&self, new: Vec<StoredRecord>) -> Result<Self, VaultError> {
+        let mut file = self.file.clone();
+        let old: HashMap<RecordId, resolve::Sig> = self
+            .file
+            .records
+            .iter()
+            .zip(&self.sig)
+            .map(|(r, s)| (r.id, *s))
+            .collect();
+        file.append(new);
+        let index: HashMap<RecordId, usize> = file
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        let known: Vec<Option<resolve::Sig>> =
+            file.records.iter().map(|r| old.get(&r.id).copied()).collect();
+        let mut v = Self::replay_indexed(file, index, &known)?;
+        v.trusted_any = self.trusted_any;
+        Ok(v)
+    }
+
     /// [`Self::replay`] with the file's id → position map already built; records
     /// marked in `trusted` were verified by this machine before (ancestors of its pins)
     /// and their signatures are not checked again.
     fn replay_indexed(
         file: VaultFile,
         index: HashMap<RecordId, usize>,
-        trusted: &[bool],
+        known: &[Option<resolve::Sig>],
     ) -> Result<Self, VaultError> {
-        let r = resolve::resolve(&file.records, &index, trusted)?;
+        let r = resolve::resolve(&file.records, &index, known)?;
         let RecordBody::Genesis(g) = &file.records[0].record.body else {
             return Err(FormatError::Malformed("first record is not genesis").into());
         };
@@ -352,7 +379,8 @@ impl Vault {
             conflicted: r.conflicted,
             ignored: r.ignored,
             dag: r.dag,
-            trusted_any: trusted.iter().any(|t| *t),
+            trusted_any: r.sig.iter().any(|s| *s == resolve::Sig::Trusted),
+            sig: r.sig,
             file,
         })
     }
@@ -361,13 +389,13 @@ impl Vault {
     /// and their ancestors (what this machine pinned after checking them).
     pub fn decode_trusting(bytes: &[u8], verified: &[RecordId]) -> Result<Self, VaultError> {
         let (file, index) = VaultFile::decode_indexed(bytes)?;
-        let mut trusted = vec![false; file.records.len()];
+        let mut trusted: Vec<Option<resolve::Sig>> = vec![None; file.records.len()];
         let mut stack: Vec<usize> = verified
             .iter()
             .filter_map(|id| index.get(id).copied())
             .collect();
         while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut trusted[i], true) {
+            if trusted[i].replace(resolve::Sig::Trusted).is_some() {
                 continue;
             }
             for p in &file.records[i].record.parents {
@@ -382,6 +410,19 @@ impl Vault {
     /// Whether record `i` counts, and with which author role.
     fn counted_role(&self, i: usize) -> Option<Role> {
         self.role.get(i).copied().flatten()
+    }
+
+    /// The owner's member id.
+    pub fn owner(&self) -> MemberId {
+        self.owner
+    }
+
+    /// Whether record `a` is a strict ancestor of record `b` (both in the vault).
+    pub fn is_ancestor(&self, a: &RecordId, b: &RecordId) -> bool {
+        match (self.index.get(a), self.index.get(b)) {
+            (Some(&a), Some(&b)) => self.dag.is_ancestor(a, b),
+            _ => false,
+        }
     }
 
     /// Whether some record's signature failed (damage: skipped, and never pinned).
@@ -527,16 +568,7 @@ impl Vault {
                 ids.push(id);
             }
         }
-        let vault_id = self.id();
-        let mut file = std::mem::replace(
-            &mut self.file,
-            VaultFile {
-                vault_id,
-                records: Vec::new(),
-            },
-        );
-        file.append(new);
-        *self = Self::replay(file)?;
+        *self = self.replay_appended(new)?;
         Ok(ids)
     }
 

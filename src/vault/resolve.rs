@@ -63,8 +63,8 @@ fn lower(a: Role, b: Role) -> Role {
 }
 
 /// What the signature pre-check found for a record.
-#[derive(Debug, Clone, Copy)]
-enum Sig {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sig {
     /// An ancestor of a record this machine verified before (pinned): not re-checked.
     Trusted,
     /// Verifies under this signing key.
@@ -174,6 +174,9 @@ pub(super) struct Resolution {
     /// Groups with more than one latest key version (concurrent rotations): no current
     /// key until someone rotates again.
     pub conflicted: BTreeSet<GroupId>,
+    /// What the signature check found for each record (kept, so that appending
+    /// records checks only the new ones).
+    pub sig: Vec<Sig>,
 }
 
 struct Ctx<'a> {
@@ -190,12 +193,13 @@ struct Judge<'a> {
     state: Vec<State>,
 }
 
-/// Resolve `records` (canonical order: parents first; record 0 the genesis). Records
-/// marked in `trusted` were verified by this machine before and are not re-checked.
+/// Resolve `records` (canonical order: parents first; record 0 the genesis). `known`
+/// holds, where known, what an earlier check found for a record's signature (or
+/// [`Sig::Trusted`] for one this machine verified before): those are not re-checked.
 pub(super) fn resolve(
     records: &[StoredRecord],
     index: &HashMap<RecordId, usize>,
-    trusted: &[bool],
+    known: &[Option<Sig>],
 ) -> Result<Resolution, VaultError> {
     let Some(first) = records.first() else {
         return Err(crate::format::FormatError::Malformed("vault without a genesis record").into());
@@ -203,7 +207,7 @@ pub(super) fn resolve(
     let RecordBody::Genesis(g) = &first.record.body else {
         return Err(crate::format::FormatError::Malformed("first record is not genesis").into());
     };
-    if !trusted.first().copied().unwrap_or(false) {
+    if known.first().copied().flatten().is_none() {
         crypto::verify(
             &g.owner_keys.signing,
             SIGNATURE_LABEL,
@@ -226,7 +230,7 @@ pub(super) fn resolve(
         dag.push(&parents);
     }
     let ix = Index::build(records);
-    let sig = check_signatures(records, &ix, trusted);
+    let sig = check_signatures(records, &ix, known);
     let ctx = Ctx {
         records,
         index,
@@ -245,12 +249,13 @@ pub(super) fn resolve(
     }
     let mut out = judge.state_of_all(g);
     out.dag = dag;
+    out.sig = sig;
     Ok(out)
 }
 
 /// Check every untrusted record's signature under each key its author was ever given
 /// (usually one), on every CPU. Which key had to sign it is decided by resolution.
-fn check_signatures(records: &[StoredRecord], ix: &Index, trusted: &[bool]) -> Vec<Sig> {
+fn check_signatures(records: &[StoredRecord], ix: &Index, known: &[Option<Sig>]) -> Vec<Sig> {
     let key_of = |i: usize| -> Option<[u8; 32]> {
         match &records.get(i)?.record.body {
             RecordBody::Genesis(g) => Some(g.owner_keys.signing),
@@ -278,8 +283,8 @@ fn check_signatures(records: &[StoredRecord], ix: &Index, trusted: &[bool]) -> V
         candidates.insert(*member, keys);
     }
     let one = |i: usize| -> Sig {
-        if trusted.get(i).copied().unwrap_or(false) {
-            return Sig::Trusted;
+        if let Some(sig) = known.get(i).copied().flatten() {
+            return sig;
         }
         let stored = &records[i];
         let Some(keys) = candidates.get(&stored.record.author) else {
@@ -963,6 +968,7 @@ impl<'a> Judge<'a> {
             group_keys,
             heads,
             conflicted,
+            sig: Vec::new(),
         }
     }
 }
