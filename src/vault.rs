@@ -18,6 +18,8 @@ use crate::format::{
 };
 use crate::identity::{Keyholder, KeyholderError};
 
+#[cfg(test)]
+mod attacks;
 mod history;
 mod resolve;
 mod team;

@@ -54,6 +54,13 @@ impl Vault {
         Ok(me.id)
     }
 
+    /// Whether member `me` has a strictly higher rank than `role` (DESIGN "Ranks").
+    fn outranks(&self, me: &MemberId, role: Role) -> bool {
+        self.members
+            .get(me)
+            .is_some_and(|m| super::resolve::rank(m.role) > super::resolve::rank(role))
+    }
+
     /// A current member by name.
     pub fn member_named(&self, name: &str) -> Result<&super::Member, VaultError> {
         self.members
@@ -115,10 +122,13 @@ impl Vault {
         keys: PublicKeys,
         role: Role,
     ) -> Result<MemberId, VaultError> {
-        self.require_admin(identity)?;
+        let me = self.require_admin(identity)?;
         check_name(name)?;
         if role == Role::Owner {
             return Err(VaultError::Denied("there is one owner"));
+        }
+        if !self.outranks(&me, role) {
+            return Err(VaultError::Denied("only the owner adds admins"));
         }
         if self.members.values().any(|m| m.active && m.name == name) {
             return Err(VaultError::Exists(name.to_string()));
@@ -158,10 +168,15 @@ impl Vault {
         name: &str,
         role: Role,
     ) -> Result<(), VaultError> {
-        self.require_admin(identity)?;
+        let me = self.require_admin(identity)?;
         let m = self.member_named(name)?.clone();
         if m.role == Role::Owner {
             return Err(VaultError::Denied("the owner's role cannot change"));
+        }
+        if !self.outranks(&me, m.role) || !self.outranks(&me, role) {
+            return Err(VaultError::Denied(
+                "only the owner promotes or demotes admins",
+            ));
         }
         if role == Role::Owner {
             return Err(VaultError::Denied("there is one owner"));
@@ -337,10 +352,13 @@ impl Vault {
         name: &str,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<RotateAtSource>, VaultError> {
-        self.require_admin(identity)?;
+        let me = self.require_admin(identity)?;
         let m = self.member_named(name)?.clone();
         if m.role == Role::Owner {
             return Err(VaultError::Denied("the owner cannot be removed"));
+        }
+        if !self.outranks(&me, m.role) {
+            return Err(VaultError::Denied("only the owner removes admins"));
         }
         if self.member_for(identity)?.id == m.id {
             return Err(VaultError::Denied("you cannot remove yourself"));

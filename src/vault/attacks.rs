@@ -1,0 +1,578 @@
+//! Regression tests for issue 9's findings: records crafted and signed the way a
+//! member, a departed member or a demoted admin could, with an old copy of the vault,
+//! chosen times and ground ids. Each asserts the defence, not just "no panic".
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::crypto::SecretString;
+use crate::format::{AuditEvent, EventKind, Principal};
+use crate::identity::Identity;
+
+pub(super) fn person(name: &str) -> Identity {
+    Identity::generate(name).unwrap()
+}
+
+/// A record by `who` as `author` on `parents`, at `time`, signed with `who`'s key.
+pub(super) fn signed(
+    who: &Identity,
+    author: MemberId,
+    mut parents: Vec<RecordId>,
+    time: u64,
+    body: RecordBody,
+) -> StoredRecord {
+    parents.sort();
+    parents.dedup();
+    let record = Record {
+        parents,
+        author,
+        time,
+        body,
+    };
+    let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
+    let signature = who.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
+    StoredRecord {
+        bytes,
+        record,
+        signature,
+        id,
+    }
+}
+
+/// `v` plus `new` records (those it does not hold), decoded from bytes.
+pub(super) fn with(v: &Vault, new: Vec<StoredRecord>) -> Vault {
+    let mut file = v.file.clone();
+    let mut seen = std::collections::HashSet::new();
+    let new: Vec<StoredRecord> = new
+        .into_iter()
+        .filter(|r| !v.contains(&r.id) && seen.insert(r.id))
+        .collect();
+    file.append(new);
+    Vault::decode(&file.encode()).unwrap()
+}
+
+fn id_of(v: &Vault, name: &str) -> MemberId {
+    v.members.values().find(|m| m.name == name).unwrap().id
+}
+
+fn draft(path: &str, password: &str, writers: Vec<Principal>) -> EntryDraft {
+    let mut payload = EntryPayload::default();
+    payload.path = path.into();
+    payload.password = SecretString::new(password.into());
+    payload.write_grants = writers;
+    EntryDraft {
+        payload,
+        share_with: vec![],
+    }
+}
+
+fn add_entry(v: &mut Vault, who: &Identity, d: EntryDraft) {
+    let body = v.session(who).unwrap().create_entry(&d).unwrap();
+    v.append(who, vec![body]).unwrap();
+}
+
+fn password(v: &Vault, who: &Identity, path: &str) -> String {
+    let e = v.session(who).unwrap().open(path).unwrap();
+    e.payload.password.expose().to_string()
+}
+
+struct Team {
+    v: Vault,
+    alice: Identity,
+    bob: Identity,
+    mallory: Identity,
+    carol: Identity,
+    dave: Identity,
+}
+
+/// alice owns; bob and mallory are admins; carol and dave are members; @devops holds
+/// carol; `ops/db` is shared with @devops, written by alice.
+fn team() -> Team {
+    let (alice, bob, mallory, carol, dave) = (
+        person("alice"),
+        person("bob"),
+        person("mallory"),
+        person("carol"),
+        person("dave"),
+    );
+    let mut v = Vault::create(&alice, "acme").unwrap();
+    v.add_member(&alice, "bob", bob.keys, Role::Admin).unwrap();
+    v.add_member(&alice, "mallory", mallory.keys, Role::Admin)
+        .unwrap();
+    v.add_member(&alice, "carol", carol.keys, Role::Member)
+        .unwrap();
+    v.add_member(&alice, "dave", dave.keys, Role::Member).unwrap();
+    let devops = v.create_group(&alice, "devops", &["carol".into()]).unwrap();
+    let mut d = draft("ops/db", "original", vec![]);
+    d.share_with = vec![Principal::Group(devops)];
+    add_entry(&mut v, &alice, d);
+    Team {
+        v,
+        alice,
+        bob,
+        mallory,
+        carol,
+        dave,
+    }
+}
+
+fn head_of(v: &Vault, who: &Identity, path: &str) -> OpenEntry {
+    v.session(who).unwrap().open(path).unwrap()
+}
+
+/// A revision of `entry` sealed by `who` through the library, wrapped as they choose.
+fn forged_revision(
+    v: &Vault,
+    who: &Identity,
+    entry: &OpenEntry,
+    password: &str,
+    share_with: Vec<Principal>,
+    writers: Vec<Principal>,
+) -> RecordBody {
+    let s = v.session(who).unwrap();
+    let mut d = draft(&entry.payload.path, password, writers);
+    d.share_with = share_with;
+    s.seal(entry.id, Some(entry.revision), &d).unwrap()
+}
+
+#[test]
+fn finding_1_a_removed_admin_cannot_undo_her_removal_even_grinding_ids() {
+    let Team {
+        mut v,
+        alice,
+        bob,
+        mallory,
+        ..
+    } = team();
+    let old = v.clone();
+    v.revoke_member(&alice, "mallory", &mut |_, _| {}).unwrap();
+    let (m_id, b_id) = (id_of(&v, "mallory"), id_of(&v, "bob"));
+    // Ground: every time (so every id) on her pre-removal heads.
+    for t in 0..300 {
+        for body in [
+            RecordBody::RemoveMember { member: b_id },
+            RecordBody::ChangeRole {
+                member: b_id,
+                role: Role::Member,
+                admin_wrap: None,
+            },
+        ] {
+            let r = signed(&mallory, m_id, old.heads(), t, body);
+            let m = with(&v, vec![r.clone()]);
+            assert!(!m.counts(&r.id), "time {t}");
+            assert!(m.member_named("bob").unwrap().role == Role::Admin);
+            assert!(m.member_named("mallory").is_err());
+        }
+    }
+    // Her back-dated puppet is not a member either.
+    let puppet = person("puppet");
+    let r = signed(
+        &mallory,
+        m_id,
+        old.heads(),
+        1,
+        RecordBody::AddMember(format::AddMember {
+            member: MemberId([0x66; 16]),
+            name: "puppet".into(),
+            keys: puppet.keys,
+            role: Role::Member,
+            admin_wrap: None,
+        }),
+    );
+    let m = with(&v, vec![r.clone()]);
+    assert!(!m.counts(&r.id));
+    assert!(m.member_named("puppet").is_err());
+    // And two admins can never remove each other: bob's removal of mallory is refused
+    // by the API and, crafted, does not count.
+    let mut v2 = old.clone();
+    assert!(matches!(
+        v2.revoke_member(&bob, "mallory", &mut |_, _| {}),
+        Err(VaultError::Denied(_))
+    ));
+    let r = signed(
+        &bob,
+        b_id,
+        old.heads(),
+        now(),
+        RecordBody::RemoveMember { member: m_id },
+    );
+    let m = with(&old, vec![r.clone()]);
+    assert!(!m.counts(&r.id));
+    assert!(m.member_named("mallory").is_ok());
+}
+
+#[test]
+fn finding_2_a_reader_cannot_overwrite_an_entry() {
+    let Team {
+        v,
+        alice,
+        carol,
+        dave,
+        ..
+    } = team();
+    let devops = v.group_named("devops").unwrap().id;
+    for (who, name) in [(&carol, "carol"), (&dave, "dave")] {
+        let me = id_of(&v, name);
+        let head = head_of(&v, &alice, "ops/db");
+        // R_a wrapped only to the forger, then R_b on it wrapped to everyone.
+        let ra = forged_revision(&v, &alice, &head, "evil", vec![Principal::Member(me)], vec![]);
+        let ra = signed(who, me, v.heads(), now(), ra);
+        let with_ra = with(&v, vec![ra.clone()]);
+        let fake_head = OpenEntry {
+            id: head.id,
+            revision: ra.id,
+            author: me,
+            payload: EntryPayload::default(),
+            heads: 1,
+        };
+        let rb = forged_revision(
+            &with_ra,
+            &alice,
+            &fake_head,
+            "evil",
+            vec![Principal::Group(devops)],
+            vec![Principal::Member(me)],
+        );
+        let rb = signed(who, me, with_ra.heads(), now(), rb);
+        let m = with(&with_ra, vec![rb.clone()]);
+        assert!(!m.counts(&ra.id) && !m.counts(&rb.id));
+        assert_eq!(password(&m, &alice, "ops/db"), "original");
+        assert_eq!(head_of(&m, &alice, "ops/db").heads, 1);
+        assert_eq!(m.verify().unwrap().ignored.len(), 2);
+        // The admin's next edit keeps the real sharing, not the forged one.
+        let mut m = m;
+        let e = head_of(&m, &alice, "ops/db");
+        let s = m.session(&alice).unwrap();
+        let share = s.shared_with(&e);
+        assert_eq!(share, vec![Principal::Group(devops)]);
+        let body = s
+            .revise_entry(&e, &EntryDraft {
+                payload: e.payload.clone(),
+                share_with: share,
+            })
+            .unwrap();
+        drop(s);
+        m.append(&alice, vec![body]).unwrap();
+        assert!(m.writers_of(&head_of(&m, &alice, "ops/db").revision).is_empty());
+    }
+}
+
+#[test]
+fn finding_3_and_4_a_reader_cannot_delete_or_block_an_entry() {
+    let Team {
+        mut v,
+        alice,
+        carol,
+        ..
+    } = team();
+    let me = id_of(&v, "carol");
+    let head = head_of(&v, &alice, "ops/db");
+    let tomb = signed(
+        &carol,
+        me,
+        v.heads(),
+        now(),
+        RecordBody::EntryRevision(EntryRevision {
+            entry: head.id,
+            prev: Some(head.revision),
+            content: EntryContent::Tombstone,
+        }),
+    );
+    let planted = forged_revision(&v, &alice, &head, "x", vec![Principal::Member(me)], vec![]);
+    let planted = signed(&carol, me, v.heads(), now() + 1, planted);
+    v = with(&v, vec![tomb.clone(), planted.clone()]);
+    assert!(!v.counts(&tomb.id) && !v.counts(&planted.id));
+    assert_eq!(password(&v, &alice, "ops/db"), "original");
+    // Neither blocks removing carol, nor editing or deleting the entry.
+    v.revoke_member(&alice, "carol", &mut |_, _| {}).unwrap();
+    let e = head_of(&v, &alice, "ops/db");
+    let body = v.session(&alice).unwrap().delete_entry(&e).unwrap();
+    v.append(&alice, vec![body]).unwrap();
+    assert!(matches!(
+        v.session(&alice).unwrap().open("ops/db"),
+        Err(VaultError::NotFound(_))
+    ));
+}
+
+#[test]
+fn finding_5_an_invalid_back_dated_roster_record_blocks_nothing() {
+    let Team {
+        mut v,
+        alice,
+        bob,
+        carol,
+        ..
+    } = team();
+    let old = v.heads();
+    v.change_role(&alice, "bob", Role::Member).unwrap();
+    let b = id_of(&v, "bob");
+    let c = id_of(&v, "carol");
+    let bad_key = signed(
+        &bob,
+        b,
+        old.clone(),
+        1,
+        RecordBody::AddMember(format::AddMember {
+            member: MemberId([0x55; 16]),
+            name: "zero".into(),
+            keys: PublicKeys {
+                agreement: [0; 32],
+                signing: [0; 32],
+            },
+            role: Role::Member,
+            admin_wrap: None,
+        }),
+    );
+    let bad_change = signed(
+        &bob,
+        b,
+        old,
+        1,
+        RecordBody::ChangeMemberKeys {
+            member: c,
+            keys: person("x").keys,
+            new_key_signature: vec![0; 64],
+        },
+    );
+    v = with(&v, vec![bad_key.clone(), bad_change.clone()]);
+    assert!(!v.counts(&bad_key.id) && !v.counts(&bad_change.id));
+    assert_eq!(v.verify().unwrap().ignored.len(), 2);
+    assert_eq!(password(&v, &carol, "ops/db"), "original");
+    add_entry(&mut v, &alice, draft("ops/new", "n", vec![]));
+    v.revoke_member(&alice, "carol", &mut |_, _| {}).unwrap();
+    Vault::decode(&v.encode()).unwrap();
+}
+
+#[test]
+fn finding_6_sixty_five_siblings_block_no_writer() {
+    let Team {
+        mut v,
+        alice,
+        carol,
+        ..
+    } = team();
+    let me = id_of(&v, "carol");
+    let parents = v.heads();
+    let siblings: Vec<StoredRecord> = (0..70)
+        .map(|t| {
+            signed(
+                &carol,
+                me,
+                parents.clone(),
+                t,
+                RecordBody::Event(AuditEvent {
+                    kind: EventKind::Reviewed,
+                    entry: None,
+                }),
+            )
+        })
+        .collect();
+    v = with(&v, siblings);
+    assert_eq!(v.heads().len(), 70);
+    add_entry(&mut v, &alice, draft("ops/after", "a", vec![]));
+    let v = Vault::decode(&v.encode()).unwrap();
+    assert_eq!(v.heads().len(), 1);
+    assert!(v.records().iter().all(|r| r.record.parents.len() <= 64));
+    assert_eq!(password(&v, &alice, "ops/after"), "a");
+}
+
+#[test]
+fn finding_7_neither_old_revisions_nor_chosen_times_decide_the_value() {
+    let Team {
+        mut v,
+        alice,
+        carol,
+        ..
+    } = team();
+    let c = id_of(&v, "carol");
+    let mut d = draft("ops/api", "v1", vec![Principal::Member(c)]);
+    d.share_with = vec![Principal::Member(c)];
+    add_entry(&mut v, &alice, d);
+    let old = v.clone();
+    // carol loses her write right.
+    let e = head_of(&v, &alice, "ops/api");
+    let body = v
+        .session(&alice)
+        .unwrap()
+        .revise_entry(&e, &draft("ops/api", "v2", vec![]))
+        .unwrap();
+    v.append(&alice, vec![body]).unwrap();
+    // From her old copy she forks the old revision, dated 2099.
+    let old_head = head_of(&old, &carol, "ops/api");
+    let body = forged_revision(
+        &old,
+        &carol,
+        &old_head,
+        "carol's",
+        vec![],
+        vec![Principal::Member(c)],
+    );
+    let fork = signed(&carol, c, old.heads(), 4_070_908_800, body);
+    let m = with(&v, vec![fork.clone()]);
+    assert!(!m.counts(&fork.id));
+    assert_eq!(password(&m, &alice, "ops/api"), "v2");
+    // A writer's valid concurrent edit dated 2099 does not win over the admin's either:
+    // the value is chosen by rank, never by time.
+    let mut w = old.clone();
+    add_entry(&mut w, &alice, draft("ops/other", "o", vec![]));
+    let e = head_of(&old, &carol, "ops/api");
+    let body = forged_revision(&old, &carol, &e, "carol's", vec![], vec![Principal::Member(c)]);
+    let edit = signed(&carol, c, old.heads(), 4_070_908_800, body);
+    let admin_edit = {
+        let mut a = old.clone();
+        let e = head_of(&a, &alice, "ops/api");
+        let body = a
+            .session(&alice)
+            .unwrap()
+            .revise_entry(&e, &draft("ops/api", "alice's", vec![Principal::Member(c)]))
+            .unwrap();
+        a.append(&alice, vec![body]).unwrap();
+        a
+    };
+    let m = with(&admin_edit, vec![edit.clone()]);
+    assert!(m.counts(&edit.id));
+    let shown = head_of(&m, &alice, "ops/api");
+    assert_eq!(shown.heads, 2);
+    assert_eq!(shown.payload.password.expose(), "alice's");
+    // Later records are stamped with the writer's clock, not the future parent's.
+    let mut m = m;
+    let ids = m
+        .append(
+            &alice,
+            vec![RecordBody::Event(AuditEvent {
+                kind: EventKind::Reviewed,
+                entry: None,
+            })],
+        )
+        .unwrap();
+    let newest = m.records().iter().find(|r| r.id == ids[0]).unwrap();
+    assert!(newest.record.time <= now() + 5);
+    drop(w);
+}
+
+#[test]
+fn a_plain_members_removal_silences_no_one() {
+    let Team {
+        v, carol, dave, ..
+    } = team();
+    let (c, d) = (id_of(&v, "carol"), id_of(&v, "dave"));
+    let rm = signed(&carol, c, v.heads(), now(), RecordBody::RemoveMember { member: d });
+    let m = with(&v, vec![rm.clone()]);
+    assert!(!m.counts(&rm.id));
+    let ev = signed(
+        &dave,
+        d,
+        m.heads(),
+        now(),
+        RecordBody::Event(AuditEvent {
+            kind: EventKind::Reviewed,
+            entry: None,
+        }),
+    );
+    let m = with(&m, vec![ev.clone()]);
+    assert!(m.counts(&ev.id));
+    assert!(m.member_named("dave").unwrap().active);
+}
+
+#[test]
+fn only_the_owner_touches_admins() {
+    let Team { v, bob, .. } = team();
+    let (b, c) = (id_of(&v, "bob"), id_of(&v, "carol"));
+    let promote = signed(
+        &bob,
+        b,
+        v.heads(),
+        now(),
+        RecordBody::ChangeRole {
+            member: c,
+            role: Role::Admin,
+            admin_wrap: None,
+        },
+    );
+    let m = with(&v, vec![promote.clone()]);
+    assert!(!m.counts(&promote.id));
+    assert_eq!(m.member_named("carol").unwrap().role, Role::Member);
+    let mut v = v;
+    assert!(v.change_role(&bob, "carol", Role::Admin).is_err());
+}
+
+#[test]
+fn a_demoted_admin_keeps_the_edits_she_may_still_make() {
+    let Team {
+        mut v, alice, bob, ..
+    } = team();
+    let b = id_of(&v, "bob");
+    add_entry(&mut v, &alice, draft("ops/bob", "1", vec![Principal::Member(b)]));
+    v.change_role(&alice, "bob", Role::Member).unwrap();
+    let e = head_of(&v, &bob, "ops/bob");
+    let body = v
+        .session(&bob)
+        .unwrap()
+        .revise_entry(&e, &draft("ops/bob", "2", vec![Principal::Member(b)]))
+        .unwrap();
+    let ids = v.append(&bob, vec![body]).unwrap();
+    assert!(v.counts(&ids[0]));
+    assert_eq!(password(&v, &alice, "ops/bob"), "2");
+}
+
+#[test]
+fn an_admins_key_replacement_beats_the_members_concurrent_one() {
+    let Team {
+        v, bob, carol, ..
+    } = team();
+    let c = id_of(&v, "carol");
+    let b = id_of(&v, "bob");
+    let (k1, k2) = (person("carol1"), person("carol2"));
+    let proof = |k: &Identity| {
+        k.signing
+            .sign(KEY_CHANGE_LABEL, &key_change_message(&k.keys))
+            .to_vec()
+    };
+    let mine = signed(
+        &carol,
+        c,
+        v.heads(),
+        now(),
+        RecordBody::ChangeMemberKeys {
+            member: c,
+            keys: k1.keys,
+            new_key_signature: proof(&k1),
+        },
+    );
+    let admin = signed(
+        &bob,
+        b,
+        v.heads(),
+        now(),
+        RecordBody::ChangeMemberKeys {
+            member: c,
+            keys: k2.keys,
+            new_key_signature: proof(&k2),
+        },
+    );
+    let m = with(&v, vec![mine.clone(), admin.clone()]);
+    assert!(m.counts(&admin.id));
+    assert!(!m.counts(&mine.id));
+    assert_eq!(m.member_named("carol").unwrap().keys, k2.keys);
+    assert!(m.member_named("carol").unwrap().key_current);
+}
+
+#[test]
+fn an_entry_id_is_bound_to_its_creator() {
+    let Team {
+        v, alice, carol, ..
+    } = team();
+    let c = id_of(&v, "carol");
+    // carol re-creates alice's entry id on old heads: it is not hers to create.
+    let e = head_of(&v, &alice, "ops/db");
+    let s = v.session(&carol).unwrap();
+    let body = s
+        .seal(e.id, None, &draft("ops/db", "squat", vec![Principal::Member(c)]))
+        .unwrap();
+    drop(s);
+    let genesis = v.records()[0].id;
+    let r = signed(&carol, c, vec![genesis], now(), body);
+    let m = with(&v, vec![r.clone()]);
+    assert!(!m.counts(&r.id));
+    assert_eq!(password(&m, &alice, "ops/db"), "original");
+}
