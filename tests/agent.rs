@@ -657,3 +657,24 @@ fn init_signs_the_new_vault_through_the_agent() {
     );
     a.run(&["lock"]).success();
 }
+
+#[test]
+fn requests_without_fields_refuse_unknown_fields() {
+    // Issue 9, finding 10: `status` and `lock` are exactly `{"type": …}`.
+    let a = AgentEnv::new();
+    let pid = a.unlock(&[]);
+    for request in [
+        serde_json::json!({"type": "status", "x": 1}),
+        serde_json::json!({"type": "lock", "binding": null}),
+    ] {
+        let reply = ask_raw(&a, request);
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_eq!(reply["kind"], "protocol", "{reply}");
+    }
+    assert!(alive(pid), "an unknown field must not lock the agent");
+    assert_eq!(
+        ask_raw(&a, serde_json::json!({"type": "status"}))["type"],
+        "status"
+    );
+    a.run(&["lock"]).success();
+}

@@ -465,8 +465,8 @@ fn handle(shared: &Shared, mut stream: UnixStream) -> bool {
 
 fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, bool) {
     match request {
-        Request::Status => (Reply::Status(Box::new(status(shared, state))), false),
-        Request::Lock => (Reply::Locked, true),
+        Request::Status {} => (Reply::Status(Box::new(status(shared, state))), false),
+        Request::Lock {} => (Reply::Locked {}, true),
         Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
         Request::List { binding } => (serve_cached(state, &binding, list), false),
         Request::Keys { binding } => (serve_uncached(state, &binding, keys), false),
