@@ -141,8 +141,9 @@ pub enum Request {
         /// Must equal the agent's binding.
         binding: Binding,
     },
-    /// Sign an encoded record of the bound vault authored by this identity (or the
-    /// genesis record of a new vault it owns); anything else is refused.
+    /// Sign an encoded record of the bound vault authored by this identity, whose
+    /// parents are records of that vault (or, while no vault exists at the bound path,
+    /// the records of the new vault `init` creates); anything else is refused.
     Sign {
         /// Must equal the agent's binding.
         binding: Binding,
