@@ -515,7 +515,7 @@ fn ask_raw(a: &AgentEnv, request: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn the_agent_signs_only_its_members_records_and_never_hands_out_keys() {
-    use amanat::format::{MemberId, Record, RecordBody, StoredRecord, hex_string};
+    use amanat::format::{MemberId, Record, RecordBody, RecordId, StoredRecord, hex_string};
     let a = AgentEnv::new();
     let pid = a.unlock(&[]);
     let binding = serde_json::json!({
@@ -544,7 +544,7 @@ fn the_agent_signs_only_its_members_records_and_never_hands_out_keys() {
     assert_eq!(sign("zz")["kind"], "protocol");
     // A well-formed record authored by another member id: refused.
     let foreign = Record {
-        parents: vec![],
+        parents: vec![RecordId([1; 32])],
         author: MemberId([7; 16]),
         time: 0,
         body: RecordBody::RemoveMember {
@@ -654,6 +654,100 @@ fn init_signs_the_new_vault_through_the_agent() {
     assert_eq!(
         a.run_without_passphrase(&["get", "x/y"]).success().stdout,
         "pw\n"
+    );
+    a.run(&["lock"]).success();
+}
+
+#[test]
+fn the_agent_signs_no_fake_genesis_and_nothing_built_on_one() {
+    // Issue 9, finding 8: a same-uid process crafts a genesis naming this identity's
+    // member id and keys, has it signed, then has records "by" that member signed on top
+    // of it. The agent signs only records of the vault it loaded from the bound path
+    // (pins checked): with a vault there, no genesis, and no record whose parents are not
+    // that vault's records (or records it signed for it).
+    use amanat::format::{Genesis, MemberId, Record, RecordBody, StoredRecord, hex_string};
+    let a = AgentEnv::new();
+    a.unlock(&[]);
+    let binding = serde_json::json!({
+        "identity": a.env.identity_path(),
+        "vault": a.env.vault_path(),
+        "state": a.env.state_dir(),
+    });
+    let sign = |record: &Record| {
+        let (bytes, _) = StoredRecord::encode(record.clone()).unwrap();
+        ask_raw(
+            &a,
+            serde_json::json!({"type": "sign", "binding": binding, "record": hex_string(&bytes)}),
+        )
+    };
+    let vault = amanat::vault::Vault::decode(&std::fs::read(a.env.vault_path()).unwrap()).unwrap();
+    let me = vault.members().find(|m| m.name == "alice").unwrap().clone();
+
+    let genesis = Record {
+        parents: vec![],
+        author: me.id,
+        time: 1,
+        body: RecordBody::Genesis(Genesis {
+            team: "fake".into(),
+            owner: me.id,
+            owner_name: "alice".into(),
+            owner_keys: me.keys,
+            nonce: [3; 16],
+        }),
+    };
+    let reply = sign(&genesis);
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["kind"], "denied", "{reply}");
+    let (_, fake_id) = StoredRecord::encode(genesis).unwrap();
+
+    let remove = |parents: Vec<amanat::format::RecordId>| Record {
+        parents,
+        author: me.id,
+        time: 2,
+        body: RecordBody::RemoveMember {
+            member: MemberId([8; 16]),
+        },
+    };
+    // On the fake genesis, alone or beside a real head: refused.
+    let reply = sign(&remove(vec![fake_id]));
+    assert_eq!(reply["kind"], "denied", "{reply}");
+    let mut mixed = vault.heads();
+    mixed.push(fake_id);
+    mixed.sort();
+    let reply = sign(&remove(mixed));
+    assert_eq!(reply["kind"], "denied", "{reply}");
+    // No parents at all (only a genesis has none): refused.
+    let reply = sign(&remove(vec![]));
+    assert_eq!(reply["type"], "error", "{reply}");
+    // The same record on the vault's real heads: signed (the agent still signs writes).
+    let reply = sign(&remove(vault.heads()));
+    assert_eq!(reply["type"], "signature", "{reply}");
+
+    // Writes through the agent still work, and so does everything they signed.
+    run_stdin_without_passphrase(&a, &["add", "x/y", "--password-stdin"], "pw\n").success();
+    a.run_without_passphrase(&["edit", "x/y", "--username", "u"])
+        .success();
+    a.run_without_passphrase(&["verify"]).success();
+    a.run(&["lock"]).success();
+}
+
+#[test]
+fn requests_without_fields_refuse_unknown_fields() {
+    // Issue 9, finding 10: `status` and `lock` are exactly `{"type": …}`.
+    let a = AgentEnv::new();
+    let pid = a.unlock(&[]);
+    for request in [
+        serde_json::json!({"type": "status", "x": 1}),
+        serde_json::json!({"type": "lock", "binding": null}),
+    ] {
+        let reply = ask_raw(&a, request);
+        assert_eq!(reply["type"], "error", "{reply}");
+        assert_eq!(reply["kind"], "protocol", "{reply}");
+    }
+    assert!(alive(pid), "an unknown field must not lock the agent");
+    assert_eq!(
+        ask_raw(&a, serde_json::json!({"type": "status"}))["type"],
+        "status"
     );
     a.run(&["lock"]).success();
 }

@@ -90,6 +90,7 @@ pub enum AgentError {
 /// Which vault and identity a request is about. The agent serves one binding: the one
 /// it was unlocked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Binding {
     /// The identity file.
     pub identity: PathBuf,
@@ -108,8 +109,10 @@ pub enum Request {
         /// [`PROTOCOL_VERSION`] of the client.
         version: u32,
     },
-    /// Is the agent unlocked, for what, for how long.
-    Status,
+    /// Is the agent unlocked, for what, for how long. A struct variant without fields,
+    /// not a unit variant: serde lets unit variants of an internally tagged enum
+    /// through with any extra fields, and `deny_unknown_fields` refuses them only here.
+    Status {},
     /// Unlock (or re-unlock, resetting both timers) with this passphrase.
     Unlock {
         /// What to serve.
@@ -119,8 +122,8 @@ pub enum Request {
         /// Idle timeout in seconds (capped at [`MAX_UNLOCKED`]).
         idle_secs: u64,
     },
-    /// Forget everything and exit.
-    Lock,
+    /// Forget everything and exit (no fields, like [`Request::Status`]).
+    Lock {},
     /// One entry, by path.
     Get {
         /// Must equal the agent's binding.
@@ -138,8 +141,9 @@ pub enum Request {
         /// Must equal the agent's binding.
         binding: Binding,
     },
-    /// Sign an encoded record of the bound vault authored by this identity (or the
-    /// genesis record of a new vault it owns); anything else is refused.
+    /// Sign an encoded record of the bound vault authored by this identity, whose
+    /// parents are records of that vault (or, while no vault exists at the bound path,
+    /// the records of the new vault `init` creates); anything else is refused.
     Sign {
         /// Must equal the agent's binding.
         binding: Binding,
@@ -181,8 +185,9 @@ pub enum Reply {
         /// The agent's memory is locked (`mlockall`).
         memory_locked: bool,
     },
-    /// Answer to [`Request::Lock`]; the agent exits after sending it.
-    Locked,
+    /// Answer to [`Request::Lock`]; the agent exits after sending it (no fields, like
+    /// [`Request::Status`]).
+    Locked {},
     /// Answer to [`Request::Get`].
     Entry {
         /// The entry, secrets included.
@@ -603,12 +608,16 @@ mod tests {
     #[test]
     fn frame_round_trip() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, &Request::Status).unwrap();
+        write_frame(&mut buf, &Request::Status {}).unwrap();
         assert_eq!(&buf[..4], &(buf.len() as u32 - 4).to_be_bytes());
         let body = read_frame(&mut buf.as_slice(), MAX_REQUEST_LEN)
             .unwrap()
             .unwrap();
-        assert!(matches!(decode::<Request>(&body).unwrap(), Request::Status));
+        assert_eq!(&body[..], br#"{"type":"status"}"#);
+        assert!(matches!(
+            decode::<Request>(&body).unwrap(),
+            Request::Status {}
+        ));
     }
 
     #[test]
@@ -638,5 +647,42 @@ mod tests {
         assert!(decode::<Request>(br#"{"type":"status"} x"#).is_err());
         assert!(decode::<Request>(br#"{"type":"nope"}"#).is_err());
         assert!(decode::<Request>(br#"{"type":"hello","version":1,"x":2}"#).is_err());
+    }
+
+    #[test]
+    fn requests_without_fields_refuse_unknown_fields() {
+        // Issue 9, finding 10: serde lets a unit variant of an internally tagged enum
+        // through with any extra fields; these are exactly `{"type": …}`.
+        assert!(decode::<Request>(br#"{"type":"status","x":1}"#).is_err());
+        assert!(decode::<Request>(br#"{"type":"lock","binding":null}"#).is_err());
+        assert!(decode::<Reply>(br#"{"type":"locked","x":1}"#).is_err());
+        assert!(matches!(
+            decode::<Request>(br#"{"type":"status"}"#).unwrap(),
+            Request::Status {}
+        ));
+        assert!(matches!(
+            decode::<Request>(br#"{"type":"lock"}"#).unwrap(),
+            Request::Lock {}
+        ));
+        assert!(matches!(
+            decode::<Reply>(br#"{"type":"locked"}"#).unwrap(),
+            Reply::Locked {}
+        ));
+        // Their encoding is unchanged: the wire format (and the version) stay.
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &Reply::Locked {}).unwrap();
+        assert_eq!(&buf[4..], br#"{"type":"locked"}"#);
+        // The requests with fields still refuse theirs, and accept exactly theirs.
+        let keys = br#"{"type":"keys","binding":{"identity":"/i","vault":"/v","state":"/s"}}"#;
+        assert!(matches!(
+            decode::<Request>(keys).unwrap(),
+            Request::Keys { .. }
+        ));
+        let extra =
+            br#"{"type":"keys","binding":{"identity":"/i","vault":"/v","state":"/s"},"x":1}"#;
+        assert!(decode::<Request>(extra).is_err());
+        let nested =
+            br#"{"type":"keys","binding":{"identity":"/i","vault":"/v","state":"/s","x":1}}"#;
+        assert!(decode::<Request>(nested).is_err());
     }
 }

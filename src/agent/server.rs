@@ -8,7 +8,7 @@
 //!
 //! Not for: deciding when to start an agent or printing anything (the CLI does that).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -27,7 +27,7 @@ use super::{
     read_frame, write_frame,
 };
 use crate::crypto::{self, SIGNATURE_LABEL, SecretString};
-use crate::format::{MemberId, RecordBody, RecordId};
+use crate::format::{MemberId, Record, RecordBody, RecordId};
 use crate::harden::Hardening;
 use crate::identity::{Identity, IdentityError};
 use crate::store::{self, PinStatus, StoreError, VaultStore};
@@ -38,8 +38,13 @@ use crate::vault::{OpenEntry, Vault, VaultError};
 const MAX_CONNECTIONS: usize = 64;
 /// An agent that was started but never unlocked exits after this long.
 const UNLOCK_GRACE: Duration = Duration::from_secs(30);
-/// Genesis records remembered per unlock (see `Unlocked::new_vaults`).
+/// New vaults remembered per unlock (see `Unlocked::new_vaults`); the oldest is
+/// forgotten first.
 const MAX_NEW_VAULTS: usize = 8;
+/// Records remembered per vault among those signed since the unlock (see [`Signed`]).
+/// Only a write in progress needs them (its records are not in the file yet), and it
+/// builds on its newest ones; anything older is in the file.
+const MAX_SIGNED: usize = 4096;
 /// How often the timer checks the timeouts and the identity file.
 const TICK: Duration = Duration::from_millis(250);
 
@@ -200,12 +205,51 @@ struct Unlocked {
     last_used: Instant,
     deadline: Instant,
     cache: Option<Cache>,
-    /// This identity's member id in the bound vault, once a load has found it (it
-    /// never changes; `Sign` checks authors against it without reloading the vault).
+    /// This identity's member id in the cached vault (set with each load).
     member: Option<MemberId>,
-    /// Owner ids of the genesis records signed since the unlock (`init` signs the
-    /// first records of a vault before its file exists).
-    new_vaults: Vec<MemberId>,
+    /// Records signed since the unlock for the vault at the bound path.
+    signed: Option<Signed>,
+    /// Vaults created since the unlock while no vault was at the bound path (`init`
+    /// signs the first records of a vault before its file exists), newest last.
+    new_vaults: VecDeque<NewVault>,
+}
+
+/// Ids of records the agent signed for one vault (the newest [`MAX_SIGNED`]): what a
+/// record being signed may have as parents besides the records of the vault itself.
+struct Signed {
+    /// The vault's id (its genesis record's id).
+    vault: RecordId,
+    ids: HashSet<RecordId>,
+    order: VecDeque<RecordId>,
+}
+
+impl Signed {
+    fn new(vault: RecordId) -> Self {
+        Self {
+            vault,
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, id: RecordId) {
+        if !self.ids.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > MAX_SIGNED
+            && let Some(old) = self.order.pop_front()
+        {
+            self.ids.remove(&old);
+        }
+    }
+}
+
+/// A vault whose genesis this agent signed: its owner id and the records signed for it
+/// (its genesis included).
+struct NewVault {
+    owner: MemberId,
+    records: Signed,
 }
 
 struct State {
@@ -465,8 +509,8 @@ fn handle(shared: &Shared, mut stream: UnixStream) -> bool {
 
 fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, bool) {
     match request {
-        Request::Status => (Reply::Status(Box::new(status(shared, state))), false),
-        Request::Lock => (Reply::Locked, true),
+        Request::Status {} => (Reply::Status(Box::new(status(shared, state))), false),
+        Request::Lock {} => (Reply::Locked {}, true),
         Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
         Request::List { binding } => (serve_cached(state, &binding, list), false),
         Request::Keys { binding } => (serve_uncached(state, &binding, keys), false),
@@ -562,7 +606,8 @@ fn install(state: &mut State, grant: Grant) {
         last_used: now,
         deadline: now + MAX_UNLOCKED,
         member,
-        new_vaults: Vec::new(),
+        signed: None,
+        new_vaults: VecDeque::new(),
         cache,
     });
 }
@@ -601,10 +646,13 @@ fn keys(u: &mut Unlocked) -> Result<Reply, Reply> {
     })
 }
 
-/// Sign a record, but only one this identity may legitimately sign in the bound vault:
-/// a well-formed record authored by its member id there, or the genesis record of a new
-/// vault naming it as owner. A same-uid process cannot get a signature on arbitrary
-/// bytes, or on a record for another vault.
+/// Sign a record, but only one for the vault at the bound path (docs/agent.md, "Keys
+/// held by the agent"): with a vault there, a record authored by this identity's member
+/// id in it whose parents are records of that vault (as loaded through
+/// [`VaultStore`], pins checked) or records the agent signed for it; with none, the
+/// genesis record of a new vault naming this identity as owner and the records built on
+/// it (`init`). A same-uid process cannot get a signature on arbitrary bytes, or on a
+/// record for another vault, a fake genesis included.
 fn sign(state: &mut State, binding: &Binding, hex: &str) -> Reply {
     let Some(bytes) = crate::format::parse_hex(hex) else {
         return error(ErrorKind::Protocol, "record is not hex");
@@ -613,44 +661,121 @@ fn sign(state: &mut State, binding: &Binding, hex: &str) -> Reply {
         Ok(r) => r,
         Err(e) => return error(ErrorKind::Protocol, format!("not a vault record: {e}")),
     };
-    let signed = |u: &Unlocked| Reply::Signature {
-        signature: crate::format::hex_string(&u.identity.signing.sign(SIGNATURE_LABEL, &bytes)),
+    let is_genesis = matches!(record.body, RecordBody::Genesis(_));
+    if is_genesis != record.parents.is_empty() {
+        return error(
+            ErrorKind::Protocol,
+            "not a vault record: only a genesis record has no parents",
+        );
+    }
+    let id = crate::format::record_id(&bytes);
+    let u = match bound(state, binding) {
+        Ok(u) => u,
+        Err(reply) => return reply,
     };
+    let checked = if u.binding.vault.exists() {
+        may_sign_for_bound_vault(u, &record, id)
+    } else {
+        may_sign_for_new_vault(u, &record, id)
+    };
+    match checked {
+        Ok(()) => Reply::Signature {
+            signature: crate::format::hex_string(&u.identity.signing.sign(SIGNATURE_LABEL, &bytes)),
+        },
+        Err(reply) => reply,
+    }
+}
+
+/// With a vault at the bound path: `record` (id `id`) must be authored by this identity's
+/// member id there and have only parents of that vault or records signed for it. The
+/// vault is re-loaded (never waiting for its lock: the writer asking for this signature
+/// may hold it) only when a parent is unknown, so a write's records, each on the one
+/// before, need no reload.
+fn may_sign_for_bound_vault(u: &mut Unlocked, record: &Record, id: RecordId) -> Result<(), Reply> {
+    if matches!(record.body, RecordBody::Genesis(_)) {
+        return Err(error(
+            ErrorKind::Denied,
+            "refusing to sign a genesis record: a vault exists at the bound path",
+        ));
+    }
+    if !parents_known(u, record) {
+        refresh(u)?;
+    }
+    if u.member.is_none() {
+        return Err(vault_error(&VaultError::NotMember(u.identity.name.clone())));
+    }
+    if u.member != Some(record.author) {
+        return Err(error(
+            ErrorKind::Denied,
+            "refusing to sign a record authored by another member",
+        ));
+    }
+    if !parents_known(u, record) {
+        return Err(error(
+            ErrorKind::Denied,
+            "refusing to sign a record whose parents are not records of the bound vault",
+        ));
+    }
+    let vault = u
+        .cache
+        .as_ref()
+        .map(|c| c.vault.id())
+        .ok_or_else(|| error(ErrorKind::Other, "no vault loaded"))?;
+    if u.signed.as_ref().is_none_or(|s| s.vault != vault) {
+        u.signed = Some(Signed::new(vault));
+    }
+    if let Some(signed) = u.signed.as_mut() {
+        signed.insert(id);
+    }
+    Ok(())
+}
+
+/// Whether every parent of `record` is a record of the cached vault or one the agent
+/// signed for that vault.
+fn parents_known(u: &Unlocked, record: &Record) -> bool {
+    let Some(cache) = &u.cache else {
+        return false;
+    };
+    let signed = u.signed.as_ref().filter(|s| s.vault == cache.vault.id());
+    record
+        .parents
+        .iter()
+        .all(|p| cache.vault.contains(p) || signed.is_some_and(|s| s.ids.contains(p)))
+}
+
+/// With no vault at the bound path (`init`): a genesis record naming this identity's
+/// keys as the owner's, or a record by that genesis' owner whose parents are all
+/// records signed for that new vault in this unlock.
+fn may_sign_for_new_vault(u: &mut Unlocked, record: &Record, id: RecordId) -> Result<(), Reply> {
     if let RecordBody::Genesis(g) = &record.body {
-        return serve_uncached(state, binding, |u| {
-            if g.owner_keys == u.identity.keys && g.owner == record.author {
-                // `init` signs the new vault's first records before the file exists.
-                if u.new_vaults.len() < MAX_NEW_VAULTS && !u.new_vaults.contains(&g.owner) {
-                    u.new_vaults.push(g.owner);
-                }
-                Ok(signed(u))
-            } else {
-                Err(error(
-                    ErrorKind::Denied,
-                    "refusing to sign a genesis record for another owner",
-                ))
-            }
-        });
-    }
-    let mine =
-        |u: &Unlocked| u.member == Some(record.author) || u.new_vaults.contains(&record.author);
-    if state.unlocked.as_ref().is_some_and(mine) {
-        return serve_uncached(state, binding, |u| Ok(signed(u)));
-    }
-    // Not known yet (or the vault at the path changed): load the vault, never waiting
-    // for its lock (the writer asking for this signature may hold it), and check again.
-    serve_cached(state, binding, |u| {
-        if u.member.is_none() {
-            return Err(vault_error(&VaultError::NotMember(u.identity.name.clone())));
-        }
-        if !mine(u) {
+        if g.owner_keys != u.identity.keys || g.owner != record.author {
             return Err(error(
                 ErrorKind::Denied,
-                "refusing to sign a record authored by another member",
+                "refusing to sign a genesis record for another owner",
             ));
         }
-        Ok(signed(u))
-    })
+        if u.new_vaults.len() >= MAX_NEW_VAULTS {
+            u.new_vaults.pop_front();
+        }
+        let mut records = Signed::new(id);
+        records.insert(id);
+        u.new_vaults.push_back(NewVault {
+            owner: g.owner,
+            records,
+        });
+        return Ok(());
+    }
+    let vault = u.new_vaults.iter_mut().rev().find(|v| {
+        v.owner == record.author && record.parents.iter().all(|p| v.records.ids.contains(p))
+    });
+    let Some(vault) = vault else {
+        return Err(error(
+            ErrorKind::Denied,
+            "refusing to sign: no vault at the bound path, and the record does not build on a new vault's records signed by this agent",
+        ));
+    };
+    vault.records.insert(id);
+    Ok(())
 }
 
 fn unwrap_key(u: &mut Unlocked, info: &str, enc: &str, sealed: &str) -> Result<Reply, Reply> {
@@ -740,8 +865,9 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
         return Ok(warnings);
     }
     u.cache = None;
-    if let Ok(me) = vault.member_for(&u.identity) {
-        u.member = Some(me.id);
+    u.member = vault.member_for(&u.identity).ok().map(|m| m.id);
+    if u.signed.as_ref().is_some_and(|s| s.vault != vault.id()) {
+        u.signed = None;
     }
     let listing = match vault.session(&u.identity).and_then(|s| s.list_all()) {
         Ok(l) => l,
@@ -900,4 +1026,234 @@ fn identity_error(e: &IdentityError) -> Reply {
         _ => ErrorKind::Other,
     };
     error(kind, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::format::{Genesis, PublicKeys, StoredRecord, hex_string, parse_hex};
+    use crate::identity::{Keyholder, KeyholderError};
+    use crate::vault::EntryDraft;
+
+    /// The agent as a writer sees it: a [`Keyholder`] whose signatures come from
+    /// [`sign`], on an agent unlocked for `identity` and bound to `dir/vault`.
+    struct Through {
+        state: RefCell<State>,
+        binding: Binding,
+        name: String,
+        keys: PublicKeys,
+    }
+
+    impl std::fmt::Debug for Through {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Through")
+        }
+    }
+
+    impl Through {
+        fn new(dir: &Path, identity: Identity) -> Self {
+            let binding = Binding {
+                identity: dir.join("identity"),
+                vault: dir.join("vault"),
+                state: dir.join("state"),
+            };
+            let mut state = State {
+                unlocked: None,
+                started: Instant::now(),
+            };
+            let (name, keys) = (identity.name.clone(), identity.keys);
+            install(
+                &mut state,
+                Grant {
+                    identity,
+                    binding: binding.clone(),
+                    identity_stamp: None,
+                    idle: Duration::from_secs(600),
+                },
+            );
+            Self {
+                state: RefCell::new(state),
+                binding,
+                name,
+                keys,
+            }
+        }
+
+        fn store(&self) -> VaultStore {
+            VaultStore::new(self.binding.vault.clone(), self.binding.state.clone())
+        }
+
+        fn ask(&self, record: &Record) -> Reply {
+            let (bytes, _) = StoredRecord::encode(record.clone()).unwrap();
+            sign(
+                &mut self.state.borrow_mut(),
+                &self.binding,
+                &hex_string(&bytes),
+            )
+        }
+    }
+
+    impl Keyholder for Through {
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn keys(&self) -> &PublicKeys {
+            &self.keys
+        }
+        fn sign_record(&self, record: &[u8]) -> Result<[u8; 64], KeyholderError> {
+            match sign(
+                &mut self.state.borrow_mut(),
+                &self.binding,
+                &hex_string(record),
+            ) {
+                Reply::Signature { signature } => {
+                    Ok(parse_hex(&signature).unwrap().try_into().unwrap())
+                }
+                other => Err(KeyholderError::Failed(format!("{other:?}"))),
+            }
+        }
+        fn unwrap_key(
+            &self,
+            info: &[u8],
+            wrapped: &crypto::HpkeWrapped,
+        ) -> Result<crypto::SymmetricKey, KeyholderError> {
+            let state = self.state.borrow();
+            let u = state.unlocked.as_ref().unwrap();
+            crypto::hpke_unwrap(&u.identity.agreement, info, wrapped)
+                .map_err(|_| KeyholderError::Integrity)
+        }
+    }
+
+    fn genesis(owner: MemberId, keys: PublicKeys, nonce: u8) -> Record {
+        Record {
+            parents: vec![],
+            author: owner,
+            time: 1,
+            body: RecordBody::Genesis(Genesis {
+                team: "fake".into(),
+                owner,
+                owner_name: "alice".into(),
+                owner_keys: keys,
+                nonce: [nonce; 16],
+            }),
+        }
+    }
+
+    fn on(mut parents: Vec<RecordId>, author: MemberId) -> Record {
+        parents.sort();
+        Record {
+            parents,
+            author,
+            time: 2,
+            body: RecordBody::RemoveMember {
+                member: MemberId([8; 16]),
+            },
+        }
+    }
+
+    fn id_of(record: &Record) -> RecordId {
+        StoredRecord::encode(record.clone()).unwrap().1
+    }
+
+    fn signed(reply: &Reply) -> bool {
+        matches!(reply, Reply::Signature { .. })
+    }
+
+    fn denied(reply: &Reply) -> bool {
+        matches!(
+            reply,
+            Reply::Error {
+                kind: ErrorKind::Denied,
+                ..
+            }
+        )
+    }
+
+    #[test]
+    fn a_fake_genesis_naming_my_member_id_gets_nothing_signed() {
+        // Issue 9, finding 8: with a vault at the bound path, a genesis naming this
+        // identity's member id and keys is refused, and so is every record built on it.
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Through::new(dir.path(), Identity::generate("alice").unwrap());
+        let vault = Vault::create(&agent, "acme").unwrap();
+        agent.store().create(&vault).unwrap();
+        let me = vault.member_for(&agent).unwrap().id;
+
+        let fake = genesis(me, agent.keys, 1);
+        assert!(denied(&agent.ask(&fake)), "{:?}", agent.ask(&fake));
+        assert!(denied(&agent.ask(&on(vec![id_of(&fake)], me))));
+        let mut mixed = vault.heads();
+        mixed.push(id_of(&fake));
+        assert!(denied(&agent.ask(&on(mixed, me))));
+        // Another member's record on the real heads: refused; mine: signed.
+        assert!(denied(&agent.ask(&on(vault.heads(), MemberId([7; 16])))));
+        assert!(signed(&agent.ask(&on(vault.heads(), me))));
+    }
+
+    #[test]
+    fn writes_through_the_agent_chain_records_not_yet_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Through::new(dir.path(), Identity::generate("alice").unwrap());
+        let vault = Vault::create(&agent, "acme").unwrap();
+        let store = agent.store();
+        store.create(&vault).unwrap();
+        for round in 0..3 {
+            // Two records in one append: the second's parent is only in the agent's
+            // memory of what it signed.
+            store
+                .update(|v| {
+                    let s = v.session(&agent).map_err(StoreError::Vault)?;
+                    let bodies = vec![
+                        s.create_entry(&EntryDraft::default().with_path(&format!("a/{round}")))
+                            .map_err(StoreError::Vault)?,
+                        s.create_entry(&EntryDraft::default().with_path(&format!("b/{round}")))
+                            .map_err(StoreError::Vault)?,
+                    ];
+                    v.append(&agent, bodies).map_err(StoreError::Vault)
+                })
+                .unwrap();
+        }
+        let (v, _) = store.load().unwrap();
+        assert!(v.verify().unwrap().ignored.is_empty());
+        assert_eq!(
+            v.session(&agent).unwrap().list_all().unwrap().entries.len(),
+            6
+        );
+    }
+
+    #[test]
+    fn init_signs_only_records_that_build_on_its_own_genesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = Through::new(dir.path(), Identity::generate("alice").unwrap());
+        let other = Identity::generate("mallory").unwrap();
+        let (me, g1) = (MemberId([1; 16]), genesis(MemberId([1; 16]), agent.keys, 1));
+        // No vault at the bound path: a genesis naming my keys is `init`'s, signed.
+        assert!(denied(&agent.ask(&genesis(me, other.keys, 2))));
+        assert!(signed(&agent.ask(&g1)));
+        let r1 = on(vec![id_of(&g1)], me);
+        assert!(signed(&agent.ask(&r1)));
+        assert!(signed(&agent.ask(&on(vec![id_of(&r1)], me))));
+        // The same owner id on a record that does not build on that genesis: refused.
+        assert!(denied(&agent.ask(&on(vec![RecordId([9; 32])], me))));
+        let mut mixed = vec![id_of(&r1), RecordId([9; 32])];
+        mixed.sort();
+        assert!(denied(&agent.ask(&on(mixed, me))));
+        // Another author on it: refused.
+        assert!(denied(&agent.ask(&on(vec![id_of(&g1)], MemberId([2; 16])))));
+        // Two new vaults' records are not mixed.
+        let g2 = genesis(me, agent.keys, 3);
+        assert!(signed(&agent.ask(&g2)));
+        assert!(denied(&agent.ask(&on(vec![id_of(&r1), id_of(&g2)], me))));
+        // `init` through the agent, then the new vault is the bound one: the records of
+        // the abandoned new vaults are nothing to it, and no genesis is signed.
+        let vault = Vault::create(&agent, "acme").unwrap();
+        agent.store().create(&vault).unwrap();
+        let owner = vault.member_for(&agent).unwrap().id;
+        assert!(denied(&agent.ask(&on(vec![id_of(&r1)], owner))));
+        assert!(denied(&agent.ask(&genesis(owner, agent.keys, 4))));
+        assert!(signed(&agent.ask(&on(vault.heads(), owner))));
+    }
 }

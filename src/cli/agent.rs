@@ -432,8 +432,8 @@ pub fn lock() -> anyhow::Result<()> {
         outln!("locked (no agent running)");
         return Ok(());
     };
-    match client.request(&Request::Lock).map_err(agent_failure)? {
-        Reply::Locked => {
+    match client.request(&Request::Lock {}).map_err(agent_failure)? {
+        Reply::Locked {} => {
             outln!("locked");
             Ok(())
         }
@@ -451,7 +451,7 @@ pub fn status(args: JsonArgs) -> anyhow::Result<()> {
         outln!("locked (no agent running)");
         return Ok(());
     };
-    let Reply::Status(s) = client.request(&Request::Status).map_err(agent_failure)? else {
+    let Reply::Status(s) = client.request(&Request::Status {}).map_err(agent_failure)? else {
         return Err(agent_failure(AgentError::Unexpected));
     };
     if args.json {
