@@ -633,6 +633,8 @@ fn sealed_to(
         entry,
         prev: None,
         content: EntryContent::Sealed(SealedEntry {
+            readers: vec![],
+            writers: vec![],
             commitment,
             wraps: vec![KeyWrap::Member(MemberWrap {
                 member: to.0,

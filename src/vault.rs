@@ -21,6 +21,8 @@ use crate::identity::{Keyholder, KeyholderError};
 #[cfg(test)]
 mod attacks;
 mod history;
+#[cfg(test)]
+mod proptest_resolve;
 mod resolve;
 mod team;
 pub use resolve::{KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
@@ -425,6 +427,27 @@ impl Vault {
             (Some(&a), Some(&b)) => self.dag.is_ancestor(a, b),
             _ => false,
         }
+    }
+
+    /// Whether a group's current key version may not be used for new wraps: its
+    /// latest versions are concurrent, or someone who is not a current member of the
+    /// group (a removed member; for a group, a member who left) holds it.
+    pub fn tainted(&self, g: &Group) -> bool {
+        if self.conflicted.contains(&g.id) {
+            return true;
+        }
+        let Some(v) = self.group_keys.get(&g.key_id) else {
+            return true;
+        };
+        v.wraps.iter().any(|w| {
+            let current = self.members.get(&w.member).is_some_and(|m| m.active);
+            let entitled = g.members.contains(&w.member)
+                || self
+                    .members
+                    .get(&w.member)
+                    .is_some_and(|m| m.role.is_admin());
+            !(current && entitled)
+        })
     }
 
     /// Whether some record's signature failed (damage: skipped, and never pinned).
@@ -1367,7 +1390,34 @@ impl Session<'_> {
                         .groups
                         .get(&gid)
                         .ok_or(VaultError::Denied("no such group"))?;
-                    if self.can_use_group_key(&g.key_id) {
+                    if self.vault.tainted(g) {
+                        // Key hygiene: someone outside the group (a removed member, a
+                        // concurrent rotation) holds its current key version, so wrap
+                        // to each current member directly until an admin rotates.
+                        for id in &g.members {
+                            let Some(m) = self
+                                .vault
+                                .members
+                                .get(id)
+                                .filter(|m| m.active && m.key_current)
+                            else {
+                                continue;
+                            };
+                            let info = format::entry_member_wrap_info(
+                                &vault_id,
+                                id,
+                                &entry,
+                                prev.as_ref(),
+                                &commitment,
+                            );
+                            let w = crypto::hpke_wrap(&m.keys.agreement, &info, &key)?;
+                            wraps.push(KeyWrap::Member(MemberWrap {
+                                member: *id,
+                                enc: w.enc,
+                                sealed: w.sealed.to_vec(),
+                            }));
+                        }
+                    } else if self.can_use_group_key(&g.key_id) {
                         let gk = self.group_key(&g.key_id)?;
                         let aad = format::entry_group_wrap_aad(
                             &vault_id,

@@ -257,6 +257,8 @@ fn plant_entry(env: &TestEnv, path: &str) {
             entry,
             prev: None,
             content: EntryContent::Sealed(SealedEntry {
+                readers: vec![],
+                writers: vec![],
                 commitment,
                 wraps: vec![KeyWrap::Member(MemberWrap {
                     member: me,

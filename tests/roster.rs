@@ -837,6 +837,8 @@ fn split_entry(
         entry,
         prev: None,
         content: EntryContent::Sealed(SealedEntry {
+            readers: vec![],
+            writers: vec![],
             commitment,
             wraps: vec![
                 KeyWrap::Group {
@@ -1279,6 +1281,8 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
         entry: old.id,
         prev: Some(old.revision),
         content: EntryContent::Sealed(SealedEntry {
+            readers: vec![],
+            writers: vec![],
             commitment,
             wraps: vec![KeyWrap::Group {
                 key_id: old_admins_key_id,

@@ -363,6 +363,8 @@ fn revision_wrapped_to(
         entry,
         prev,
         content: EntryContent::Sealed(SealedEntry {
+            readers: vec![],
+            writers: vec![],
             commitment,
             wraps: vec![KeyWrap::Member(MemberWrap {
                 member: to.0,

@@ -790,7 +790,15 @@ impl<'a> Judge<'a> {
         ids.sort();
         for x in ids {
             let adds = &ctx.ix.adds[x];
-            let Some(&first) = adds.iter().find(|&&c| self.counted(c).is_some()) else {
+            // Two counted adds of one id (only a hostile admin copies an id): the one
+            // with the smallest record id names them, whatever the order.
+            let mut counted_adds = Vec::new();
+            for &c in adds {
+                if self.counted(c).is_some() {
+                    counted_adds.push(c);
+                }
+            }
+            let Some(&first) = counted_adds.iter().min_by_key(|&&c| ctx.records[c].id) else {
                 continue;
             };
             let name = match self.body(first) {
@@ -882,7 +890,8 @@ impl<'a> Judge<'a> {
         for g in gids {
             let list = &ctx.ix.group_keys[g];
             let latest = self.latest(list, None);
-            let Some(&key) = latest.iter().max() else {
+            // Concurrent latest versions: flagged; the largest record id is named.
+            let Some(&key) = latest.iter().max_by_key(|&&c| ctx.records[c].id) else {
                 continue;
             };
             if latest.len() > 1 {
@@ -897,7 +906,14 @@ impl<'a> Judge<'a> {
                 ("admins".to_string(), admins)
             } else {
                 let creates = ctx.ix.group_creates.get(g).map_or(&[][..], Vec::as_slice);
-                let Some(&first) = creates.iter().find(|&&c| self.counted(c).is_some()) else {
+                let mut counted_creates = Vec::new();
+                for &c in creates {
+                    if self.counted(c).is_some() {
+                        counted_creates.push(c);
+                    }
+                }
+                let Some(&first) = counted_creates.iter().min_by_key(|&&c| ctx.records[c].id)
+                else {
                     continue;
                 };
                 let RecordBody::CreateGroup { name, .. } = self.body(first) else {

@@ -1,0 +1,447 @@
+//! Model-based property test of resolution (issue 9): random histories of a small team
+//! on several replicas — honest writes through the API, roster changes, revocations,
+//! merges — plus hostile records signed by members and departed members on old heads
+//! (back-dated, ground times, future times, unauthorized writes and tombstones, invalid
+//! keys, many siblings). Invariants:
+//! 1. the same state under any topological order of the records;
+//! 2. a removed member never counts again: every counted record by X is an ancestor of
+//!    every counted removal of X;
+//! 3. no entry revision an honest client wrote after seeing X's removal wraps to X or
+//!    under a group key version X holds;
+//! 4. opening, `verify`, writing and `member rm` never fail because of a signed record.
+//!
+//! `AMANAT_RESOLVE_CASES` sets the number of cases (default 60, sized for CI);
+//! `AMANAT_RESOLVE_SEED` the first seed.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::attacks::{person, signed, with};
+use super::*;
+use crate::crypto::SecretString;
+use crate::format::{AuditEvent, EventKind, Principal};
+use crate::identity::Identity;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// What must be equal whatever the order of the records.
+#[derive(Debug, PartialEq, Eq)]
+struct Summary {
+    counted: BTreeSet<RecordId>,
+    members: BTreeMap<MemberId, (String, Role, bool, bool, PublicKeys)>,
+    groups: BTreeMap<GroupId, (BTreeSet<MemberId>, RecordId)>,
+    heads: BTreeMap<EntryId, BTreeSet<RecordId>>,
+}
+
+fn summary(records: &[StoredRecord], r: &resolve::Resolution) -> Summary {
+    Summary {
+        counted: records
+            .iter()
+            .zip(&r.role)
+            .filter(|(_, role)| role.is_some())
+            .map(|(s, _)| s.id)
+            .collect(),
+        members: r
+            .members
+            .values()
+            .map(|m| {
+                (
+                    m.id,
+                    (m.name.clone(), m.role, m.active, m.key_current, m.keys),
+                )
+            })
+            .collect(),
+        groups: r
+            .groups
+            .values()
+            .map(|g| (g.id, (g.members.clone(), g.key_id)))
+            .collect(),
+        heads: r
+            .heads
+            .iter()
+            .map(|(e, h)| (*e, h.iter().map(|&i| records[i].id).collect()))
+            .collect(),
+    }
+}
+
+/// A random topological order of `records` (parents first).
+fn shuffled(records: &[StoredRecord], rng: &mut Rng) -> Vec<StoredRecord> {
+    let index: HashMap<RecordId, usize> =
+        records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let mut pending: Vec<usize> = records
+        .iter()
+        .map(|r| {
+            r.record
+                .parents
+                .iter()
+                .filter(|p| index.contains_key(p))
+                .count()
+        })
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); records.len()];
+    for (i, r) in records.iter().enumerate() {
+        for p in &r.record.parents {
+            if let Some(&pi) = index.get(p) {
+                children[pi].push(i);
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..records.len()).filter(|&i| pending[i] == 0).collect();
+    let mut out = Vec::with_capacity(records.len());
+    while !ready.is_empty() {
+        let i = ready.swap_remove(rng.below(ready.len()));
+        out.push(records[i].clone());
+        for &c in &children[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn resolve_in(records: &[StoredRecord]) -> resolve::Resolution {
+    let index: HashMap<RecordId, usize> =
+        records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    resolve::resolve(records, &index, &[]).unwrap()
+}
+
+struct Cast {
+    people: Vec<(String, Identity)>,
+}
+
+impl Cast {
+    fn who(&self, v: &Vault, name: &str) -> Option<MemberId> {
+        v.members.values().find(|m| m.name == name).map(|m| m.id)
+    }
+}
+
+fn draft(path: &str, writers: Vec<Principal>, share: Vec<Principal>) -> EntryDraft {
+    let mut payload = EntryPayload::default();
+    payload.path = path.into();
+    payload.password = SecretString::new(format!("pw-{path}"));
+    payload.write_grants = writers;
+    EntryDraft {
+        payload,
+        share_with: share,
+    }
+}
+
+/// One honest operation by `who` on replica `v`, through the API. Errors (denied,
+/// not found) are fine: an honest client refuses what it may not do.
+fn honest(v: &mut Vault, cast: &Cast, who: usize, rng: &mut Rng, honest_ids: &mut HashSet<RecordId>) {
+    let (name, id) = (&cast.people[who].0, &cast.people[who].1);
+    let Ok(me) = v.member_for(id).cloned() else {
+        return;
+    };
+    let before: HashSet<RecordId> = v.records().iter().map(|r| r.id).collect();
+    let other = &cast.people[rng.below(cast.people.len())].0;
+    let devops = v.group_named("devops").map(|g| g.id).ok();
+    let _ = match rng.below(8) {
+        0 | 1 => {
+            let path = format!("e/{}", rng.below(6));
+            let mut writers = vec![];
+            let mut share = vec![];
+            if let (Some(g), true) = (devops, rng.chance(50)) {
+                share.push(Principal::Group(g));
+                if rng.chance(50) {
+                    writers.push(Principal::Group(g));
+                }
+            }
+            v.session(id)
+                .and_then(|s| s.create_entry(&draft(&path, writers, share)))
+                .and_then(|b| v.append(id, vec![b]).map(|_| ()))
+        }
+        2 | 3 => {
+            let listed = v.session(id).and_then(|s| s.list());
+            match listed {
+                Ok(list) if !list.is_empty() => {
+                    let e = &list[rng.below(list.len())];
+                    let body = v.session(id).and_then(|s| {
+                        let mut d = EntryDraft {
+                            payload: e.payload.clone(),
+                            share_with: s.shared_with(e),
+                        };
+                        d.payload.password = SecretString::new(format!("new-{}", rng.next()));
+                        if rng.chance(20) {
+                            s.delete_entry(e)
+                        } else {
+                            s.revise_entry(e, &d)
+                        }
+                    });
+                    body.and_then(|b| v.append(id, vec![b]).map(|_| ()))
+                }
+                _ => Ok(()),
+            }
+        }
+        4 => v.revoke_member(id, other, &mut |_, _| {}).map(|_| ()),
+        5 => v
+            .change_role(
+                id,
+                other,
+                if rng.chance(50) {
+                    Role::Admin
+                } else {
+                    Role::Member
+                },
+            )
+            .map(|_| ()),
+        6 => v.group_add(id, "devops", std::slice::from_ref(other)),
+        _ => v.group_remove(id, "devops", std::slice::from_ref(other)),
+    };
+    let _ = (name, me);
+    for r in v.records() {
+        if !before.contains(&r.id) {
+            honest_ids.insert(r.id);
+        }
+    }
+}
+
+/// One hostile record by `who` (member or not, removed or not) on `parents`.
+fn hostile(
+    v: &Vault,
+    snapshot: &Vault,
+    cast: &Cast,
+    who: usize,
+    rng: &mut Rng,
+) -> Option<StoredRecord> {
+    let ident = &cast.people[who].1;
+    let author = cast.who(v, &cast.people[who].0)?;
+    let target = cast.who(v, &cast.people[rng.below(cast.people.len())].0)?;
+    let parents = if rng.chance(60) {
+        snapshot.heads()
+    } else {
+        v.heads()
+    };
+    let time = match rng.below(3) {
+        0 => rng.below(1000) as u64,
+        1 => 4_070_908_800 + rng.below(1000) as u64,
+        _ => now(),
+    };
+    let body = match rng.below(7) {
+        0 => RecordBody::RemoveMember { member: target },
+        1 => RecordBody::ChangeRole {
+            member: author,
+            role: Role::Admin,
+            admin_wrap: None,
+        },
+        2 => RecordBody::AddMember(format::AddMember {
+            member: MemberId(crypto::random_array().ok()?),
+            name: format!("puppet{}", rng.below(100)),
+            keys: if rng.chance(50) {
+                PublicKeys {
+                    agreement: [0; 32],
+                    signing: [0; 32],
+                }
+            } else {
+                person("p").keys
+            },
+            role: Role::Member,
+            admin_wrap: None,
+        }),
+        3 | 4 => {
+            // A revision (or tombstone) of some entry, wrapped to whoever the forger
+            // likes; writers naming themselves.
+            let (e, rev) = snapshot.heads.iter().next().and_then(|(e, h)| {
+                h.first().map(|&i| (*e, snapshot.file.records[i].id))
+            })?;
+            let owner = &cast.people[0].1;
+            let s = snapshot.session(owner).ok()?;
+            let content = if rng.chance(30) {
+                RecordBody::EntryRevision(EntryRevision {
+                    entry: e,
+                    prev: Some(rev),
+                    content: EntryContent::Tombstone,
+                })
+            } else {
+                s.seal(
+                    e,
+                    Some(rev),
+                    &draft("e/0", vec![Principal::Member(author)], vec![]),
+                )
+                .ok()?
+            };
+            content
+        }
+        5 => RecordBody::ChangeMemberKeys {
+            member: target,
+            keys: person("k").keys,
+            new_key_signature: vec![1; 64],
+        },
+        _ => RecordBody::Event(AuditEvent {
+            kind: EventKind::Reviewed,
+            entry: None,
+        }),
+    };
+    Some(signed(ident, author, parents, time, body))
+}
+
+fn run_case(seed: u64) {
+    let mut rng = Rng(seed | 1);
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank"];
+    let n = 3 + rng.below(4);
+    let cast = Cast {
+        people: names[..n]
+            .iter()
+            .map(|s| (s.to_string(), person(s)))
+            .collect(),
+    };
+    let owner = &cast.people[0].1;
+    let mut base = Vault::create(owner, "acme").unwrap();
+    for (i, (name, id)) in cast.people.iter().enumerate().skip(1) {
+        let role = if i == 1 || rng.chance(25) {
+            Role::Admin
+        } else {
+            Role::Member
+        };
+        base.add_member(owner, name, id.keys, role).unwrap();
+    }
+    let some: Vec<String> = cast.people[1..]
+        .iter()
+        .filter(|_| rng.chance(60))
+        .map(|(n, _)| n.clone())
+        .collect();
+    base.create_group(owner, "devops", &some).unwrap();
+    let mut honest_ids: HashSet<RecordId> = base.records().iter().map(|r| r.id).collect();
+    let mut replicas = vec![base.clone(), base.clone(), base.clone()];
+    let mut snapshots = vec![base];
+    for _ in 0..(8 + rng.below(10)) {
+        let r = rng.below(replicas.len());
+        match rng.below(10) {
+            0..=4 => {
+                let who = rng.below(n);
+                honest(&mut replicas[r], &cast, who, &mut rng, &mut honest_ids);
+            }
+            5..=6 => {
+                let snapshot = snapshots[rng.below(snapshots.len())].clone();
+                // The old copy's records arrive too (the parents of what is forged).
+                replicas[r] = with(&replicas[r], snapshot.records().to_vec());
+                let who = rng.below(n);
+                let count = if rng.chance(10) { 66 } else { 1 };
+                let mut new = Vec::new();
+                for _ in 0..count {
+                    if let Some(rec) = hostile(&replicas[r], &snapshot, &cast, who, &mut rng) {
+                        new.push(rec);
+                    }
+                }
+                replicas[r] = with(&replicas[r], new);
+            }
+            _ => {
+                let o = rng.below(replicas.len());
+                let other = replicas[o].records().to_vec();
+                replicas[r] = with(&replicas[r], other);
+            }
+        }
+        snapshots.push(replicas[r].clone());
+    }
+    let mut all = replicas[0].clone();
+    for r in &replicas[1..] {
+        all = with(&all, r.records().to_vec());
+    }
+    let records = all.records().to_vec();
+
+    // 1. The same state under any topological order.
+    let reference = summary(&records, &resolve_in(&records));
+    for _ in 0..3 {
+        let order = shuffled(&records, &mut rng);
+        assert_eq!(
+            summary(&order, &resolve_in(&order)),
+            reference,
+            "seed {seed}: state depends on the order of the records"
+        );
+    }
+
+    // 2. A removed member never counts again.
+    for (i, r) in records.iter().enumerate() {
+        let RecordBody::RemoveMember { member } = &r.record.body else {
+            continue;
+        };
+        if all.counted_role(i).is_none() {
+            continue;
+        }
+        for (j, s) in records.iter().enumerate() {
+            if s.record.author == *member && all.counted_role(j).is_some() {
+                assert!(
+                    all.dag.is_ancestor(j, i),
+                    "seed {seed}: a record of a removed member counts"
+                );
+            }
+        }
+        // 3. Honest revisions written after the removal open nothing for them.
+        for (j, s) in records.iter().enumerate() {
+            let RecordBody::EntryRevision(rev) = &s.record.body else {
+                continue;
+            };
+            if !honest_ids.contains(&s.id) || !all.dag.is_ancestor(i, j) {
+                continue;
+            }
+            let EntryContent::Sealed(sealed) = &rev.content else {
+                continue;
+            };
+            for w in &sealed.wraps {
+                let held = match w {
+                    KeyWrap::Member(m) => m.member == *member,
+                    w => w.key_id().is_some_and(|k| {
+                        all.group_keys
+                            .get(&k)
+                            .is_some_and(|v| v.wraps.iter().any(|x| x.member == *member))
+                    }),
+                };
+                assert!(
+                    !held,
+                    "seed {seed}: a revision written after a removal wraps to the removed member"
+                );
+            }
+        }
+    }
+
+    // 4. Nothing signed blocks opening, verifying, writing or revoking.
+    let mut all = Vault::decode(&all.encode()).unwrap();
+    all.verify().unwrap();
+    all.session(owner).unwrap().list_all().unwrap();
+    let body = all
+        .session(owner)
+        .unwrap()
+        .create_entry(&draft("final/entry", vec![], vec![]))
+        .unwrap();
+    all.append(owner, vec![body]).unwrap();
+    let victim = all
+        .members()
+        .find(|m| m.active && m.role != Role::Owner)
+        .map(|m| m.name.clone());
+    if let Some(victim) = victim {
+        all.revoke_member(owner, &victim, &mut |_, _| {}).unwrap();
+    }
+    assert!(all.session(owner).unwrap().open("final/entry").is_ok());
+}
+
+#[test]
+fn resolution_is_a_function_of_the_record_set() {
+    let cases: u64 = std::env::var("AMANAT_RESOLVE_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let first: u64 = std::env::var("AMANAT_RESOLVE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    for case in 0..cases {
+        run_case(first.wrapping_add(case.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    }
+}
