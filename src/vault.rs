@@ -25,7 +25,7 @@ mod history;
 mod proptest_resolve;
 mod resolve;
 mod team;
-pub use resolve::{KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
+pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
 pub use team::{Access, RotateAtSource, WrapFinding, check_name};
 
 /// Errors of vault operations.
@@ -174,6 +174,8 @@ pub struct Vault {
     trusted_any: bool,
     /// What the signature check found for each record.
     sig: Vec<resolve::Sig>,
+    /// The key each counted record was (or, if trusted, is to be) verified under.
+    signer: Vec<Option<[u8; 32]>>,
 }
 
 /// An opened (decrypted, verified) entry revision.
@@ -385,6 +387,7 @@ impl Vault {
             dag: r.dag,
             trusted_any: r.sig.iter().any(|s| *s == resolve::Sig::Trusted),
             sig: r.sig,
+            signer: r.signer,
             file,
         })
     }
@@ -1312,12 +1315,32 @@ impl Session<'_> {
     /// signature verified under its author's key at its parents, and its author was an
     /// admin or a writer there: see `resolve`).
     fn check_revision(&self, revision: &RecordId) -> Result<(), VaultError> {
-        if self.vault.counts(revision) {
-            Ok(())
-        } else {
-            Err(VaultError::Integrity(
-                "entry revision does not count (signature or write right)",
-            ))
+        let v = self.vault;
+        let i = *v
+            .index
+            .get(revision)
+            .ok_or(VaultError::Integrity("missing revision"))?;
+        match (v.counted_role(i), v.sig.get(i)) {
+            (Some(_), Some(resolve::Sig::Trusted)) => {
+                // Verified when pinned; a value is handed out only with its signature
+                // checked again (the pin covers deletion, not a rewritten file).
+                let stored = &v.file.records[i];
+                let signer = v.signer.get(i).copied().flatten();
+                signer
+                    .filter(|k| {
+                        crypto::verify(k, crypto::SIGNATURE_LABEL, &stored.bytes, &stored.signature)
+                            .is_ok()
+                    })
+                    .map(|_| ())
+                    .ok_or(VaultError::Integrity("entry revision signature"))
+            }
+            (Some(_), _) => Ok(()),
+            (None, Some(resolve::Sig::Bad)) => {
+                Err(VaultError::Integrity("entry revision signature"))
+            }
+            (None, _) => Err(VaultError::Integrity(
+                "entry revision does not count (write right)",
+            )),
         }
     }
 
@@ -1359,6 +1382,16 @@ impl Session<'_> {
         if !self.me.role.is_admin() {
             principals.insert(format::Principal::Member(self.me.id));
         }
+        // A reader who is no longer a member (removed concurrently, or named by an old
+        // revision) is dropped, never an error: revoking must always work.
+        principals.retain(|p| match p {
+            format::Principal::Member(id) => self
+                .vault
+                .members
+                .get(id)
+                .is_some_and(|m| m.active && m.key_current),
+            format::Principal::Group(g) => self.vault.groups.contains_key(g),
+        });
         let mut wraps = Vec::with_capacity(principals.len());
         let readers = principals.clone();
         for p in principals {

@@ -239,7 +239,9 @@ fn plant_entry(env: &TestEnv, path: &str) {
     .unwrap();
     let vault = amanat::vault::Vault::decode(&std::fs::read(env.vault_path()).unwrap()).unwrap();
     let me = vault.member_for(&identity).unwrap().id;
-    let entry = EntryId([0x42; 16]);
+    // A new entry's id ends with its creator's member id prefix.
+    let mut entry = EntryId([0x42; 16]);
+    entry.0[8..].copy_from_slice(&me.0[..8]);
     let key = SymmetricKey::generate().unwrap();
     let commitment = key.commitment();
     let mut payload = EntryPayload::default();

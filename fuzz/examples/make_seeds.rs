@@ -259,13 +259,18 @@ fn vault_seeds() -> Result<()> {
     save(&v, "remove-member")?;
 
     let msg = [carol_new.keys.agreement, carol_new.keys.signing].concat();
-    let old_key_signature = carol.signing.sign("amanat/v1/key-change", &msg).to_vec();
+    // Proof of possession: the new key signs the new keys.
+    let new_key_signature = carol_new
+        .signing
+        .sign("amanat/v1/key-change", &msg)
+        .to_vec();
+    let _ = &carol;
     v.append(
         &owner,
         vec![RecordBody::ChangeMemberKeys {
             member: carol_id,
             keys: carol_new.keys,
-            old_key_signature,
+            new_key_signature,
         }],
     )?;
     save(&v, "change-keys")?;

@@ -129,6 +129,20 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
         for i in &report.ignored {
             outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);
         }
+        let damaged = report
+            .ignored
+            .iter()
+            .filter(|i| i.reason == amanat::vault::BAD_SIGNATURE)
+            .count();
+        if damaged > 0 {
+            return fail(
+                Exit::Integrity,
+                "vault integrity check failed: record signature".to_string(),
+                format!(
+                    "{damaged} record(s) are damaged or forged and are skipped; restore the vault from a good copy"
+                ),
+            );
+        }
         return fail(
             Exit::Integrity,
             format!("{} record(s) fail the authority rule", report.ignored.len()),

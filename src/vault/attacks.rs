@@ -23,6 +23,8 @@ pub(super) fn signed(
 ) -> StoredRecord {
     parents.sort();
     parents.dedup();
+    // The decoder refuses more (a structural limit, not a rule): stay within it.
+    parents.truncate(format::MAX_PARENTS);
     let record = Record {
         parents,
         author,

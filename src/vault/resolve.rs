@@ -177,6 +177,10 @@ pub(super) struct Resolution {
     /// What the signature check found for each record (kept, so that appending
     /// records checks only the new ones).
     pub sig: Vec<Sig>,
+    /// The signing key each counted record had to verify under (its author's key at
+    /// its parents), so that a trusted (pinned) record can still be checked when its
+    /// value is handed out.
+    pub signer: Vec<Option<[u8; 32]>>,
 }
 
 struct Ctx<'a> {
@@ -191,6 +195,7 @@ struct Ctx<'a> {
 struct Judge<'a> {
     ctx: &'a Ctx<'a>,
     state: Vec<State>,
+    signer: Vec<Option<[u8; 32]>>,
 }
 
 /// Resolve `records` (canonical order: parents first; record 0 the genesis). `known`
@@ -242,7 +247,9 @@ pub(super) fn resolve(
     let mut judge = Judge {
         ctx: &ctx,
         state: vec![State::Unknown; records.len()],
+        signer: vec![None; records.len()],
     };
+    judge.signer[0] = Some(g.owner_keys.signing);
     judge.state[0] = State::Counted(Role::Owner);
     for i in 1..records.len() {
         judge.counted(i);
@@ -532,6 +539,7 @@ impl<'a> Judge<'a> {
         let keys = self
             .key_at(&x, Some(i))
             .ok_or("author had no current key at its parents (concurrent key changes)")?;
+        self.signer[i] = Some(keys.signing);
         match ctx.sig[i] {
             Sig::Trusted => {}
             Sig::Key(k) if k == keys.signing => {}
@@ -985,6 +993,7 @@ impl<'a> Judge<'a> {
             heads,
             conflicted,
             sig: Vec::new(),
+            signer: std::mem::take(&mut self.signer),
         }
     }
 }
