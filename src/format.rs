@@ -845,7 +845,10 @@ pub fn peek_vault_id(bytes: &[u8]) -> Option<RecordId> {
     if &header[..VAULT_MAGIC.len()] != VAULT_MAGIC {
         return None;
     }
-    header[VAULT_MAGIC.len() + 1..].try_into().ok().map(RecordId)
+    header[VAULT_MAGIC.len() + 1..]
+        .try_into()
+        .ok()
+        .map(RecordId)
 }
 
 impl VaultFile {

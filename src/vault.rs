@@ -354,8 +354,11 @@ impl Vault {
             .enumerate()
             .map(|(i, r)| (r.id, i))
             .collect();
-        let known: Vec<Option<resolve::Sig>> =
-            file.records.iter().map(|r| old.get(&r.id).copied()).collect();
+        let known: Vec<Option<resolve::Sig>> = file
+            .records
+            .iter()
+            .map(|r| old.get(&r.id).copied())
+            .collect();
         let mut v = Self::replay_indexed(file, index, &known)?;
         v.trusted_any = self.trusted_any;
         Ok(v)
@@ -455,7 +458,9 @@ impl Vault {
 
     /// Whether some record's signature failed (damage: skipped, and never pinned).
     pub fn has_damage(&self) -> bool {
-        self.ignored.iter().any(|i| i.reason == resolve::BAD_SIGNATURE)
+        self.ignored
+            .iter()
+            .any(|i| i.reason == resolve::BAD_SIGNATURE)
     }
 
     /// Whether a record counts (is not ignored).
@@ -576,7 +581,8 @@ impl Vault {
             } else {
                 body
             };
-            let is_merge = matches!(&body, RecordBody::Event(e) if e.kind == format::EventKind::Merged);
+            let is_merge =
+                matches!(&body, RecordBody::Event(e) if e.kind == format::EventKind::Merged);
             let record = Record {
                 parents,
                 author,

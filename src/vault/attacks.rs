@@ -103,7 +103,8 @@ fn team() -> Team {
         .unwrap();
     v.add_member(&alice, "carol", carol.keys, Role::Member)
         .unwrap();
-    v.add_member(&alice, "dave", dave.keys, Role::Member).unwrap();
+    v.add_member(&alice, "dave", dave.keys, Role::Member)
+        .unwrap();
     let devops = v.create_group(&alice, "devops", &["carol".into()]).unwrap();
     let mut d = draft("ops/db", "original", vec![]);
     d.share_with = vec![Principal::Group(devops)];
@@ -217,7 +218,14 @@ fn finding_2_a_reader_cannot_overwrite_an_entry() {
         let me = id_of(&v, name);
         let head = head_of(&v, &alice, "ops/db");
         // R_a wrapped only to the forger, then R_b on it wrapped to everyone.
-        let ra = forged_revision(&v, &alice, &head, "evil", vec![Principal::Member(me)], vec![]);
+        let ra = forged_revision(
+            &v,
+            &alice,
+            &head,
+            "evil",
+            vec![Principal::Member(me)],
+            vec![],
+        );
         let ra = signed(who, me, v.heads(), now(), ra);
         let with_ra = with(&v, vec![ra.clone()]);
         let fake_head = OpenEntry {
@@ -248,14 +256,20 @@ fn finding_2_a_reader_cannot_overwrite_an_entry() {
         let share = s.shared_with(&e);
         assert_eq!(share, vec![Principal::Group(devops)]);
         let body = s
-            .revise_entry(&e, &EntryDraft {
-                payload: e.payload.clone(),
-                share_with: share,
-            })
+            .revise_entry(
+                &e,
+                &EntryDraft {
+                    payload: e.payload.clone(),
+                    share_with: share,
+                },
+            )
             .unwrap();
         drop(s);
         m.append(&alice, vec![body]).unwrap();
-        assert!(m.writers_of(&head_of(&m, &alice, "ops/db").revision).is_empty());
+        assert!(
+            m.writers_of(&head_of(&m, &alice, "ops/db").revision)
+                .is_empty()
+        );
     }
 }
 
@@ -418,7 +432,14 @@ fn finding_7_neither_old_revisions_nor_chosen_times_decide_the_value() {
     let mut w = old.clone();
     add_entry(&mut w, &alice, draft("ops/other", "o", vec![]));
     let e = head_of(&old, &carol, "ops/api");
-    let body = forged_revision(&old, &carol, &e, "carol's", vec![], vec![Principal::Member(c)]);
+    let body = forged_revision(
+        &old,
+        &carol,
+        &e,
+        "carol's",
+        vec![],
+        vec![Principal::Member(c)],
+    );
     let edit = signed(&carol, c, old.heads(), 4_070_908_800, body);
     let admin_edit = {
         let mut a = old.clone();
@@ -454,11 +475,15 @@ fn finding_7_neither_old_revisions_nor_chosen_times_decide_the_value() {
 
 #[test]
 fn a_plain_members_removal_silences_no_one() {
-    let Team {
-        v, carol, dave, ..
-    } = team();
+    let Team { v, carol, dave, .. } = team();
     let (c, d) = (id_of(&v, "carol"), id_of(&v, "dave"));
-    let rm = signed(&carol, c, v.heads(), now(), RecordBody::RemoveMember { member: d });
+    let rm = signed(
+        &carol,
+        c,
+        v.heads(),
+        now(),
+        RecordBody::RemoveMember { member: d },
+    );
     let m = with(&v, vec![rm.clone()]);
     assert!(!m.counts(&rm.id));
     let ev = signed(
@@ -504,7 +529,11 @@ fn a_demoted_admin_keeps_the_edits_she_may_still_make() {
         mut v, alice, bob, ..
     } = team();
     let b = id_of(&v, "bob");
-    add_entry(&mut v, &alice, draft("ops/bob", "1", vec![Principal::Member(b)]));
+    add_entry(
+        &mut v,
+        &alice,
+        draft("ops/bob", "1", vec![Principal::Member(b)]),
+    );
     v.change_role(&alice, "bob", Role::Member).unwrap();
     let e = head_of(&v, &bob, "ops/bob");
     let body = v
@@ -519,9 +548,7 @@ fn a_demoted_admin_keeps_the_edits_she_may_still_make() {
 
 #[test]
 fn an_admins_key_replacement_beats_the_members_concurrent_one() {
-    let Team {
-        v, bob, carol, ..
-    } = team();
+    let Team { v, bob, carol, .. } = team();
     let c = id_of(&v, "carol");
     let b = id_of(&v, "bob");
     let (k1, k2) = (person("carol1"), person("carol2"));
@@ -569,7 +596,11 @@ fn an_entry_id_is_bound_to_its_creator() {
     let e = head_of(&v, &alice, "ops/db");
     let s = v.session(&carol).unwrap();
     let body = s
-        .seal(e.id, None, &draft("ops/db", "squat", vec![Principal::Member(c)]))
+        .seal(
+            e.id,
+            None,
+            &draft("ops/db", "squat", vec![Principal::Member(c)]),
+        )
         .unwrap();
     drop(s);
     let genesis = v.records()[0].id;

@@ -145,7 +145,13 @@ fn draft(path: &str, writers: Vec<Principal>, share: Vec<Principal>) -> EntryDra
 
 /// One honest operation by `who` on replica `v`, through the API. Errors (denied,
 /// not found) are fine: an honest client refuses what it may not do.
-fn honest(v: &mut Vault, cast: &Cast, who: usize, rng: &mut Rng, honest_ids: &mut HashSet<RecordId>) {
+fn honest(
+    v: &mut Vault,
+    cast: &Cast,
+    who: usize,
+    rng: &mut Rng,
+    honest_ids: &mut HashSet<RecordId>,
+) {
     let (name, id) = (&cast.people[who].0, &cast.people[who].1);
     let Ok(me) = v.member_for(id).cloned() else {
         return;
@@ -258,9 +264,11 @@ fn hostile(
         3 | 4 => {
             // A revision (or tombstone) of some entry, wrapped to whoever the forger
             // likes; writers naming themselves.
-            let (e, rev) = snapshot.heads.iter().next().and_then(|(e, h)| {
-                h.first().map(|&i| (*e, snapshot.file.records[i].id))
-            })?;
+            let (e, rev) = snapshot
+                .heads
+                .iter()
+                .next()
+                .and_then(|(e, h)| h.first().map(|&i| (*e, snapshot.file.records[i].id)))?;
             let owner = &cast.people[0].1;
             let s = snapshot.session(owner).ok()?;
             let content = if rng.chance(30) {

@@ -892,7 +892,10 @@ mod tests {
         let carol_new = person("carol");
         let proof = carol_new
             .signing
-            .sign(super::super::KEY_CHANGE_LABEL, &super::super::key_change_message(&carol_new.keys))
+            .sign(
+                super::super::KEY_CHANGE_LABEL,
+                &super::super::key_change_message(&carol_new.keys),
+            )
             .to_vec();
         v.append(
             &alice,
