@@ -177,9 +177,9 @@ mod tests {
                 closure.push(row);
                 a.push(&parents);
             }
-            for x in 0..n {
-                for y in 0..n {
-                    assert_eq!(a.is_ancestor(x, y), closure[y][x], "{x} -> {y}");
+            for (y, row) in closure.iter().enumerate() {
+                for (x, &reaches) in row.iter().enumerate() {
+                    assert_eq!(a.is_ancestor(x, y), reaches, "{x} -> {y}");
                 }
             }
         }

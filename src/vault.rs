@@ -388,7 +388,7 @@ impl Vault {
             conflicted: r.conflicted,
             ignored: r.ignored,
             dag: r.dag,
-            trusted_any: r.sig.iter().any(|s| *s == resolve::Sig::Trusted),
+            trusted_any: r.sig.contains(&resolve::Sig::Trusted),
             sig: r.sig,
             signer: r.signer,
             file,

@@ -271,7 +271,7 @@ fn hostile(
                 .and_then(|(e, h)| h.first().map(|&i| (*e, snapshot.file.records[i].id)))?;
             let owner = &cast.people[0].1;
             let s = snapshot.session(owner).ok()?;
-            let content = if rng.chance(30) {
+            if rng.chance(30) {
                 RecordBody::EntryRevision(EntryRevision {
                     entry: e,
                     prev: Some(rev),
@@ -284,8 +284,7 @@ fn hostile(
                     &draft("e/0", vec![Principal::Member(author)], vec![]),
                 )
                 .ok()?
-            };
-            content
+            }
         }
         5 => RecordBody::ChangeMemberKeys {
             member: target,
@@ -327,7 +326,7 @@ fn run_case(seed: u64) {
         .collect();
     base.create_group(owner, "devops", &some).unwrap();
     let mut honest_ids: HashSet<RecordId> = base.records().iter().map(|r| r.id).collect();
-    let mut replicas = vec![base.clone(), base.clone(), base.clone()];
+    let mut replicas = [base.clone(), base.clone(), base.clone()];
     let mut snapshots = vec![base];
     for _ in 0..(8 + rng.below(10)) {
         let r = rng.below(replicas.len());

@@ -565,10 +565,11 @@ impl<'a> Judge<'a> {
             }
         }
         for &c in ctx.ix.role_changes.get(&x).into_iter().flatten() {
-            if ctx.dag.concurrent(c, i) && self.counted(c).is_some() {
-                if let Some(r) = self.role_of_record(c) {
-                    role = lower(role, r);
-                }
+            if ctx.dag.concurrent(c, i)
+                && self.counted(c).is_some()
+                && let Some(r) = self.role_of_record(c)
+            {
+                role = lower(role, r);
             }
         }
         self.check_body(i, x, role)?;
@@ -775,11 +776,12 @@ impl<'a> Judge<'a> {
             }
         }
         for &c in ctx.ix.group_removes_of.get(&x).into_iter().flatten() {
-            if ctx.dag.concurrent(c, i) && self.counted(c).is_some() {
-                if let RecordBody::RemoveGroupMember { group, .. } = self.body(c) {
-                    let g = Principal::Group(*group);
-                    grants.retain(|p| *p != g);
-                }
+            if ctx.dag.concurrent(c, i)
+                && self.counted(c).is_some()
+                && let RecordBody::RemoveGroupMember { group, .. } = self.body(c)
+            {
+                let g = Principal::Group(*group);
+                grants.retain(|p| *p != g);
             }
         }
         if grants.is_empty() {
