@@ -431,9 +431,10 @@ fn add_member_with_a_missing_or_wrong_signature_makes_the_file_invalid() {
     for (what, signature) in variants {
         let mut forged = genuine.clone();
         forged.signature = signature;
+        // Skipped as damage and listed, never a hard error.
         let r = Vault::decode(&with(&file, vec![forged]));
         assert!(
-            matches!(r, Err(VaultError::Integrity(_))),
+            r.as_ref().is_ok_and(|v| v.has_damage()),
             "{what}: {:?}",
             r.map(|v| v.ignored().to_vec())
         );
@@ -607,7 +608,10 @@ fn a_revision_of_a_later_record_is_ignored() {
     assert!(at(&b.id) < at(&a.id), "B comes first in canonical order");
     let v = Vault::decode(&bytes).unwrap();
     let ignored: Vec<_> = v.ignored().iter().map(|i| (i.record, i.reason)).collect();
-    assert_eq!(ignored, [(b.id, "revision of an unknown revision")]);
+    assert_eq!(
+        ignored,
+        [(b.id, "revision of a revision that is not an ancestor")]
+    );
     // A stands: the entry opens with its first password.
     let opened = v.session(&t.alice).unwrap().open("ops/later").unwrap();
     assert_eq!(opened.revision, a.id);
@@ -711,15 +715,30 @@ fn a_member_s_substituted_public_keys_are_refused() {
         id: new_id,
     };
     let r = Vault::decode(&replace(unsigned));
-    assert!(matches!(r, Err(VaultError::Integrity(_))), "{r:?}");
+    // Damage is skipped and listed, never a hard error (DESIGN "No record can block").
+    assert!(
+        r.as_ref().is_ok_and(|v| !v.ignored().is_empty()),
+        "{:?}",
+        r.map(|v| v.ignored().to_vec())
+    );
 
     // (ii) Re-signed by an outsider: as alice, or as a fresh member id.
     let r = Vault::decode(&replace(sign(substituted.clone(), &mallory)));
-    assert!(matches!(r, Err(VaultError::Integrity(_))), "{r:?}");
+    // Damage is skipped and listed, never a hard error (DESIGN "No record can block").
+    assert!(
+        r.as_ref().is_ok_and(|v| !v.ignored().is_empty()),
+        "{:?}",
+        r.map(|v| v.ignored().to_vec())
+    );
     let mut as_outsider = substituted.clone();
     as_outsider.author = MemberId([0x33; 16]);
     let r = Vault::decode(&replace(sign(as_outsider, &mallory)));
-    assert!(matches!(r, Err(VaultError::Integrity(_))), "{r:?}");
+    // Damage is skipped and listed, never a hard error (DESIGN "No record can block").
+    assert!(
+        r.as_ref().is_ok_and(|v| !v.ignored().is_empty()),
+        "{:?}",
+        r.map(|v| v.ignored().to_vec())
+    );
     // … or naming bob's own id as its author: at best ignored, and never a member
     // with mallory's keys (so nothing can ever be wrapped to them).
     let mut as_bob = substituted;
@@ -815,7 +834,8 @@ fn split_entry(
                 .is_ok()
         })
         .unwrap();
-    let entry = EntryId(crypto::random_array().unwrap());
+    let mut entry = EntryId(crypto::random_array().unwrap());
+    entry.0[8..].copy_from_slice(&alice_id.0[..8]); // bound to its creator
     let commitment = committed.commitment();
     let aad = format::entry_group_wrap_aad(
         &vid,
