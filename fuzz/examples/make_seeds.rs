@@ -258,11 +258,11 @@ fn vault_seeds() -> Result<()> {
     )?;
     save(&v, "remove-member")?;
 
-    let msg = [carol_new.keys.agreement, carol_new.keys.signing].concat();
-    // Proof of possession: the new key signs the new keys.
+    let msg = amanat::vault::key_change_message(&v.id(), &carol_id, &carol_new.keys);
+    // Proof of possession: the new key signs the vault id, member id and new keys.
     let new_key_signature = carol_new
         .signing
-        .sign("amanat/v1/key-change", &msg)
+        .sign(amanat::vault::KEY_CHANGE_LABEL, &msg)
         .to_vec();
     let _ = &carol;
     v.append(

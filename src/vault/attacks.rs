@@ -552,9 +552,10 @@ fn an_admins_key_replacement_beats_the_members_concurrent_one() {
     let c = id_of(&v, "carol");
     let b = id_of(&v, "bob");
     let (k1, k2) = (person("carol1"), person("carol2"));
+    let vid = v.id();
     let proof = |k: &Identity| {
         k.signing
-            .sign(KEY_CHANGE_LABEL, &key_change_message(&k.keys))
+            .sign(KEY_CHANGE_LABEL, &key_change_message(&vid, &c, &k.keys))
             .to_vec()
     };
     let mine = signed(

@@ -32,11 +32,14 @@ use crate::format::{
 /// The label of a key change's proof of possession.
 pub const KEY_CHANGE_LABEL: &str = "amanat/v1/key-change";
 
-/// The bytes a key change's proof of possession signs.
-pub fn key_change_message(keys: &PublicKeys) -> [u8; 64] {
-    let mut msg = [0u8; 64];
-    msg[..32].copy_from_slice(&keys.agreement);
-    msg[32..].copy_from_slice(&keys.signing);
+/// The bytes a key change's proof of possession signs: the vault id, the member id
+/// and the new keys, so a proof cannot be replayed for another member or vault.
+pub fn key_change_message(vault: &RecordId, member: &MemberId, keys: &PublicKeys) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(32 + 16 + 64);
+    msg.extend_from_slice(&vault.0);
+    msg.extend_from_slice(&member.0);
+    msg.extend_from_slice(&keys.agreement);
+    msg.extend_from_slice(&keys.signing);
     msg
 }
 
@@ -181,6 +184,8 @@ pub(super) struct Resolution {
     /// its parents), so that a trusted (pinned) record can still be checked when its
     /// value is handed out.
     pub signer: Vec<Option<[u8; 32]>>,
+    /// Dependency cycles met (always zero: see [`Judge::counted`]).
+    pub cycles: usize,
 }
 
 struct Ctx<'a> {
@@ -196,6 +201,10 @@ struct Judge<'a> {
     ctx: &'a Ctx<'a>,
     state: Vec<State>,
     signer: Vec<Option<[u8; 32]>>,
+    /// How often a verdict was asked for while being computed (a dependency cycle).
+    /// Zero by the induction in docs/format.md; the property test asserts it.
+    cycles: usize,
+    stack: Vec<usize>,
 }
 
 /// Resolve `records` (canonical order: parents first; record 0 the genesis). `known`
@@ -248,6 +257,8 @@ pub(super) fn resolve(
         ctx: &ctx,
         state: vec![State::Unknown; records.len()],
         signer: vec![None; records.len()],
+        cycles: 0,
+        stack: Vec::new(),
     };
     judge.signer[0] = Some(g.owner_keys.signing);
     judge.state[0] = State::Counted(Role::Owner);
@@ -255,6 +266,7 @@ pub(super) fn resolve(
         judge.counted(i);
     }
     let mut out = judge.state_of_all(g);
+    out.cycles = judge.cycles;
     out.dag = dag;
     out.sig = sig;
     Ok(out)
@@ -364,10 +376,27 @@ impl<'a> Judge<'a> {
             State::Void(_) => None,
             // Cannot happen (the verdicts are well founded); if it did, not counting
             // is the safe answer.
-            State::Busy => None,
+            State::Busy => {
+                self.cycles += 1;
+                if std::env::var("AMANAT_DEBUG_CYCLES").is_ok() {
+                    let path: Vec<String> = self
+                        .stack
+                        .iter()
+                        .skip_while(|&&s| s != i)
+                        .map(|&s| {
+                            let r = &self.ctx.records[s].record;
+                            format!("{s}:kind{}:{}", r.body.kind(), r.author.short())
+                        })
+                        .collect();
+                    eprintln!("cycle at {i}: {}", path.join(" -> "));
+                }
+                None
+            }
             State::Unknown => {
                 self.state[i] = State::Busy;
+                self.stack.push(i);
                 let verdict = self.judge(i);
+                self.stack.pop();
                 self.state[i] = match verdict {
                     Ok(role) => State::Counted(role),
                     Err(reason) => State::Void(reason),
@@ -547,13 +576,27 @@ impl<'a> Judge<'a> {
         }
         let own_key_change =
             matches!(rec.body, RecordBody::ChangeMemberKeys { member, .. } if member == x);
+        // The body first, with the role at the parents: what fails there fails with
+        // any lower role too, and needs no concurrent record.
+        self.check_body(i, x, role)?;
+        // Revokers come from a strictly higher rank: only a record whose author
+        // outranks X at its own parents (or X's own key change) can void X's; X's
+        // other records about X, and lower ranks' attempts, revoke nothing. (Judging
+        // those against X's records would make verdicts depend on each other.)
         for &d in ctx.ix.removals.get(&x).into_iter().flatten() {
-            if ctx.dag.concurrent(d, i) && self.counted(d).is_some() {
+            if ctx.dag.concurrent(d, i) && self.outranks_target(d) && self.counted(d).is_some()
+            {
                 return Err("concurrent with its author's removal (back-dated or not yet seen)");
             }
         }
         for &k in ctx.ix.key_changes.get(&x).into_iter().flatten() {
-            if !ctx.dag.concurrent(k, i) {
+            // X's own concurrent key changes never void each other (the key at a later
+            // record is then decided by rank, or is none).
+            let self_change = ctx.records[k].record.author == x;
+            if !ctx.dag.concurrent(k, i) || (own_key_change && self_change) {
+                continue;
+            }
+            if !self_change && !self.outranks_target(k) {
                 continue;
             }
             let Some(by) = self.counted(k) else { continue };
@@ -564,16 +607,46 @@ impl<'a> Judge<'a> {
                 return Err("concurrent with a key replacement by a higher rank");
             }
         }
+        let before = role;
         for &c in ctx.ix.role_changes.get(&x).into_iter().flatten() {
             if ctx.dag.concurrent(c, i)
+                && self.outranks_target(c)
                 && self.counted(c).is_some()
                 && let Some(r) = self.role_of_record(c)
             {
                 role = lower(role, r);
             }
         }
-        self.check_body(i, x, role)?;
+        if role != before {
+            self.check_body(i, x, role)?;
+        }
         Ok(role)
+    }
+
+    /// Whether the author of a record about a member (a removal, role or key change)
+    /// has a strictly higher rank than that member at the record's parents: decided
+    /// by ancestors alone, before the record's own verdict is asked for.
+    fn outranks_target(&mut self, c: usize) -> bool {
+        let rec = &self.ctx.records[c].record;
+        let target = match &rec.body {
+            RecordBody::RemoveMember { member }
+            | RecordBody::ChangeRole { member, .. }
+            | RecordBody::ChangeMemberKeys { member, .. } => *member,
+            RecordBody::RemoveGroupMember { .. } => {
+                return self.role_at(&rec.author, Some(c)).is_some_and(|r| r.is_admin());
+            }
+            _ => return false,
+        };
+        if target == rec.author {
+            return false;
+        }
+        let (Some(mine), Some(theirs)) = (
+            self.role_at(&rec.author, Some(c)),
+            self.role_at(&target, Some(c)),
+        ) else {
+            return false;
+        };
+        rank(mine) > rank(theirs)
     }
 
     fn check_body(&mut self, i: usize, x: MemberId, role: Role) -> Result<(), &'static str> {
@@ -642,7 +715,7 @@ impl<'a> Judge<'a> {
                 if crypto::verify(
                     &keys.signing,
                     KEY_CHANGE_LABEL,
-                    &key_change_message(keys),
+                    &key_change_message(&ctx.records[0].id, member, keys),
                     &sig,
                 )
                 .is_err()
@@ -777,6 +850,7 @@ impl<'a> Judge<'a> {
         }
         for &c in ctx.ix.group_removes_of.get(&x).into_iter().flatten() {
             if ctx.dag.concurrent(c, i)
+                && self.outranks_target(c)
                 && self.counted(c).is_some()
                 && let RecordBody::RemoveGroupMember { group, .. } = self.body(c)
             {
@@ -996,6 +1070,7 @@ impl<'a> Judge<'a> {
             conflicted,
             sig: Vec::new(),
             signer: std::mem::take(&mut self.signer),
+            cycles: 0,
         }
     }
 }

@@ -894,7 +894,7 @@ mod tests {
             .signing
             .sign(
                 super::super::KEY_CHANGE_LABEL,
-                &super::super::key_change_message(&carol_new.keys),
+                &super::super::key_change_message(&v.id(), &carol_id, &carol_new.keys),
             )
             .to_vec();
         v.append(
