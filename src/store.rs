@@ -275,19 +275,26 @@ impl VaultStore {
             return Err(StoreError::NoVault(self.path.clone()));
         }
         let bytes = read_limited(&self.path, MAX_VAULT_LEN)?;
-        let pinned = crate::format::peek_vault_id(&bytes)
-            .map(|id| self.pinned_heads(&id))
+        let (pinned, damaged) = crate::format::peek_vault_id(&bytes)
+            .map(|id| self.pinned(&id))
             .unwrap_or_default();
-        Ok(Vault::decode_trusting(&bytes, &pinned)?)
+        Ok(Vault::decode_trusting(&bytes, &pinned, &damaged)?)
     }
 
-    /// The heads pinned for a vault id (unchecked: `check_pins` checks them).
-    fn pinned_heads(&self, vault_id: &RecordId) -> Vec<RecordId> {
-        fs::read_to_string(self.pin_file(vault_id))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| RecordId::from_hex(l.trim()))
-            .collect()
+    /// The heads pinned for a vault id (unchecked: `check_pins` checks them), and the
+    /// records found damaged when they were pinned (`skip ID` lines: their signatures
+    /// are checked again every time, never trusted).
+    fn pinned(&self, vault_id: &RecordId) -> (Vec<RecordId>, Vec<RecordId>) {
+        let text = fs::read_to_string(self.pin_file(vault_id)).unwrap_or_default();
+        let mut heads = Vec::new();
+        let mut damaged = Vec::new();
+        for line in text.lines().map(str::trim) {
+            match line.strip_prefix("skip ") {
+                Some(id) => damaged.extend(RecordId::from_hex(id.trim())),
+                None => heads.extend(RecordId::from_hex(line)),
+            }
+        }
+        (heads, damaged)
     }
 
     /// Read, check the pins, verify the signature of every record this machine has
@@ -401,7 +408,11 @@ impl VaultStore {
         };
         let mut pinned = Vec::new();
         let mut missing = 0;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("skip "))
+        {
             match RecordId::from_hex(line).filter(|id| vault.contains(id)) {
                 Some(id) => pinned.push(id),
                 None => missing += 1,
@@ -418,11 +429,6 @@ impl VaultStore {
 
     /// Pin the vault's current heads (and its id for this path).
     pub fn pin(&self, vault: &Vault) -> Result<(), StoreError> {
-        // A record whose signature failed must never become an ancestor of a pin: the
-        // pins say "verified", and the next load would not check it again.
-        if vault.has_damage() {
-            return Ok(());
-        }
         let pins = self.state_dir.join("pins");
         let paths = self.state_dir.join("paths");
         create_private_dir(&pins)?;
@@ -430,14 +436,21 @@ impl VaultStore {
         let _lock = lock(&pins.join(".pins"))?;
         let pin_file = self.pin_file(&vault.id());
         remove_stale_temps(&pin_file);
-        let heads: String = vault.heads().iter().map(|h| h.to_hex() + "\n").collect();
+        // A damaged record (its signature fails) may be an ancestor of the heads: it is
+        // named on a `skip` line, so the next load checks it again instead of trusting
+        // it as verified.
+        let (clean, damaged) = vault.pinnable();
+        let mut heads: String = clean.iter().map(|h| h.to_hex() + "\n").collect();
+        for id in damaged {
+            heads.push_str(&format!("skip {}\n", id.to_hex()));
+        }
         let current = fs::read_to_string(&pin_file).unwrap_or_default();
         // Replace the pins only with a vault that holds every currently pinned record:
         // another process may have pinned newer heads since this one checked, and a
         // pin must never move back.
         let contains_current = current
             .lines()
-            .filter(|l| !l.trim().is_empty())
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("skip "))
             .all(|l| RecordId::from_hex(l.trim()).is_some_and(|id| vault.contains(&id)));
         if contains_current && current != heads {
             write_atomic(&pin_file, heads.as_bytes())?;

@@ -397,16 +397,25 @@ impl Vault {
 
     /// Decode and resolve a vault file, trusting the signatures of `verified` records
     /// and their ancestors (what this machine pinned after checking them).
-    pub fn decode_trusting(bytes: &[u8], verified: &[RecordId]) -> Result<Self, VaultError> {
+    /// Records in `damaged` are never trusted (their signatures failed before).
+    pub fn decode_trusting(
+        bytes: &[u8],
+        verified: &[RecordId],
+        damaged: &[RecordId],
+    ) -> Result<Self, VaultError> {
         let (file, index) = VaultFile::decode_indexed(bytes)?;
         let mut trusted: Vec<Option<resolve::Sig>> = vec![None; file.records.len()];
+        let mut seen = vec![false; file.records.len()];
         let mut stack: Vec<usize> = verified
             .iter()
             .filter_map(|id| index.get(id).copied())
             .collect();
         while let Some(i) = stack.pop() {
-            if trusted[i].replace(resolve::Sig::Trusted).is_some() {
+            if std::mem::replace(&mut seen[i], true) {
                 continue;
+            }
+            if !damaged.contains(&file.records[i].id) {
+                trusted[i] = Some(resolve::Sig::Trusted);
             }
             for p in &file.records[i].record.parents {
                 if let Some(&pi) = index.get(p) {
@@ -456,7 +465,60 @@ impl Vault {
         })
     }
 
-    /// Whether some record's signature failed (damage: skipped, and never pinned).
+    /// The heads to pin: the DAG heads once damaged records that nothing undamaged
+    /// descends from are set aside (a forged extra record must not be pinned, or
+    /// checking a tampered copy would lock this machine out of the genuine one), and
+    /// the damaged records that remain below them (to check again, never trust).
+    pub fn pinnable(&self) -> (Vec<RecordId>, Vec<RecordId>) {
+        let n = self.file.records.len();
+        let damaged: std::collections::HashSet<&RecordId> = self.damaged().collect();
+        let mut children = vec![0usize; n];
+        for r in &self.file.records {
+            for p in &r.record.parents {
+                if let Some(&pi) = self.index.get(p) {
+                    children[pi] += 1;
+                }
+            }
+        }
+        let mut gone = vec![false; n];
+        let mut queue: Vec<usize> = (0..n)
+            .filter(|&i| children[i] == 0 && damaged.contains(&self.file.records[i].id))
+            .collect();
+        while let Some(i) = queue.pop() {
+            if std::mem::replace(&mut gone[i], true) {
+                continue;
+            }
+            for p in &self.file.records[i].record.parents {
+                if let Some(&pi) = self.index.get(p) {
+                    children[pi] -= 1;
+                    if children[pi] == 0 && damaged.contains(&self.file.records[pi].id) {
+                        queue.push(pi);
+                    }
+                }
+            }
+        }
+        let mut heads: Vec<RecordId> = (0..n)
+            .filter(|&i| !gone[i] && children[i] == 0)
+            .map(|i| self.file.records[i].id)
+            .collect();
+        heads.sort();
+        let mut kept: Vec<RecordId> = (0..n)
+            .filter(|&i| !gone[i] && damaged.contains(&self.file.records[i].id))
+            .map(|i| self.file.records[i].id)
+            .collect();
+        kept.sort();
+        (heads, kept)
+    }
+
+    /// The records whose signatures failed.
+    pub fn damaged(&self) -> impl Iterator<Item = &RecordId> {
+        self.ignored
+            .iter()
+            .filter(|i| i.reason == resolve::BAD_SIGNATURE)
+            .map(|i| &i.record)
+    }
+
+    /// Whether some record's signature failed (damage: skipped).
     pub fn has_damage(&self) -> bool {
         self.ignored
             .iter()
@@ -1552,6 +1614,15 @@ impl Session<'_> {
         check_path(&draft.payload.path)?;
         if !self.may_write(entry) {
             return Err(VaultError::Denied("you may not write this entry"));
+        }
+        if !self.me.role.is_admin() {
+            let before: BTreeSet<_> = entry.payload.write_grants.iter().collect();
+            let after: BTreeSet<_> = draft.payload.write_grants.iter().collect();
+            if before != after {
+                return Err(VaultError::Denied(
+                    "only an admin changes who may write an entry",
+                ));
+            }
         }
         if draft.payload.path != entry.payload.path
             && !self.at_path(&draft.payload.path)?.found.is_empty()

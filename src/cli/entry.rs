@@ -347,7 +347,7 @@ fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principa
 fn warn_conflict(e: &OpenEntry) {
     if e.heads > 1 {
         eprintln!(
-            "warning: '{}' has {} concurrent revisions; showing the newest (edit it to resolve)",
+            "warning: '{}' has {} concurrent revisions; showing the one by the highest-ranked author, not the newest (edit it to resolve)",
             sanitize(&e.payload.path),
             e.heads
         );

@@ -191,7 +191,7 @@ fn get(paths: &Paths, request: &Request) -> anyhow::Result<()> {
     let path = sanitize(&entry.payload.path);
     if entry.heads > 1 {
         eprintln!(
-            "warning: '{path}' has {} concurrent revisions; using the newest (edit it to resolve)",
+            "warning: '{path}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
             entry.heads
         );
     }

@@ -84,7 +84,7 @@ pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
     };
     if entry.heads > 1 {
         eprintln!(
-            "warning: '{}' has {} concurrent revisions; using the newest (edit it to resolve)",
+            "warning: '{}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
             sanitize(&entry.payload.path),
             entry.heads
         );

@@ -309,7 +309,7 @@ fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
     for (path, entry) in &entries {
         if entry.heads > 1 {
             eprintln!(
-                "warning: '{}' has {} concurrent revisions; using the newest (edit it to resolve)",
+                "warning: '{}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
                 sanitize(path),
                 entry.heads
             );

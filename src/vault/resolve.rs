@@ -584,8 +584,7 @@ impl<'a> Judge<'a> {
         // other records about X, and lower ranks' attempts, revoke nothing. (Judging
         // those against X's records would make verdicts depend on each other.)
         for &d in ctx.ix.removals.get(&x).into_iter().flatten() {
-            if ctx.dag.concurrent(d, i) && self.outranks_target(d) && self.counted(d).is_some()
-            {
+            if ctx.dag.concurrent(d, i) && self.outranks_target(d) && self.counted(d).is_some() {
                 return Err("concurrent with its author's removal (back-dated or not yet seen)");
             }
         }
@@ -633,7 +632,9 @@ impl<'a> Judge<'a> {
             | RecordBody::ChangeRole { member, .. }
             | RecordBody::ChangeMemberKeys { member, .. } => *member,
             RecordBody::RemoveGroupMember { .. } => {
-                return self.role_at(&rec.author, Some(c)).is_some_and(|r| r.is_admin());
+                return self
+                    .role_at(&rec.author, Some(c))
+                    .is_some_and(|r| r.is_admin());
             }
             _ => return false,
         };
