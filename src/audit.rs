@@ -189,6 +189,12 @@ pub enum Action {
     RotatedAtSource,
     /// A merge of more DAG heads than one record may name.
     Merged,
+    /// The owner offered ownership to an admin.
+    OfferOwnership,
+    /// The nominee accepted ownership.
+    AcceptOwnership,
+    /// The owner withdrew an offer.
+    WithdrawOwnership,
 }
 
 impl Action {
@@ -214,6 +220,9 @@ impl Action {
             Action::Reviewed => "event reviewed",
             Action::RotatedAtSource => "event rotated-at-source",
             Action::Merged => "merge",
+            Action::OfferOwnership => "offer ownership",
+            Action::AcceptOwnership => "accept ownership",
+            Action::WithdrawOwnership => "withdraw ownership offer",
         }
     }
 }
@@ -350,6 +359,24 @@ pub fn history(vault: &Vault) -> Vec<Event> {
             ),
             RecordBody::ChangeMemberKeys { member, .. } => {
                 (Action::ChangeKeys, m(member), vec![m(member)], None)
+            }
+            RecordBody::OfferOwnership { member } => {
+                (Action::OfferOwnership, m(member), vec![m(member)], None)
+            }
+            RecordBody::AcceptOwnership { offer } | RecordBody::WithdrawOwnership { offer } => {
+                let nominee = index
+                    .get(offer)
+                    .and_then(|&o| match &records[o].record.body {
+                        RecordBody::OfferOwnership { member } => Some(m(member)),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| offer.short());
+                let action = if matches!(r.record.body, RecordBody::AcceptOwnership { .. }) {
+                    Action::AcceptOwnership
+                } else {
+                    Action::WithdrawOwnership
+                };
+                (action, nominee.clone(), vec![nominee], None)
             }
             RecordBody::CreateGroup { name, members, .. } => {
                 let who: Vec<String> = members.iter().map(m).collect();

@@ -342,6 +342,22 @@ pub enum RecordBody {
         /// Entries they could read.
         entries: Vec<EntryId>,
     },
+    /// 12: the owner offers ownership to an admin (`member role NAME owner`).
+    OfferOwnership {
+        /// The nominee.
+        member: MemberId,
+    },
+    /// 13: the nominee accepts an offer (`member accept-ownership`): they become the
+    /// owner, the old owner an admin.
+    AcceptOwnership {
+        /// The offer record.
+        offer: RecordId,
+    },
+    /// 14: the owner withdraws an offer.
+    WithdrawOwnership {
+        /// The offer record.
+        offer: RecordId,
+    },
 }
 
 impl RecordBody {
@@ -360,6 +376,9 @@ impl RecordBody {
             RecordBody::EntryRevision(_) => 9,
             RecordBody::Event(_) => 10,
             RecordBody::RotateAtSource { .. } => 11,
+            RecordBody::OfferOwnership { .. } => 12,
+            RecordBody::AcceptOwnership { .. } => 13,
+            RecordBody::WithdrawOwnership { .. } => 14,
         }
     }
     /// Whether this is a roster record (needs an admin author).
@@ -1237,6 +1256,15 @@ impl<'a> RecordParser<'a> {
                 member: MemberId(self.array()?),
                 entries: self.list(16, |p| p.array().map(EntryId))?,
             },
+            12 => RecordBody::OfferOwnership {
+                member: MemberId(self.array()?),
+            },
+            13 => RecordBody::AcceptOwnership {
+                offer: RecordId(self.array()?),
+            },
+            14 => RecordBody::WithdrawOwnership {
+                offer: RecordId(self.array()?),
+            },
             _ => return Err(MALFORMED_RECORD),
         })
     }
@@ -1356,7 +1384,10 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
                 return Err(FormatError::TooLarge("rotate-at-source entries"));
             }
         }
-        RecordBody::RemoveMember { .. } => {}
+        RecordBody::RemoveMember { .. }
+        | RecordBody::OfferOwnership { .. }
+        | RecordBody::AcceptOwnership { .. }
+        | RecordBody::WithdrawOwnership { .. } => {}
     }
     Ok(())
 }

@@ -54,6 +54,17 @@ pub enum StoreError {
         /// How many pinned records are missing.
         missing: usize,
     },
+    /// A record voids an ownership hand-over this machine had counted (the old
+    /// owner's key signing on old heads): refused like a rollback.
+    #[error(
+        "vault {vault}: record(s) void the ownership hand-over {acceptance} this machine already counted"
+    )]
+    HandOverUndone {
+        /// Short vault id.
+        vault: String,
+        /// Short id of the acceptance.
+        acceptance: String,
+    },
     /// The file at this path is a different vault than the one pinned for it.
     #[error("{path} now holds vault {found}, not the vault {pinned} this machine knows there")]
     Replaced {
@@ -289,9 +300,10 @@ impl VaultStore {
         let mut heads = Vec::new();
         let mut damaged = Vec::new();
         for line in text.lines().map(str::trim) {
-            match line.strip_prefix("skip ") {
-                Some(id) => damaged.extend(RecordId::from_hex(id.trim())),
-                None => heads.extend(RecordId::from_hex(line)),
+            if let Some(id) = line.strip_prefix("skip ") {
+                damaged.extend(RecordId::from_hex(id.trim()));
+            } else if !line.starts_with("accepted ") {
+                heads.extend(RecordId::from_hex(line));
             }
         }
         (heads, damaged)
@@ -408,10 +420,25 @@ impl VaultStore {
         };
         let mut pinned = Vec::new();
         let mut missing = 0;
+        for line in text.lines().map(str::trim) {
+            if let Some(id) = line.strip_prefix("accepted ") {
+                // A counted hand-over is final here (DESIGN "Ownership").
+                if let Some(id) = RecordId::from_hex(id.trim())
+                    && vault.contains(&id)
+                    && !vault.counts(&id)
+                {
+                    return Err(StoreError::HandOverUndone {
+                        vault: vault.id().short(),
+                        acceptance: id.short(),
+                    });
+                }
+                continue;
+            }
+        }
         for line in text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("skip "))
+            .filter(|l| !l.is_empty() && !l.starts_with("skip ") && !l.starts_with("accepted "))
         {
             match RecordId::from_hex(line).filter(|id| vault.contains(id)) {
                 Some(id) => pinned.push(id),
@@ -444,13 +471,18 @@ impl VaultStore {
         for id in damaged {
             heads.push_str(&format!("skip {}\n", id.to_hex()));
         }
+        for id in vault.counted_acceptances() {
+            heads.push_str(&format!("accepted {}\n", id.to_hex()));
+        }
         let current = fs::read_to_string(&pin_file).unwrap_or_default();
         // Replace the pins only with a vault that holds every currently pinned record:
         // another process may have pinned newer heads since this one checked, and a
         // pin must never move back.
         let contains_current = current
             .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with("skip "))
+            .filter(|l| {
+                !l.trim().is_empty() && !l.starts_with("skip ") && !l.starts_with("accepted ")
+            })
             .all(|l| RecordId::from_hex(l.trim()).is_some_and(|id| vault.contains(&id)));
         if contains_current && current != heads {
             write_atomic(&pin_file, heads.as_bytes())?;

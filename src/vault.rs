@@ -378,7 +378,7 @@ impl Vault {
         };
         Ok(Self {
             team: g.team.clone(),
-            owner: g.owner,
+            owner: r.owner,
             members: r.members,
             groups: r.groups,
             group_keys: r.group_keys,
@@ -508,6 +508,21 @@ impl Vault {
             .collect();
         kept.sort();
         (heads, kept)
+    }
+
+    /// The counted ownership acceptances (this machine keeps them: a hand-over it
+    /// counted is final here).
+    pub fn counted_acceptances(&self) -> Vec<RecordId> {
+        self.file
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                matches!(r.record.body, RecordBody::AcceptOwnership { .. })
+                    && self.counted_role(*i).is_some()
+            })
+            .map(|(_, r)| r.id)
+            .collect()
     }
 
     /// The records whose signatures failed.

@@ -137,6 +137,11 @@ fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<Stri
             message,
             Some("create one with 'amanat identity new --name NAME', or set --identity / AMANAT_IDENTITY".into()),
         ),
+        StoreError::HandOverUndone { .. } => (
+            Exit::Integrity,
+            message,
+            Some("the old owner's key signed on old heads: do not use this copy; tell the new owner".into()),
+        ),
         StoreError::Rollback { .. } | StoreError::Replaced { .. } => (
             Exit::Integrity,
             message,

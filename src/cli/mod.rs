@@ -268,6 +268,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Member(team::MemberCommand::Ls(a)) => team::member_ls(&paths, a),
         Command::Member(team::MemberCommand::Rm(a)) => team::member_rm(&paths, a),
         Command::Member(team::MemberCommand::Role(a)) => team::member_role(&paths, a),
+        Command::Member(team::MemberCommand::AcceptOwnership) => team::accept_ownership(&paths),
         Command::Join(a) => team::join(&paths, a),
         Command::Group(team::GroupCommand::Create(a)) => team::group_create(&paths, a),
         Command::Group(team::GroupCommand::Add(a)) => team::group_members(&paths, a, true),

@@ -32,9 +32,17 @@ pub enum MemberCommand {
     /// and print those entries (path, URL, username) to change at their source
     #[command(after_help = "Example:\n  amanat member rm bob > rotate-at-source.tsv")]
     Rm(NameArg),
-    /// Change a member's role
-    #[command(after_help = "Example:\n  amanat member role carol admin")]
+    /// Change a member's role; `owner` offers ownership to an admin (the owner only)
+    #[command(
+        after_help = "Examples:\n  amanat member role carol admin\n  amanat member role carol owner    # carol then runs: amanat member accept-ownership"
+    )]
     Role(RoleArgs),
+    /// Accept the ownership the owner offered you: you become the owner, they an admin
+    #[command(
+        name = "accept-ownership",
+        after_help = "Example:\n  amanat member accept-ownership"
+    )]
+    AcceptOwnership,
 }
 
 /// `member add` arguments.
@@ -66,6 +74,8 @@ pub enum RoleArg {
     Admin,
     /// Reads what is shared with them
     Member,
+    /// Offers ownership (to an admin; they accept with `member accept-ownership`)
+    Owner,
 }
 
 /// `member role` arguments.
@@ -165,6 +175,7 @@ fn role_of(arg: RoleArg) -> Role {
     match arg {
         RoleArg::Admin => Role::Admin,
         RoleArg::Member => Role::Member,
+        RoleArg::Owner => Role::Owner,
     }
 }
 
@@ -314,7 +325,28 @@ pub fn member_role(paths: &Paths, args: RoleArgs) -> anyhow::Result<()> {
         vault.change_role(&identity, &args.name, role)?;
         Ok(())
     })?;
-    outln!("{} is now {}", sanitize(&args.name), role.as_str());
+    if role == Role::Owner {
+        outln!(
+            "offered ownership to {}; it moves when they run 'amanat member accept-ownership'",
+            sanitize(&args.name)
+        );
+    } else {
+        outln!("{} is now {}", sanitize(&args.name), role.as_str());
+    }
+    Ok(())
+}
+
+/// `member accept-ownership`.
+pub fn accept_ownership(paths: &Paths) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let (_, team) = paths.store().update(|vault| -> anyhow::Result<String> {
+        vault.accept_ownership(&identity)?;
+        Ok(vault.team().to_string())
+    })?;
+    outln!(
+        "you are now the owner of {}; keep this identity backed up and offline",
+        sanitize(&team)
+    );
     Ok(())
 }
 

@@ -610,3 +610,159 @@ fn an_entry_id_is_bound_to_its_creator() {
     assert!(!m.counts(&r.id));
     assert_eq!(password(&m, &alice, "ops/db"), "original");
 }
+
+// ---------------------------------------------------------------------------------------
+// Ownership hand-over
+
+#[test]
+fn ownership_moves_by_offer_and_acceptance() {
+    let Team {
+        mut v, alice, bob, ..
+    } = team();
+    assert!(v.accept_ownership(&bob).is_err(), "no offer yet");
+    v.change_role(&alice, "bob", Role::Owner).unwrap();
+    assert_eq!(v.owner(), id_of(&v, "alice"), "an offer moves nothing");
+    v.accept_ownership(&bob).unwrap();
+    assert_eq!(v.owner(), id_of(&v, "bob"));
+    assert_eq!(v.member_named("alice").unwrap().role, Role::Admin);
+    assert_eq!(v.member_named("bob").unwrap().role, Role::Owner);
+    // Exactly one owner; the new owner touches admins, the old one no longer does.
+    assert_eq!(
+        v.members()
+            .filter(|m| m.active && m.role == Role::Owner)
+            .count(),
+        1
+    );
+    assert!(v.revoke_member(&alice, "mallory", &mut |_, _| {}).is_err());
+    v.change_role(&bob, "alice", Role::Member).unwrap();
+    assert_eq!(v.member_named("alice").unwrap().role, Role::Member);
+    let v = Vault::decode(&v.encode()).unwrap();
+    assert!(v.verify().unwrap().ignored.is_empty());
+}
+
+#[test]
+fn an_offer_racing_a_removal_of_the_nominee_moves_nothing() {
+    let Team {
+        mut v, alice, bob, ..
+    } = team();
+    v.change_role(&alice, "bob", Role::Owner).unwrap();
+    let before = v.clone();
+    // bob accepts on one copy; alice, not having seen it, removes bob on another.
+    let mut accepted = before.clone();
+    accepted.accept_ownership(&bob).unwrap();
+    let mut removed = before.clone();
+    removed
+        .revoke_member(&alice, "bob", &mut |_, _| {})
+        .unwrap();
+    let m = with(&removed, accepted.records().to_vec());
+    assert_eq!(m.owner(), id_of(&m, "alice"));
+    assert!(m.member_named("bob").is_err(), "the removal counts");
+    assert_eq!(m.counted_acceptances().len(), 0);
+}
+
+#[test]
+fn concurrent_offers_void_each_other_and_old_owner_records_concurrent_with_acceptance_are_void() {
+    let Team {
+        mut v,
+        alice,
+        bob,
+        mallory,
+        ..
+    } = team();
+    let (b, m_id) = (id_of(&v, "bob"), id_of(&v, "mallory"));
+    let a = id_of(&v, "alice");
+    let heads = v.heads();
+    let o1 = signed(
+        &alice,
+        a,
+        heads.clone(),
+        now(),
+        RecordBody::OfferOwnership { member: b },
+    );
+    let o2 = signed(
+        &alice,
+        a,
+        heads,
+        now(),
+        RecordBody::OfferOwnership { member: m_id },
+    );
+    let both = with(&v, vec![o1.clone(), o2.clone()]);
+    assert!(!both.counts(&o1.id) && !both.counts(&o2.id));
+    // A completed hand-over: alice's owner-only record on the heads before the
+    // acceptance (demoting mallory) is void; her admin-level one counts.
+    v.change_role(&alice, "bob", Role::Owner).unwrap();
+    let before = v.heads();
+    v.accept_ownership(&bob).unwrap();
+    let demote = signed(
+        &alice,
+        a,
+        before.clone(),
+        now(),
+        RecordBody::ChangeRole {
+            member: m_id,
+            role: Role::Member,
+            admin_wrap: None,
+        },
+    );
+    let event = signed(
+        &alice,
+        a,
+        before,
+        now(),
+        RecordBody::Event(AuditEvent {
+            kind: EventKind::Reviewed,
+            entry: None,
+        }),
+    );
+    let m = with(&v, vec![demote.clone(), event.clone()]);
+    assert_eq!(m.owner(), b);
+    assert!(!m.counts(&demote.id));
+    assert!(m.counts(&event.id));
+    assert_eq!(m.member_named("mallory").unwrap().role, Role::Admin);
+    let _ = mallory;
+}
+
+/// The undo attack: after bob's acceptance was counted here, the old owner's key signs
+/// a withdrawal on the heads from before it. Resolution alone would void the
+/// acceptance (a pure DAG cannot tell late from concurrent); this machine refuses it
+/// like a rollback (exit 6).
+#[test]
+fn an_old_owners_late_withdrawal_cannot_undo_a_counted_hand_over() {
+    use crate::store::{StoreError, VaultStore};
+    let Team { v, alice, bob, .. } = team();
+    let dir = tempfile::tempdir().unwrap();
+    let store = VaultStore::new(dir.path().join("v"), dir.path().join("state"));
+    store.create(&v).unwrap();
+    store
+        .update(|v| -> Result<(), StoreError> {
+            v.change_role(&alice, "bob", Role::Owner)?;
+            Ok(())
+        })
+        .unwrap();
+    let (offered, _) = store.load().unwrap();
+    let offer = offered.ownership_offer_to(&id_of(&offered, "bob")).unwrap();
+    let before = offered.heads();
+    store
+        .update(|v| -> Result<(), StoreError> {
+            v.accept_ownership(&bob)?;
+            Ok(())
+        })
+        .unwrap();
+    let (accepted, _) = store.load().unwrap();
+    assert_eq!(accepted.owner(), id_of(&accepted, "bob"));
+    let a = id_of(&accepted, "alice");
+    let late = signed(
+        &alice,
+        a,
+        before,
+        now(),
+        RecordBody::WithdrawOwnership { offer },
+    );
+    let undone = with(&accepted, vec![late]);
+    assert_eq!(undone.owner(), a, "resolution alone voids the acceptance");
+    std::fs::write(store.path(), undone.encode()).unwrap();
+    assert!(matches!(
+        store.load(),
+        Err(StoreError::HandOverUndone { .. })
+    ));
+}

@@ -162,7 +162,7 @@ fn honest(
     let before: HashSet<RecordId> = v.records().iter().map(|r| r.id).collect();
     let other = &cast.people[rng.below(cast.people.len())].0;
     let devops = v.group_named("devops").map(|g| g.id).ok();
-    let _ = match rng.below(8) {
+    let _ = match rng.below(10) {
         0 | 1 => {
             let path = format!("e/{}", rng.below(6));
             let mut writers = vec![];
@@ -212,7 +212,9 @@ fn honest(
             )
             .map(|_| ()),
         6 => v.group_add(id, "devops", std::slice::from_ref(other)),
-        _ => v.group_remove(id, "devops", std::slice::from_ref(other)),
+        7 => v.group_remove(id, "devops", std::slice::from_ref(other)),
+        8 => v.change_role(id, other, Role::Owner),
+        _ => v.accept_ownership(id),
     };
     let _ = (name, me);
     for r in v.records() {
@@ -243,7 +245,20 @@ fn hostile(
         1 => 4_070_908_800 + rng.below(1000) as u64,
         _ => now(),
     };
-    let body = match rng.below(7) {
+    let offers: Vec<RecordId> = snapshot
+        .records()
+        .iter()
+        .filter(|r| matches!(r.record.body, RecordBody::OfferOwnership { .. }))
+        .map(|r| r.id)
+        .collect();
+    let body = match rng.below(10) {
+        7 => RecordBody::OfferOwnership { member: target },
+        8 if !offers.is_empty() => RecordBody::AcceptOwnership {
+            offer: offers[rng.below(offers.len())],
+        },
+        9 if !offers.is_empty() => RecordBody::WithdrawOwnership {
+            offer: offers[rng.below(offers.len())],
+        },
         0 => RecordBody::RemoveMember { member: target },
         1 => RecordBody::ChangeRole {
             member: author,
@@ -421,9 +436,25 @@ fn run_case(seed: u64) {
         }
     }
 
+    // Exactly one owner, always.
+    assert_eq!(
+        all.members()
+            .filter(|m| m.active && m.role == Role::Owner)
+            .count(),
+        1,
+        "seed {seed}: not exactly one owner"
+    );
+
     // 4. Nothing signed blocks opening, verifying, writing or revoking.
     let mut all = Vault::decode(&all.encode()).unwrap();
     all.verify().unwrap();
+    let owner_id = all.owner();
+    let owner = &cast
+        .people
+        .iter()
+        .find(|(name, _)| cast.who(&all, name) == Some(owner_id))
+        .unwrap()
+        .1;
     all.session(owner).unwrap().list_all().unwrap();
     let body = all
         .session(owner)

@@ -100,6 +100,9 @@ struct Index {
     group_removes_of: HashMap<MemberId, Vec<usize>>,
     revisions: HashMap<EntryId, Vec<usize>>,
     admin_wraps: Vec<usize>,
+    offers: Vec<usize>,
+    accepts: Vec<usize>,
+    withdrawals: Vec<usize>,
 }
 
 fn push<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<usize>>, key: K, i: usize) {
@@ -107,7 +110,7 @@ fn push<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<usize>>, key: K, i: us
 }
 
 impl Index {
-    fn build(records: &[StoredRecord]) -> Self {
+    fn build(records: &[StoredRecord], index: &HashMap<RecordId, usize>) -> Self {
         let mut ix = Index::default();
         for (i, stored) in records.iter().enumerate() {
             match &stored.record.body {
@@ -155,8 +158,23 @@ impl Index {
                 }
                 RecordBody::RotateGroupKey(key) => push(&mut ix.group_keys, key.group, i),
                 RecordBody::EntryRevision(rev) => push(&mut ix.revisions, rev.entry, i),
+                RecordBody::OfferOwnership { .. } => ix.offers.push(i),
+                RecordBody::AcceptOwnership { offer } => {
+                    ix.accepts.push(i);
+                    // A role record of the nominee (owner) and of the old owner (admin).
+                    if let Some(o) = index.get(offer).filter(|&&o| o < i)
+                        && let RecordBody::OfferOwnership { member } = &records[*o].record.body
+                    {
+                        push(&mut ix.roles, *member, i);
+                        push(&mut ix.roles, records[*o].record.author, i);
+                    }
+                }
+                RecordBody::WithdrawOwnership { .. } => ix.withdrawals.push(i),
                 RecordBody::Event(_) | RecordBody::RotateAtSource { .. } => {}
             }
+        }
+        for list in ix.roles.values_mut() {
+            list.sort_unstable();
         }
         ix
     }
@@ -186,6 +204,8 @@ pub(super) struct Resolution {
     pub signer: Vec<Option<[u8; 32]>>,
     /// Dependency cycles met (always zero: see [`Judge::counted`]).
     pub cycles: usize,
+    /// The owner now (after every counted hand-over).
+    pub owner: MemberId,
 }
 
 struct Ctx<'a> {
@@ -243,7 +263,7 @@ pub(super) fn resolve(
         }));
         dag.push(&parents);
     }
-    let ix = Index::build(records);
+    let ix = Index::build(records, index);
     let sig = check_signatures(records, &ix, known);
     let ctx = Ctx {
         records,
@@ -437,26 +457,65 @@ impl<'a> Judge<'a> {
             .adds
             .get(x)
             .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)));
-        let removed = *x != self.ctx.owner
-            && ix
-                .removals
-                .get(x)
-                .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)));
+        let removed = ix
+            .removals
+            .get(x)
+            .is_some_and(|l| self.any_counted(l, |s, c| Some(c) != at && s.before(c, at)));
         added && !removed
     }
 
-    fn role_of_record(&self, c: usize) -> Option<Role> {
+    /// The role record `c` gives member `x`.
+    fn role_of_record(&self, c: usize, x: &MemberId) -> Option<Role> {
         match self.body(c) {
             RecordBody::Genesis(_) => Some(Role::Owner),
             RecordBody::AddMember(a) => Some(a.role),
             RecordBody::ChangeRole { role, .. } => Some(*role),
+            RecordBody::AcceptOwnership { .. } => Some(if self.nominee_of(c) == Some(*x) {
+                Role::Owner
+            } else {
+                Role::Admin
+            }),
             _ => None,
         }
     }
 
+    /// The offer an acceptance or withdrawal names: (offer index, old owner, nominee).
+    fn offer_of(&self, c: usize) -> Option<(usize, MemberId, MemberId)> {
+        let offer = match self.body(c) {
+            RecordBody::AcceptOwnership { offer } | RecordBody::WithdrawOwnership { offer } => {
+                offer
+            }
+            _ => return None,
+        };
+        let &o = self.ctx.index.get(offer)?;
+        match &self.ctx.records[o].record.body {
+            RecordBody::OfferOwnership { member } => {
+                Some((o, self.ctx.records[o].record.author, *member))
+            }
+            _ => None,
+        }
+    }
+
+    fn nominee_of(&self, c: usize) -> Option<MemberId> {
+        self.offer_of(c).map(|(_, _, n)| n)
+    }
+
+    /// The owner at `at`: the genesis owner, or the nominee of the latest counted
+    /// acceptance among its ancestors (acceptances follow one another: concurrent
+    /// offers void each other, and an acceptance needs its offerer to be the owner).
+    fn owner_at(&mut self, at: Option<usize>) -> MemberId {
+        let ctx = self.ctx;
+        let latest = self.latest(&ctx.ix.accepts, at);
+        latest
+            .iter()
+            .filter_map(|&c| self.nominee_of(c).map(|n| (ctx.records[c].id, n)))
+            .min()
+            .map_or(ctx.owner, |(_, n)| n)
+    }
+
     /// X's role at `at`: the lowest set by the latest counted role records.
     fn role_at(&mut self, x: &MemberId, at: Option<usize>) -> Option<Role> {
-        if *x == self.ctx.owner {
+        if *x == self.owner_at(at) {
             return Some(Role::Owner);
         }
         if !self.member_at(x, at) {
@@ -465,7 +524,7 @@ impl<'a> Judge<'a> {
         let list = self.ctx.ix.roles.get(x)?;
         self.latest(list, at)
             .into_iter()
-            .filter_map(|c| self.role_of_record(c))
+            .filter_map(|c| self.role_of_record(c, x))
             .reduce(lower)
     }
 
@@ -611,15 +670,66 @@ impl<'a> Judge<'a> {
             if ctx.dag.concurrent(c, i)
                 && self.outranks_target(c)
                 && self.counted(c).is_some()
-                && let Some(r) = self.role_of_record(c)
+                && let Some(r) = self.role_of_record(c, &x)
             {
                 role = lower(role, r);
+            }
+        }
+        // An owner whose offer was accepted concurrently: the acceptance counts, and
+        // the old owner's concurrent records are judged as an admin's.
+        if role == Role::Owner {
+            for &a in &ctx.ix.accepts {
+                if ctx.dag.concurrent(a, i)
+                    && self.offer_of(a).is_some_and(|(_, old, _)| old == x)
+                    && self.counted(a).is_some()
+                {
+                    role = Role::Admin;
+                }
             }
         }
         if role != before {
             self.check_body(i, x, role)?;
         }
         Ok(role)
+    }
+
+    /// An acceptance by `x`: a counted offer to `x` among its ancestors, made by the
+    /// owner there; not withdrawn, not accepted before; and no record by the old owner
+    /// concurrent with it removes or demotes `x` or withdraws the offer (judged on
+    /// those records' existence: no circle).
+    fn check_acceptance(&mut self, i: usize, x: MemberId) -> Result<(), &'static str> {
+        let ctx = self.ctx;
+        let Some((o, old, nominee)) = self.offer_of(i) else {
+            return Err("acceptance of an unknown offer");
+        };
+        if nominee != x || !ctx.dag.is_ancestor(o, i) {
+            return Err("acceptance of an offer not made to its author");
+        }
+        if self.counted(o).is_none() || self.owner_at(Some(i)) != old {
+            return Err("acceptance of an offer that does not stand");
+        }
+        for &c in ctx.ix.accepts.iter().chain(&ctx.ix.withdrawals) {
+            if c != i
+                && self.offer_of(c).is_some_and(|(oc, _, _)| oc == o)
+                && (ctx.dag.is_ancestor(c, i) || ctx.dag.concurrent(c, i))
+            {
+                return Err("the offer was withdrawn or accepted already");
+            }
+        }
+        for (j, r) in ctx.records.iter().enumerate() {
+            if r.record.author != old || !ctx.dag.concurrent(j, i) {
+                continue;
+            }
+            let voids = match &r.record.body {
+                RecordBody::RemoveMember { member } => *member == x,
+                RecordBody::ChangeRole { member, role, .. } => *member == x && *role != Role::Admin,
+                _ => false,
+            };
+            if voids {
+                return Err("the old owner removed or demoted the nominee concurrently");
+            }
+        }
+        Ok(())
     }
 
     /// Whether the author of a record about a member (a removal, role or key change)
@@ -661,9 +771,6 @@ impl<'a> Judge<'a> {
                 if rank(a.role) >= mine {
                     return Err("adding someone needs a strictly higher rank than their role");
                 }
-                if a.member == ctx.owner {
-                    return Err("member id already used");
-                }
                 let list = ctx.ix.adds.get(&a.member).map_or(&[][..], Vec::as_slice);
                 if list.iter().any(|&c| ctx.dag.is_ancestor(c, i)) {
                     return Err("member id already used");
@@ -676,7 +783,7 @@ impl<'a> Judge<'a> {
                 }
             }
             RecordBody::RemoveMember { member } => {
-                if *member == ctx.owner {
+                if *member == self.owner_at(at) {
                     return Err("the owner cannot be removed");
                 }
                 let target = self.role_at(member, at).ok_or("no such current member")?;
@@ -687,7 +794,7 @@ impl<'a> Judge<'a> {
             RecordBody::ChangeRole {
                 member, role: new, ..
             } => {
-                if *member == ctx.owner {
+                if *member == self.owner_at(at) {
                     return Err("the owner's role cannot change");
                 }
                 let target = self.role_at(member, at).ok_or("no such current member")?;
@@ -774,6 +881,27 @@ impl<'a> Judge<'a> {
                 }
             }
             RecordBody::Event(_) => {}
+            RecordBody::OfferOwnership { member } => {
+                if role != Role::Owner {
+                    return Err("only the owner offers ownership");
+                }
+                if self.role_at(member, at) != Some(Role::Admin) {
+                    return Err("ownership goes to a current admin");
+                }
+                // Judged on existence, so that no verdict depends on another's.
+                if ctx.ix.offers.iter().any(|&o| ctx.dag.concurrent(o, i)) {
+                    return Err("concurrent ownership offers void each other");
+                }
+            }
+            RecordBody::AcceptOwnership { .. } => self.check_acceptance(i, x)?,
+            RecordBody::WithdrawOwnership { .. } => {
+                let Some((_, old, _)) = self.offer_of(i) else {
+                    return Err("withdrawal of an unknown offer");
+                };
+                if old != x || role != Role::Owner {
+                    return Err("only the owner who offered withdraws");
+                }
+            }
             RecordBody::EntryRevision(rev) => {
                 let e = rev.entry;
                 match rev.prev {
@@ -894,7 +1022,7 @@ impl<'a> Judge<'a> {
             let active = self.member_at(x, None);
             let role = self
                 .role_at(x, None)
-                .or_else(|| self.role_of_record(first))
+                .or_else(|| self.role_of_record(first, x))
                 .unwrap_or(Role::Member);
             let current = self.key_at(x, None);
             let keys = current
@@ -1072,6 +1200,7 @@ impl<'a> Judge<'a> {
             sig: Vec::new(),
             signer: std::mem::take(&mut self.signer),
             cycles: 0,
+            owner: self.owner_at(None),
         }
     }
 }

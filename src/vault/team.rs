@@ -173,6 +173,9 @@ impl Vault {
         if m.role == Role::Owner {
             return Err(VaultError::Denied("the owner's role cannot change"));
         }
+        if role == Role::Owner {
+            return self.offer_ownership(identity, name).map(|_| ());
+        }
         if !self.outranks(&me, m.role) || !self.outranks(&me, role) {
             return Err(VaultError::Denied(
                 "only the owner promotes or demotes admins",
@@ -200,6 +203,67 @@ impl Vault {
         if !role.is_admin() {
             let rotation = self.new_group_key(ADMINS_GROUP, &BTreeSet::new())?;
             self.append(identity, vec![RecordBody::RotateGroupKey(rotation)])?;
+        }
+        Ok(())
+    }
+
+    /// Offer ownership to an admin (`member role NAME owner`): they become the owner
+    /// when they accept, and this owner an admin.
+    pub fn offer_ownership(
+        &mut self,
+        identity: &dyn Keyholder,
+        name: &str,
+    ) -> Result<format::RecordId, VaultError> {
+        let me = self.member_for(identity)?.clone();
+        if me.role != Role::Owner {
+            return Err(VaultError::Denied("only the owner offers ownership"));
+        }
+        let m = self.member_named(name)?.clone();
+        if m.role != Role::Admin {
+            return Err(VaultError::Denied(
+                "ownership goes to an admin: make them an admin first",
+            ));
+        }
+        let ids = self.append(identity, vec![RecordBody::OfferOwnership { member: m.id }])?;
+        Ok(ids[0])
+    }
+
+    /// The standing ownership offer to `member`, if any: counted, not withdrawn or
+    /// accepted, made by the current owner.
+    pub fn ownership_offer_to(&self, member: &MemberId) -> Option<format::RecordId> {
+        let records = self.records();
+        let settled: BTreeSet<format::RecordId> = records
+            .iter()
+            .filter_map(|r| match &r.record.body {
+                RecordBody::AcceptOwnership { offer } | RecordBody::WithdrawOwnership { offer } => {
+                    Some(*offer)
+                }
+                _ => None,
+            })
+            .collect();
+        records
+            .iter()
+            .rev()
+            .find(|r| {
+                matches!(&r.record.body, RecordBody::OfferOwnership { member: m } if m == member)
+                    && r.record.author == self.owner
+                    && self.counts(&r.id)
+                    && !settled.contains(&r.id)
+            })
+            .map(|r| r.id)
+    }
+
+    /// Accept the ownership offered to this identity.
+    pub fn accept_ownership(&mut self, identity: &dyn Keyholder) -> Result<(), VaultError> {
+        let me = self.member_for(identity)?.id;
+        let offer = self
+            .ownership_offer_to(&me)
+            .ok_or(VaultError::Denied("no ownership offer to you stands"))?;
+        let ids = self.append(identity, vec![RecordBody::AcceptOwnership { offer }])?;
+        if !self.counts(&ids[0]) || self.owner != me {
+            return Err(VaultError::Denied(
+                "the acceptance does not count (the offer was withdrawn or you were demoted)",
+            ));
         }
         Ok(())
     }
