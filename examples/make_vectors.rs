@@ -333,13 +333,13 @@ fn main() -> anyhow::Result<()> {
     expect_format(&v, FormatError::TrailingBytes)?;
     write(&out, "fail_record_trailing.vault", &v)?;
 
-    // The last record's body variant replaced by an unknown one (12), re-signed.
+    // The last record's body variant replaced by an unknown one (15), re-signed.
     let mut f = file.clone();
     let last = &mut f.records[6];
     let body_at = 1 + 32 + 16 + varint_len(&last.bytes[1 + 32 + 16..]);
     ensure!(last.bytes[body_at] == 9, "entry revision variant");
     let mut bytes = last.bytes.clone();
-    bytes[body_at] = 12;
+    bytes[body_at] = 15;
     resign_raw(last, bytes, &alice);
     let v = f.encode();
     expect_format(&v, FormatError::Malformed("record"))?;

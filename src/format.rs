@@ -1655,6 +1655,15 @@ mod tests {
                 member: MemberId([2; 16]),
                 entries: vec![EntryId([10; 16]), EntryId([18; 16])],
             },
+            RecordBody::OfferOwnership {
+                member: MemberId([2; 16]),
+            },
+            RecordBody::AcceptOwnership {
+                offer: RecordId([19; 32]),
+            },
+            RecordBody::WithdrawOwnership {
+                offer: RecordId([19; 32]),
+            },
         ];
         bodies
             .into_iter()
@@ -1766,7 +1775,7 @@ mod tests {
         let samples = sample_records();
         let mut cases = Vec::new();
         // Unknown body variant.
-        cases.push(remove_member(&[5], &[12]));
+        cases.push(remove_member(&[5], &[15]));
         // Unknown role (AddMember's role byte follows member, name and keys).
         let add = encoded(&samples[2]);
         let role_at = add.len() - 2;

@@ -18,6 +18,7 @@ use crate::format::{
 };
 use crate::identity::{Keyholder, KeyholderError};
 
+mod adopt;
 #[cfg(test)]
 mod attacks;
 mod history;

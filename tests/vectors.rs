@@ -20,11 +20,11 @@ use amanat::identity::{self, Identity, IdentityError};
 use amanat::vault::{Vault, VaultError};
 
 /// Pinned: the golden identity's `amanat1…` public key.
-const PUBLIC_KEY: &str = "amanat14md86rvcykcf8t7fcf5ct270qc7ua5kuvgsxzq5wmnd9wflxgfq5c7qcu7wkl9zp06v8wxk365rnv0wdpszv0fdasaqadzfphtw77vs4wua0g";
+const PUBLIC_KEY: &str = "amanat1ts3zyt20m20pmral7gpp2y3sv7pjmf6t05zc3y4nsurym92ez57vkycge7lc5rzw38sfz5ndp5ypc548txx3a0y4u62aj0t40cvyreqyqs27j";
 /// Pinned: the golden identity's fingerprint.
-const FINGERPRINT: &str = "C3F5-F96A-57E3-FEB7-6195-E613-FC1F-ED83";
+const FINGERPRINT: &str = "0F1E-34C1-03F1-1605-C057-96DB-866F-7C8B";
 /// Pinned: the golden vault's id (the genesis record's hash).
-const VAULT_ID: &str = "c075800925f56b4c114b87a732c4ff2afc71cd2bfbe96ae61d61883825a9694a";
+const VAULT_ID: &str = "62f725ea2774eb54b003400f9c065b8f4ae8c0041477fac592d3ac262714e2d7";
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")

@@ -71,6 +71,12 @@ pub enum Command {
     /// Check every record, signature and authority rule (exit 6 on failure)
     #[command(after_help = "Example:\n  amanat verify && echo intact")]
     Verify,
+    /// Owner: re-issue the changes of records void only because they were concurrent
+    /// with a removal, demotion, key replacement or hand-over (`verify` lists them)
+    #[command(
+        after_help = "Example:\n  amanat verify            # lists 'ignored  ID  concurrent with …'\n  amanat adopt 3f2a9c01"
+    )]
+    Adopt(team::AdoptArgs),
     /// Add an entry
     #[command(after_help = "Examples:\n  \
         printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
@@ -245,6 +251,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Init(a) => vault::init(&paths, a),
         Command::Info(a) => vault::info(&paths, a),
         Command::Verify => vault::verify(&paths),
+        Command::Adopt(a) => team::adopt(&paths, a),
         Command::Add(a) => entry::add(&paths, a),
         Command::Edit(a) => entry::edit(&paths, a),
         Command::Rm(a) => entry::rm(&paths, a),

@@ -87,6 +87,14 @@ pub struct RoleArgs {
     pub role: RoleArg,
 }
 
+/// `adopt` arguments.
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Ids of void records (full hex, or a unique prefix as `verify` prints them)
+    #[arg(required = true, value_name = "RECORD-ID")]
+    pub records: Vec<String>,
+}
+
 /// `join` arguments.
 #[derive(Debug, Args)]
 pub struct JoinArgs {
@@ -332,6 +340,49 @@ pub fn member_role(paths: &Paths, args: RoleArgs) -> anyhow::Result<()> {
         );
     } else {
         outln!("{} is now {}", sanitize(&args.name), role.as_str());
+    }
+    Ok(())
+}
+
+/// `adopt`.
+pub fn adopt(paths: &Paths, args: AdoptArgs) -> anyhow::Result<()> {
+    let identity = unlock(paths)?;
+    let (_, done) = paths
+        .store()
+        .update(|vault| -> anyhow::Result<Vec<String>> {
+            let mut done = Vec::new();
+            for wanted in &args.records {
+                let wanted = wanted.to_ascii_lowercase();
+                let matches: Vec<amanat::format::RecordId> = vault
+                    .adoptable()
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| id.to_hex().starts_with(&wanted))
+                    .collect();
+                let id = match matches.as_slice() {
+                    [id] => *id,
+                    [] => {
+                        return fail(
+                            Exit::NotFound,
+                            format!("no adoptable record '{}'", sanitize(&wanted)),
+                            "run 'amanat verify': it lists the void records and why",
+                        );
+                    }
+                    _ => {
+                        return fail(
+                            Exit::Usage,
+                            format!("record id prefix '{}' is ambiguous", sanitize(&wanted)),
+                            "give more of the id",
+                        );
+                    }
+                };
+                let what = vault.adopt(&identity, &id)?;
+                done.push(format!("adopted {}: {}", id.short(), sanitize(&what)));
+            }
+            Ok(done)
+        })?;
+    for line in done {
+        outln!("{line}");
     }
     Ok(())
 }

@@ -766,3 +766,50 @@ fn an_old_owners_late_withdrawal_cannot_undo_a_counted_hand_over() {
         Err(StoreError::HandOverUndone { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------------------
+// What the rule costs: an admin's change concurrent with their demotion is void, and the
+// owner adopts it.
+
+#[test]
+fn the_owner_adopts_an_admins_change_voided_by_a_concurrent_demotion() {
+    let Team {
+        mut v,
+        alice,
+        bob,
+        carol,
+        ..
+    } = team();
+    let base = v.clone();
+    let mut bobs = base.clone();
+    bobs.revoke_member(&bob, "carol", &mut |_, _| {}).unwrap();
+    v.change_role(&alice, "bob", Role::Member).unwrap();
+    let mut m = with(&v, bobs.records().to_vec());
+    assert!(m.member_named("carol").is_ok(), "bob's removal is void");
+    let adoptable = m.adoptable();
+    let removal = adoptable
+        .iter()
+        .find(|(id, _)| {
+            matches!(
+                m.records()
+                    .iter()
+                    .find(|r| r.id == *id)
+                    .map(|r| &r.record.body),
+                Some(RecordBody::RemoveMember { .. })
+            )
+        })
+        .map(|(id, reason)| (*id, *reason))
+        .unwrap();
+    assert!(removal.1.contains("demotion"), "{}", removal.1);
+    // Only the owner adopts.
+    assert!(m.adopt(&bob, &removal.0).is_err());
+    let what = m.adopt(&alice, &removal.0).unwrap();
+    assert!(what.contains("carol"));
+    assert!(m.member_named("carol").is_err());
+    // The re-done revocation re-keyed what carol could read.
+    assert!(m.session(&carol).is_err());
+    assert!(m.readable_by(&id_of(&m, "carol")).is_empty());
+    // A counted record cannot be adopted.
+    let head = m.heads()[0];
+    assert!(m.adopt(&alice, &head).is_err());
+}

@@ -49,6 +49,13 @@ pub fn entry_bound_to(entry: &EntryId, author: &MemberId) -> bool {
     entry.0[8..] == author.0[..8]
 }
 
+/// Whether a void record was voided only by a concurrent record (its author's
+/// removal, demotion, key replacement, a hand-over, or the loss of a write right): what
+/// `adopt` may re-issue.
+pub fn voided_by_concurrency(reason: &str) -> bool {
+    reason.starts_with("concurrent with")
+}
+
 /// Why a record whose signature fails does not count (damage, not a rule broken).
 pub const BAD_SIGNATURE: &str = "signature does not verify under the author's key at its parents";
 
@@ -688,7 +695,8 @@ impl<'a> Judge<'a> {
             }
         }
         if role != before {
-            self.check_body(i, x, role)?;
+            self.check_body(i, x, role)
+                .map_err(|_| "concurrent with its author's demotion (or an ownership hand-over)")?;
         }
         Ok(role)
     }

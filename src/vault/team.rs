@@ -105,7 +105,7 @@ impl Vault {
     }
 
     /// A new key for `group`, wrapped to `members` and every current admin.
-    fn new_group_key(
+    pub(super) fn new_group_key(
         &self,
         group: GroupId,
         members: &BTreeSet<MemberId>,
