@@ -302,7 +302,7 @@ impl VaultStore {
         for line in text.lines().map(str::trim) {
             if let Some(id) = line.strip_prefix("skip ") {
                 damaged.extend(RecordId::from_hex(id.trim()));
-            } else if !line.starts_with("accepted ") {
+            } else if !line.contains(' ') {
                 heads.extend(RecordId::from_hex(line));
             }
         }
@@ -341,8 +341,15 @@ impl VaultStore {
     /// Read, check the pins and verify the records not verified before, without
     /// pinning.
     pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
-        let vault = self.read()?;
+        let mut vault = self.read()?;
         let (status, _) = self.check_pins(&vault)?;
+        let counted: Vec<RecordId> = fs::read_to_string(self.pin_file(&vault.id()))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("counted "))
+            .filter_map(|id| RecordId::from_hex(id.trim()))
+            .collect();
+        vault.note_pinned_counted(&counted);
         Ok((vault, status))
     }
 
@@ -438,7 +445,7 @@ impl VaultStore {
         for line in text
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("skip ") && !l.starts_with("accepted "))
+            .filter(|l| !l.is_empty() && !l.contains(' '))
         {
             match RecordId::from_hex(line).filter(|id| vault.contains(id)) {
                 Some(id) => pinned.push(id),
@@ -474,15 +481,16 @@ impl VaultStore {
         for id in vault.counted_acceptances() {
             heads.push_str(&format!("accepted {}\n", id.to_hex()));
         }
+        for id in vault.counted_roster() {
+            heads.push_str(&format!("counted {}\n", id.to_hex()));
+        }
         let current = fs::read_to_string(&pin_file).unwrap_or_default();
         // Replace the pins only with a vault that holds every currently pinned record:
         // another process may have pinned newer heads since this one checked, and a
         // pin must never move back.
         let contains_current = current
             .lines()
-            .filter(|l| {
-                !l.trim().is_empty() && !l.starts_with("skip ") && !l.starts_with("accepted ")
-            })
+            .filter(|l| !l.trim().is_empty() && !l.trim().contains(' '))
             .all(|l| RecordId::from_hex(l.trim()).is_some_and(|id| vault.contains(&id)));
         if contains_current && current != heads {
             write_atomic(&pin_file, heads.as_bytes())?;

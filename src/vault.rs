@@ -149,6 +149,8 @@ pub struct Ignored {
     pub record: RecordId,
     /// Why.
     pub reason: &'static str,
+    /// For a record void because of a concurrent record: that record.
+    pub cause: Option<RecordId>,
 }
 
 /// The resolved vault.
@@ -173,6 +175,9 @@ pub struct Vault {
     dag: crate::dag::Ancestry,
     /// Whether some signatures were taken as verified before (pinned).
     trusted_any: bool,
+    /// Records this machine counted when it last pinned the vault that no longer
+    /// count (set by `store` on load).
+    voided_here: Vec<RecordId>,
     /// What the signature check found for each record.
     sig: Vec<resolve::Sig>,
     /// The key each counted record was (or, if trusted, is to be) verified under.
@@ -390,6 +395,7 @@ impl Vault {
             ignored: r.ignored,
             dag: r.dag,
             trusted_any: r.sig.contains(&resolve::Sig::Trusted),
+            voided_here: Vec::new(),
             sig: r.sig,
             signer: r.signer,
             file,
@@ -509,6 +515,49 @@ impl Vault {
             .collect();
         kept.sort();
         (heads, kept)
+    }
+
+    /// Roster records that count (what this machine pins, to name a record that a
+    /// later merge voids).
+    pub fn counted_roster(&self) -> Vec<RecordId> {
+        self.file
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                r.record.body.is_roster()
+                    && !matches!(r.record.body, RecordBody::Genesis(_))
+                    && self.counted_role(*i).is_some()
+            })
+            .map(|(_, r)| r.id)
+            .collect()
+    }
+
+    /// Records this machine had counted (at its last pin) that now do not: each with
+    /// why, and the record that caused it.
+    pub fn voided_here(&self) -> Vec<&Ignored> {
+        self.ignored
+            .iter()
+            .filter(|i| self.voided_here.contains(&i.record))
+            .collect()
+    }
+
+    /// Whether this machine had verified a record before (an ancestor of its pins):
+    /// warnings about it were shown then.
+    pub fn seen_here(&self, id: &RecordId) -> bool {
+        self.index
+            .get(id)
+            .and_then(|&i| self.sig.get(i))
+            .is_some_and(|s| *s == resolve::Sig::Trusted)
+    }
+
+    /// Set by the store: pinned-as-counted records of this vault.
+    pub fn note_pinned_counted(&mut self, pinned: &[RecordId]) {
+        self.voided_here = pinned
+            .iter()
+            .filter(|id| self.contains(id) && !self.counts(id))
+            .copied()
+            .collect();
     }
 
     /// The counted ownership acceptances (this machine keeps them: a hand-over it

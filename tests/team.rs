@@ -662,3 +662,102 @@ fn member_add_with_a_wrong_fingerprint_exits_6() {
     invite(&alice, "bob", &key, &spoken, &[]);
     assert_eq!(member_names(&alice), ["alice", "bob"]);
 }
+
+/// The union of two copies of a vault file, written to `into` (what `merge` will do).
+fn merge_into(into: &std::path::Path, other: &std::path::Path) {
+    use amanat::format::VaultFile;
+    let mut a = VaultFile::decode(&fs::read(into).unwrap()).unwrap();
+    let b = VaultFile::decode(&fs::read(other).unwrap()).unwrap();
+    let have: std::collections::HashSet<_> = a.records.iter().map(|r| r.id).collect();
+    let new: Vec<_> = b
+        .records
+        .into_iter()
+        .filter(|r| !have.contains(&r.id))
+        .collect();
+    a.append(new);
+    fs::write(into, a.encode()).unwrap();
+}
+
+/// An admin's removal made offline, concurrent with the owner demoting that admin, is
+/// void (the rule's cost): every command names it and how to redo it, `verify` lists
+/// it, and the owner's `adopt` re-does the revocation. Then ownership moves by offer
+/// and acceptance.
+#[test]
+fn adopt_and_ownership_hand_over_end_to_end() {
+    let (alice, bob, carol) = team();
+    alice.add("ops/db", "db-pass", &["--share-with", "@devops"]);
+    alice.run(&["member", "role", "bob", "admin"]).success();
+    // bob works on his own copy, offline, and removes carol.
+    let copy = bob.env.path("offline.amanat");
+    fs::copy(&alice.vault, &copy).unwrap();
+    let bob_offline = Person {
+        env: bob.env,
+        vault: copy.clone(),
+    };
+    bob_offline.run(&["member", "rm", "carol"]).success();
+    // Meanwhile alice demotes bob; then the copies meet.
+    alice.run(&["member", "role", "bob", "member"]).success();
+    merge_into(&alice.vault, &copy);
+    let out = alice.run(&["member", "ls"]).success();
+    assert!(out.stdout.contains("carol"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("concurrent with its author's demotion")
+            && out.stderr.contains("amanat adopt"),
+        "{}",
+        out.stderr
+    );
+    let out = alice.run(&["verify"]).code(6);
+    let void: Vec<String> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("ignored\t") && l.contains("demotion"))
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert!(!void.is_empty(), "{}", out.stdout);
+    // Only the owner adopts; the removal is re-done, re-keying included.
+    let bob = Person {
+        env: bob_offline.env,
+        vault: alice.vault.clone(),
+    };
+    let removal = void
+        .iter()
+        .find(|id| {
+            let out = alice.run(&["adopt", &id[..12]]);
+            out.code == 0 && out.stdout.contains("removed carol")
+        })
+        .cloned();
+    assert!(removal.is_some(), "no adoptable removal among {void:?}");
+    assert!(!member_names(&alice).contains(&"carol".to_string()));
+    carol.run(&["get", "ops/db"]).code(5);
+    // Ownership: offered to an admin, moved when they accept.
+    alice.run(&["member", "role", "bob", "admin"]).success();
+    let out = alice.run(&["member", "role", "bob", "owner"]).success();
+    assert!(
+        out.stdout.contains("offered ownership to bob"),
+        "{}",
+        out.stdout
+    );
+    let out = bob.run(&["member", "accept-ownership"]).success();
+    assert!(
+        out.stdout.contains("you are now the owner"),
+        "{}",
+        out.stdout
+    );
+    let members = alice.run(&["member", "ls", "--json"]).success().json();
+    let role = |name: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()["role"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(role("bob"), "owner");
+    assert_eq!(role("alice"), "admin");
+    // The old owner no longer touches admins.
+    let out = alice.run(&["member", "rm", "bob"]);
+    assert_ne!(out.code, 0);
+}

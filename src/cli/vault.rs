@@ -36,9 +36,33 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
 }
 
 fn warn_ignored(vault: &Vault) {
-    for i in vault.ignored() {
+    for i in vault.voided_here() {
+        let cause = i
+            .cause
+            .map(|c| format!(", because of record {}", c.short()))
+            .unwrap_or_default();
         eprintln!(
-            "warning: ignoring record {} ({}); run 'amanat verify'",
+            "warning: record {} counted here before and is now void ({}{cause}); the owner can redo it with 'amanat adopt {}'",
+            i.record.short(),
+            i.reason,
+            i.record.short()
+        );
+    }
+    for i in vault.ignored() {
+        // Each void record is named once, when it arrives (`verify` lists them all).
+        if vault.voided_here().iter().any(|v| v.record == i.record) || vault.seen_here(&i.record) {
+            continue;
+        }
+        let redo = if i.reason.starts_with("concurrent with") {
+            format!(
+                "; the owner can redo it with 'amanat adopt {}'",
+                i.record.short()
+            )
+        } else {
+            "; run 'amanat verify'".to_string()
+        };
+        eprintln!(
+            "warning: ignoring record {} ({}){redo}",
             i.record.short(),
             i.reason
         );
@@ -128,6 +152,16 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
     if !report.ignored.is_empty() {
         for i in &report.ignored {
             outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);
+        }
+        let adoptable = report
+            .ignored
+            .iter()
+            .filter(|i| i.reason.starts_with("concurrent with"))
+            .count();
+        if adoptable > 0 {
+            eprintln!(
+                "note: {adoptable} record(s) are void only because they were concurrent with a removal, demotion, key replacement or hand-over; the owner can redo them with 'amanat adopt RECORD-ID'"
+            );
         }
         let damaged = report
             .ignored

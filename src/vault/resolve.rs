@@ -232,6 +232,8 @@ struct Judge<'a> {
     /// Zero by the induction in docs/format.md; the property test asserts it.
     cycles: usize,
     stack: Vec<usize>,
+    /// For a record voided by a concurrent one: that record.
+    cause: Vec<Option<usize>>,
 }
 
 /// Resolve `records` (canonical order: parents first; record 0 the genesis). `known`
@@ -286,6 +288,7 @@ pub(super) fn resolve(
         signer: vec![None; records.len()],
         cycles: 0,
         stack: Vec::new(),
+        cause: vec![None; records.len()],
     };
     judge.signer[0] = Some(g.owner_keys.signing);
     judge.state[0] = State::Counted(Role::Owner);
@@ -651,6 +654,7 @@ impl<'a> Judge<'a> {
         // those against X's records would make verdicts depend on each other.)
         for &d in ctx.ix.removals.get(&x).into_iter().flatten() {
             if ctx.dag.concurrent(d, i) && self.outranks_target(d) && self.counted(d).is_some() {
+                self.cause[i] = Some(d);
                 return Err("concurrent with its author's removal (back-dated or not yet seen)");
             }
         }
@@ -665,6 +669,7 @@ impl<'a> Judge<'a> {
                 continue;
             }
             let Some(by) = self.counted(k) else { continue };
+            self.cause[i] = Some(k);
             if !own_key_change {
                 return Err("concurrent with a replacement of the key that signed it");
             }
@@ -679,6 +684,9 @@ impl<'a> Judge<'a> {
                 && self.counted(c).is_some()
                 && let Some(r) = self.role_of_record(c, &x)
             {
+                if rank(r) < rank(role) {
+                    self.cause[i] = Some(c);
+                }
                 role = lower(role, r);
             }
         }
@@ -690,6 +698,7 @@ impl<'a> Judge<'a> {
                     && self.offer_of(a).is_some_and(|(_, old, _)| old == x)
                     && self.counted(a).is_some()
                 {
+                    self.cause[i] = Some(a);
                     role = Role::Admin;
                 }
             }
@@ -982,7 +991,11 @@ impl<'a> Judge<'a> {
         for &c in ctx.ix.revisions.get(e).into_iter().flatten() {
             if ctx.dag.concurrent(c, i) && self.counts_as_admin(c) {
                 let theirs = writers_of(&ctx.records[c]);
+                let before = grants.len();
                 grants.retain(|p| theirs.contains(p));
+                if grants.len() < before {
+                    self.cause[i] = Some(c);
+                }
             }
         }
         for &c in ctx.ix.group_removes_of.get(&x).into_iter().flatten() {
@@ -992,6 +1005,9 @@ impl<'a> Judge<'a> {
                 && let RecordBody::RemoveGroupMember { group, .. } = self.body(c)
             {
                 let g = Principal::Group(*group);
+                if grants.contains(&g) {
+                    self.cause[i] = Some(c);
+                }
                 grants.retain(|p| *p != g);
             }
         }
@@ -1182,9 +1198,13 @@ impl<'a> Judge<'a> {
                 State::Counted(r) => role.push(Some(*r)),
                 State::Void(reason) => {
                     role.push(None);
+                    let cause = self.cause[i]
+                        .filter(|_| voided_by_concurrency(reason))
+                        .map(|c| ctx.records[c].id);
                     ignored.push(Ignored {
                         record: ctx.records[i].id,
                         reason,
+                        cause,
                     });
                 }
                 State::Unknown | State::Busy => {
@@ -1192,6 +1212,7 @@ impl<'a> Judge<'a> {
                     ignored.push(Ignored {
                         record: ctx.records[i].id,
                         reason: "not resolved",
+                        cause: None,
                     });
                 }
             }
