@@ -1,11 +1,12 @@
-//! The vault: replaying the signed record DAG into a roster and entries, opening
+//! The vault: resolving the signed record DAG into a roster and entries, opening
 //! entries for a member, and making new signed records.
 //!
-//! State is derived only by replaying verified records in canonical order
-//! (docs/format.md, "Replay"). Roster records are always signature-checked; an entry
-//! revision's signature is checked when it is opened, and every signature by
-//! [`Vault::verify`]. Listing and finding decrypt paths, authenticated by the AEAD
-//! under keys only readers hold. This module does no I/O: `store` reads and writes.
+//! State is a function of the record set, resolved by `resolve` (docs/format.md,
+//! "Resolution (replay)"): every record's signature is checked once (records this
+//! machine pinned before are trusted, and a pinned revision is checked again before
+//! its value is handed out), and only records that count shape the state. Listing and
+//! finding decrypt paths, authenticated by the AEAD under keys only readers hold. This
+//! module does no I/O: `store` reads and writes.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
