@@ -1366,6 +1366,7 @@ mod tests {
             author: MemberId([0; 16]),
             payload,
             heads: 1,
+            shadowed: Vec::new(),
         }
     }
 
