@@ -1393,6 +1393,7 @@ mod tests {
             author: MemberId([0; 16]),
             payload,
             heads: 1,
+            shadowed: Vec::new(),
         }
     }
 

@@ -23,10 +23,12 @@ mod adopt;
 #[cfg(test)]
 mod attacks;
 mod history;
+mod path_choice;
 #[cfg(test)]
 mod proptest_resolve;
 mod resolve;
 mod team;
+pub use path_choice::{Candidate, PathChoice, choose_at_path};
 pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
 pub use team::{Access, RotateAtSource, WrapFinding, check_name};
 
@@ -46,12 +48,13 @@ pub enum VaultError {
     /// No entry at this path.
     #[error("no entry '{0}'")]
     NotFound(String),
-    /// Two entries at one path (concurrent creation).
+    /// Two entries at one path (concurrent creation, or a path taken by someone who
+    /// cannot see it) and none to prefer (`vault::choose_at_path`).
     #[error("ambiguous path '{path}': entries {ids} share it")]
     Ambiguous {
         /// The path.
         path: String,
-        /// The entry ids, comma-separated.
+        /// The short entry ids with their creators' names, `id (name)`, comma-separated.
         ids: String,
     },
     /// An entry already exists at this path.
@@ -198,6 +201,9 @@ pub struct OpenEntry {
     pub payload: EntryPayload,
     /// How many heads the entry has (more than one: concurrent edits to resolve).
     pub heads: usize,
+    /// Other entries at the same path that [`Session::open`] passed over for this one
+    /// (`vault::choose_at_path`), with their creators: callers warn. Empty otherwise.
+    pub shadowed: Vec<(EntryId, MemberId)>,
 }
 
 /// Summary of [`Vault::verify`].
@@ -1207,6 +1213,7 @@ impl Session<'_> {
                 author: stored.record.author,
                 payload,
                 heads,
+                shadowed: Vec::new(),
             })
         })?;
         let mut entries = walk.kept;
@@ -1243,6 +1250,7 @@ impl Session<'_> {
                 author: stored.record.author,
                 payload,
                 heads,
+                shadowed: Vec::new(),
             })
         })?;
         let mut found = walk.kept;
@@ -1395,7 +1403,9 @@ impl Session<'_> {
         }
     }
 
-    /// Open the entry at `path`, verifying its current revision's signature.
+    /// Open the entry at `path`, verifying its current revision's signature. Of several
+    /// entries at `path`, the one created by an admin or by me when only one is, with
+    /// the others in `shadowed` (`vault::choose_at_path`); else [`VaultError::Ambiguous`].
     pub fn open(&self, path: &str) -> Result<OpenEntry, VaultError> {
         let PathMatches { mut found, failed } = self.at_path(path)?;
         match found.len() {
@@ -1406,19 +1416,14 @@ impl Session<'_> {
                 ))
             }
             0 => Err(VaultError::NotFound(path.to_string())),
-            1 => {
-                let e = found.remove(0);
+            _ => {
+                let ids: Vec<EntryId> = found.iter().map(|e| e.id).collect();
+                let (at, shadowed) = self.vault.choose_entry_at(path, &ids, &self.me.id)?;
+                let mut e = found.swap_remove(at);
                 self.check_revision(&e.revision)?;
+                e.shadowed = shadowed;
                 Ok(e)
             }
-            _ => Err(VaultError::Ambiguous {
-                path: path.to_string(),
-                ids: found
-                    .iter()
-                    .map(|e| e.id.short())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
         }
     }
 
@@ -1442,6 +1447,7 @@ impl Session<'_> {
             author: stored.record.author,
             payload,
             heads,
+            shadowed: Vec::new(),
         })
     }
 
@@ -1869,7 +1875,8 @@ mod tests {
         v
     }
 
-    /// Entry ids of the live entries at `path`, shortened and in id order.
+    /// Entry ids of the live entries at `path`, shortened, with their creator (all
+    /// alice's here), in id order.
     fn short_ids_at(v: &Vault, a: &Identity, path: &str) -> String {
         let mut ids: Vec<EntryId> = v
             .session(a)
@@ -1882,7 +1889,7 @@ mod tests {
             .collect();
         ids.sort();
         ids.iter()
-            .map(|id| id.short())
+            .map(|id| format!("{} (alice)", id.short()))
             .collect::<Vec<_>>()
             .join(", ")
     }

@@ -919,22 +919,23 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
         .as_mut()
         .ok_or_else(|| error(ErrorKind::Other, "no vault loaded"))?;
     let found = cache.by_path.get(path).map(Vec::as_slice).unwrap_or(&[]);
-    let i = match found {
-        [] if !cache.failed.is_empty() => {
-            return Err(vault_error(&VaultError::Integrity(
+    if found.is_empty() {
+        return Err(vault_error(&if cache.failed.is_empty() {
+            VaultError::NotFound(path.to_string())
+        } else {
+            VaultError::Integrity(
                 "no readable entry at this path, and some entries fail their integrity checks",
-            )));
-        }
-        [] => return Err(vault_error(&VaultError::NotFound(path.to_string()))),
-        [i] => *i,
-        many => {
-            let ids: Vec<String> = many.iter().map(|&i| cache.entries[i].id.short()).collect();
-            return Err(vault_error(&VaultError::Ambiguous {
-                path: path.to_string(),
-                ids: ids.join(", "),
-            }));
-        }
-    };
+            )
+        }));
+    }
+    // Several entries at the path: the rule of `Session::open`.
+    let ids: Vec<_> = found.iter().map(|&i| cache.entries[i].id).collect();
+    let me = u.member.unwrap_or(MemberId([0; 16]));
+    let (at, shadowed) = cache
+        .vault
+        .choose_entry_at(path, &ids, &me)
+        .map_err(|err| vault_error(&err))?;
+    let i = found[at];
     let e = &cache.entries[i];
     if !cache.verified.contains(&e.revision) {
         // Signature and write right of this revision, as `Session::open` checks them.
@@ -955,6 +956,7 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
         .map(|m| m.name.clone())
         .unwrap_or_default();
     let mut warnings = cache.standing_warnings.clone();
+    warnings.extend(cache.vault.shadow_warning(path, &e.id, &shadowed));
     for problem in cache.wrap_findings.get(&e.id).into_iter().flatten() {
         warnings.push(format!(
             "'{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",

@@ -242,6 +242,9 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
             author: parse_id(&author_id, MemberId::from_hex)?,
             payload,
             heads,
+            // The agent chose among entries at the path by the same rule and put the
+            // shadow warning among `warnings`, printed above.
+            shadowed: Vec::new(),
         },
     )))
 }
@@ -290,6 +293,7 @@ pub fn listing(paths: &Paths) -> anyhow::Result<Option<(Vec<OpenEntry>, anyhow::
             author: MemberId([0; 16]),
             payload,
             heads,
+            shadowed: Vec::new(),
         });
     }
     let outcome = if failed.is_empty() {

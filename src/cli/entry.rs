@@ -101,6 +101,11 @@ pub struct EditArgs {
 pub struct PathArg {
     /// Entry path
     pub path: String,
+    /// Pick the entry with this id (full hex, or a prefix of it that only one entry
+    /// has: the short ids of warnings and errors, or 'ls --json'), when several
+    /// entries share the path
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 /// `mv` arguments.
@@ -146,6 +151,11 @@ pub struct ShowArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
+    /// Pick the entry with this id (full hex, or a prefix of it that only one entry
+    /// has: the short ids of warnings and errors, or 'ls --json'), when several
+    /// entries share the path
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 /// `get` arguments.
@@ -159,6 +169,11 @@ pub struct GetArgs {
     /// Print even when stdout is a terminal
     #[arg(long)]
     pub reveal: bool,
+    /// Pick the entry with this id (full hex, or a prefix of it that only one entry
+    /// has: the short ids of warnings and errors, or 'ls --json'), when several
+    /// entries share the path
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 }
 
 /// `gen` arguments.
@@ -344,6 +359,13 @@ fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principa
         .collect()
 }
 
+/// Warn when `e` was chosen over other entries at its path (`vault::choose_at_path`).
+pub(super) fn warn_shadowed(vault: &Vault, e: &OpenEntry) {
+    if let Some(w) = vault.shadow_warning(&e.payload.path, &e.id, &e.shadowed) {
+        eprintln!("warning: {}", sanitize(&w));
+    }
+}
+
 fn warn_conflict(e: &OpenEntry) {
     if e.heads > 1 {
         eprintln!(
@@ -388,6 +410,7 @@ pub fn edit(paths: &Paths, args: EditArgs) -> anyhow::Result<()> {
     paths.store().update(|vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
         let entry = session.open(&path)?;
+        warn_shadowed(vault, &entry);
         let mut payload = entry.payload.clone();
         let time = now();
         let mut changed = apply(&mut payload, &args.fields, secrets, time)?;
@@ -434,7 +457,11 @@ pub fn rm(paths: &Paths, args: PathArg) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     paths.store().update(|vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
-        let entry = session.open(&args.path)?;
+        let entry = match &args.id {
+            None => session.open(&args.path)?,
+            Some(prefix) => open_by_id(vault, &session, &args.path, prefix)?,
+        };
+        warn_shadowed(vault, &entry);
         let body = session.delete_entry(&entry)?;
         vault.append(&identity, vec![body])?;
         Ok(())
@@ -450,6 +477,7 @@ pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
     paths.store().update(|vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
         let entry = session.open(&args.path)?;
+        warn_shadowed(vault, &entry);
         let mut payload = entry.payload.clone();
         payload.path = args.new_path.clone();
         payload.modified = now();
@@ -596,14 +624,28 @@ pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
 /// The entry at `path` and the name of its revision's author: from the agent when it
 /// is unlocked for these paths, else decrypted here. Warnings go to stderr.
 pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEntry)> {
-    if let Some((author, entry)) = super::agent::entry(paths, path)? {
+    open_at(paths, path, None)
+}
+
+/// [`open`], or with `id` the entry whose id starts with it, which must be at `path`.
+/// The agent has no request by id: with `id` the entry is opened here (the agent still
+/// serves the identity's keys when it is unlocked).
+fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<(String, OpenEntry)> {
+    if id.is_none()
+        && let Some((author, entry)) = super::agent::entry(paths, path)?
+    {
         warn_conflict(&entry);
         return Ok((author, entry));
     }
     let vault = load(paths)?;
     let identity = unlock(paths)?;
-    let entry = vault.session(&identity)?.open(path)?;
+    let session = vault.session(&identity)?;
+    let entry = match id {
+        None => session.open(path)?,
+        Some(prefix) => open_by_id(&vault, &session, path, prefix)?,
+    };
     warn_conflict(&entry);
+    warn_shadowed(&vault, &entry);
     for f in vault.wrap_findings_of(&entry.id) {
         eprintln!(
             "warning: '{}': {}; an admin or writer should re-key it ('amanat edit {}' with any change)",
@@ -620,9 +662,51 @@ pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEnt
     Ok((author, entry))
 }
 
+/// The entry whose id starts with `prefix` (`--id`), which must be at `path`.
+fn open_by_id(
+    vault: &Vault,
+    session: &vault::Session<'_>,
+    path: &str,
+    prefix: &str,
+) -> anyhow::Result<OpenEntry> {
+    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+        return fail(
+            Exit::Usage,
+            format!("--id '{}' is not an entry id", sanitize(prefix)),
+            "give the hex id, or its first digits, from the warning or 'amanat ls --json'",
+        );
+    }
+    let id = match vault.entries_with_id_prefix(prefix).as_slice() {
+        [] => {
+            return fail(
+                Exit::NotFound,
+                format!("no entry with id {prefix}"),
+                format!("see 'amanat ls --json {}'", sanitize(path)),
+            );
+        }
+        [id] => *id,
+        many => {
+            return fail(
+                Exit::Other,
+                format!("{} entries have ids starting with {prefix}", many.len()),
+                "give more digits of the id",
+            );
+        }
+    };
+    let entry = session.open_id(&id)?;
+    if entry.payload.path != path {
+        return fail(
+            Exit::NotFound,
+            format!("entry {} is not at '{}'", id.short(), sanitize(path)),
+            format!("it is at '{}'", sanitize(&entry.payload.path)),
+        );
+    }
+    Ok(entry)
+}
+
 /// `show`.
 pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
-    let (author, e) = open(paths, &args.path)?;
+    let (author, e) = open_at(paths, &args.path, args.id.as_deref())?;
     let p = &e.payload;
     let secret = |s: &SecretString| {
         if args.reveal {
@@ -745,7 +829,7 @@ pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
             "pipe it (amanat get PATH | wl-copy), use 'amanat show', or add --reveal",
         );
     }
-    let (_, e) = open(paths, &args.path)?;
+    let (_, e) = open_at(paths, &args.path, args.id.as_deref())?;
     let value = field_value(&args.path, &e.payload, &args.field)?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;

@@ -175,9 +175,11 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
                 .unwrap_or_default();
             (Exit::NotFound, Some(format!("see 'amanat ls{dir}'")))
         }
-        VaultError::Ambiguous { .. } => (
+        VaultError::Ambiguous { path, .. } => (
             Exit::Other,
-            Some("rename one of them with 'amanat mv'".into()),
+            Some(format!(
+                "pick one by id: 'amanat show {path} --id ID' (get and rm take --id too)"
+            )),
         ),
         VaultError::Exists(_) => (
             Exit::Other,

@@ -88,7 +88,9 @@ pub enum Command {
     )]
     Edit(entry::EditArgs),
     /// Delete an entry (a signed tombstone; history is kept)
-    #[command(after_help = "Example:\n  amanat rm db/prod")]
+    #[command(
+        after_help = "Examples:\n  amanat rm db/prod\n  amanat rm hr/secret --id 3f2a9c01   # one of several entries at the path"
+    )]
     Rm(entry::PathArg),
     /// Rename an entry
     #[command(after_help = "Example:\n  amanat mv web/github web/gh")]
@@ -101,12 +103,12 @@ pub enum Command {
     Find(entry::FindArgs),
     /// Show all fields of an entry, secret fields masked unless --reveal
     #[command(
-        after_help = "Examples:\n  amanat show web/github\n  amanat show web/github --reveal"
+        after_help = "Examples:\n  amanat show web/github\n  amanat show web/github --reveal\n  amanat show hr/secret --id 3f2a9c01   # one of several entries at the path"
     )]
     Show(entry::ShowArgs),
     /// Print one value (default: the password); refuses a terminal unless --reveal
     #[command(
-        after_help = "Examples:\n  amanat get web/github | wl-copy\n  amanat get web/github --field username"
+        after_help = "Examples:\n  amanat get web/github | wl-copy\n  amanat get web/github --field username\n  amanat get hr/secret --id 3f2a9c01   # one of several entries at the path"
     )]
     Get(entry::GetArgs),
     /// Copy a value to the clipboard; cleared after 45 s if unchanged (OSC 52 without a display)

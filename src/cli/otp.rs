@@ -79,7 +79,9 @@ pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
         None => {
             let vault = load(paths)?;
             let identity = unlock(paths)?;
-            vault.session(&identity)?.open(&args.path)?
+            let entry = vault.session(&identity)?.open(&args.path)?;
+            super::entry::warn_shadowed(&vault, &entry);
+            entry
         }
     };
     if entry.heads > 1 {

@@ -303,7 +303,9 @@ fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
         let identity = unlock(paths)?;
         let session = vault.session(&identity)?;
         for path in local {
-            entries.insert(path, session.open(path)?);
+            let entry = session.open(path)?;
+            super::entry::warn_shadowed(&vault, &entry);
+            entries.insert(path, entry);
         }
     }
     for (path, entry) in &entries {

@@ -532,11 +532,20 @@ pub fn group_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Warn when the entry `share` and `unshare` act on at `path` shadows others (they
+/// open it again, by the same rule).
+fn warn_shadowed(vault: &Vault, identity: &dyn id::Keyholder, path: &str) -> anyhow::Result<()> {
+    let entry = vault.session(identity)?.open(path)?;
+    super::entry::warn_shadowed(vault, &entry);
+    Ok(())
+}
+
 /// `share`.
 pub fn share(paths: &Paths, args: ShareArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     paths.store().update(|vault| -> anyhow::Result<()> {
         let p = principal(vault, &args.with)?;
+        warn_shadowed(vault, &identity, &args.path)?;
         vault.share(&identity, &args.path, p, args.write)?;
         Ok(())
     })?;
@@ -554,6 +563,7 @@ pub fn unshare(paths: &Paths, args: UnshareArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     paths.store().update(|vault| -> anyhow::Result<()> {
         let p = principal(vault, &args.from)?;
+        warn_shadowed(vault, &identity, &args.path)?;
         vault.unshare(&identity, &args.path, p)?;
         Ok(())
     })?;
@@ -574,6 +584,7 @@ pub fn access(paths: &Paths, args: AccessArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let session = vault.session(&identity)?;
     let entry = session.open(&args.path)?;
+    super::entry::warn_shadowed(&vault, &entry);
     let rows = session.access(&entry);
     if args.json {
         let items: Vec<_> = rows

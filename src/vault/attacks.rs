@@ -234,6 +234,7 @@ fn finding_2_a_reader_cannot_overwrite_an_entry() {
             author: me,
             payload: EntryPayload::default(),
             heads: 1,
+            shadowed: Vec::new(),
         };
         let rb = forged_revision(
             &with_ra,
