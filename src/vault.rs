@@ -409,6 +409,37 @@ impl Vault {
         })
     }
 
+    /// A canonical digest of the state resolved from `records` taken in the given
+    /// order (which must put parents first): for the fuzz target and tests that check
+    /// that resolution does not depend on the order (issue 9, invariant 1). Not part
+    /// of the stable API.
+    #[doc(hidden)]
+    pub fn resolution_digest(records: &[StoredRecord]) -> Result<String, VaultError> {
+        let index: HashMap<RecordId, usize> =
+            records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let r = resolve::resolve(records, &index, &[])?;
+        let counted: BTreeSet<RecordId> = records
+            .iter()
+            .zip(&r.role)
+            .filter(|(_, role)| role.is_some())
+            .map(|(s, _)| s.id)
+            .collect();
+        let groups: BTreeMap<&GroupId, (&BTreeSet<MemberId>, &RecordId)> = r
+            .groups
+            .iter()
+            .map(|(id, g)| (id, (&g.members, &g.key_id)))
+            .collect();
+        let heads: BTreeMap<&EntryId, BTreeSet<RecordId>> = r
+            .heads
+            .iter()
+            .map(|(e, h)| (e, h.iter().map(|&i| records[i].id).collect()))
+            .collect();
+        Ok(format!(
+            "{:?}",
+            (r.owner, counted, &r.members, groups, heads, r.cycles)
+        ))
+    }
+
     /// Decode and resolve a vault file, trusting the signatures of `verified` records
     /// and their ancestors (what this machine pinned after checking them).
     /// Records in `damaged` are never trusted (their signatures failed before).

@@ -27,6 +27,53 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = vault.verify() {
         panic!("verify failed instead of reporting: {e}");
     }
+    // Invariant 1: the same state whatever the order of the records (parents first).
+    // The file's canonical order takes the smallest ready id first; resolve again
+    // taking the largest first.
+    let records = vault.records();
+    let mut index = std::collections::HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        index.insert(r.id, i);
+    }
+    let mut pending: Vec<usize> = records
+        .iter()
+        .map(|r| {
+            r.record
+                .parents
+                .iter()
+                .filter(|p| index.contains_key(*p))
+                .count()
+        })
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); records.len()];
+    for (i, r) in records.iter().enumerate() {
+        for p in &r.record.parents {
+            if let Some(&pi) = index.get(p) {
+                children[pi].push(i);
+            }
+        }
+    }
+    let mut ready: std::collections::BTreeSet<(amanat::format::RecordId, usize)> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pending[*i] == 0)
+        .map(|(i, r)| (r.id, i))
+        .collect();
+    let mut other = Vec::with_capacity(records.len());
+    while let Some(&(id, i)) = ready.iter().next_back() {
+        ready.remove(&(id, i));
+        other.push(records[i].clone());
+        for &c in &children[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.insert((records[c].id, c));
+            }
+        }
+    }
+    let a = Vault::resolution_digest(records).expect("resolves in canonical order");
+    let b = Vault::resolution_digest(&other).expect("resolves in another order");
+    assert_eq!(a, b, "resolution depends on the order of the records");
+    assert!(a.ends_with(", 0)"), "a dependency cycle between verdicts");
     for n in 0..NAMES.len() as u8 {
         let identity = fixed_identity(n);
         let Ok(session) = vault.session(&identity) else {
