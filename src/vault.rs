@@ -937,36 +937,58 @@ impl GroupReader<'_> {
         let EntryContent::Sealed(sealed) = &rev.content else {
             return Some(Ok(None));
         };
-        for w in &sealed.wraps {
-            let KeyWrap::Group {
-                key_id,
-                nonce,
-                sealed: s,
-            } = w
-            else {
-                continue;
-            };
-            if let Some(gk) = self.keys.get(key_id) {
-                // A key in `keys` was unwrapped from its version in `versions`.
-                let Some(group) = self.versions.get(key_id).map(|v| v.group) else {
-                    return Some(Err(VaultError::Integrity(
-                        "wrap under an unknown group key",
-                    )));
-                };
-                let key =
-                    open_group_wrap(&self.vault_id, gk, &group, key_id, nonce, s, rev, sealed);
-                return Some(key.and_then(|key| {
-                    key.check_commitment(&sealed.commitment)
-                        .map_err(|_| VaultError::Integrity("entry key commitment"))?;
-                    open_payload(&self.vault_id, &key, rev, sealed).map(Some)
-                }));
-            }
-            if holds_group_key_wrap(self.versions, &self.me, key_id) {
-                return None; // a key I hold that did not unwrap
-            }
-        }
-        None
+        // The wrap every reader tries first (`wraps_to_try`): open it here only if it
+        // is a group wrap under a key already unwrapped; anything else is the
+        // session's to decide, on its own thread.
+        let holds = |k: &RecordId| holds_group_key_wrap(self.versions, &self.me, k);
+        let Some(KeyWrap::Group {
+            key_id,
+            nonce,
+            sealed: s,
+        }) = wraps_to_try(sealed, &self.me, holds).first().copied()
+        else {
+            return None;
+        };
+        let gk = self.keys.get(key_id)?;
+        // A key in `keys` was unwrapped from its version in `versions`.
+        let Some(group) = self.versions.get(key_id).map(|v| v.group) else {
+            return Some(Err(VaultError::Integrity(
+                "wrap under an unknown group key",
+            )));
+        };
+        let key = open_group_wrap(&self.vault_id, gk, &group, key_id, nonce, s, rev, sealed);
+        Some(key.and_then(|key| {
+            key.check_commitment(&sealed.commitment)
+                .map_err(|_| VaultError::Integrity("entry key commitment"))?;
+            open_payload(&self.vault_id, &key, rev, sealed).map(Some)
+        }))
     }
+}
+
+/// The wraps of a revision that `me` may be able to open, in the one order every
+/// reader tries them: symmetric group wraps under a key version `me` holds first
+/// (cheapest, and only holders of the group key can make them), then HPKE wraps to
+/// such a version's public key, then a direct wrap to `me`.
+fn wraps_to_try<'w>(
+    sealed: &'w SealedEntry,
+    me: &MemberId,
+    holds: impl Fn(&RecordId) -> bool,
+) -> Vec<&'w KeyWrap> {
+    let rank = |w: &KeyWrap| match w {
+        KeyWrap::Group { .. } => 0,
+        KeyWrap::GroupPublic { .. } => 1,
+        KeyWrap::Member(_) => 2,
+    };
+    let mut out: Vec<&KeyWrap> = sealed
+        .wraps
+        .iter()
+        .filter(|w| match w {
+            KeyWrap::Member(m) => m.member == *me,
+            KeyWrap::Group { key_id, .. } | KeyWrap::GroupPublic { key_id, .. } => holds(key_id),
+        })
+        .collect();
+    out.sort_by_key(|w| rank(w));
+    out
 }
 
 /// Record one opened entry of a walk.
@@ -1141,20 +1163,13 @@ impl Session<'_> {
         sealed: &SealedEntry,
     ) -> Result<(SymmetricKey, bool), VaultError> {
         let vault_id = self.vault.id();
-        // Symmetric group wraps first (cheapest, and only key holders can make them),
-        // then public-key wraps, which anyone could have made: reading through one of
-        // those requires the revision's signature (see `decrypt`).
-        let rank = |w: &KeyWrap| match w {
-            KeyWrap::Group { .. } => 0,
-            KeyWrap::GroupPublic { .. } => 1,
-            KeyWrap::Member(_) => 2,
-        };
-        let mut ordered: Vec<&KeyWrap> = sealed.wraps.iter().collect();
-        ordered.sort_by_key(|w| rank(w));
-        for w in ordered {
-            let direct = rank(w) > 0;
+        let holds = |k: &RecordId| self.can_use_group_key(k);
+        // The first wrap to try decides (a wrap that fails is an integrity failure,
+        // not a reason to try another).
+        if let Some(w) = wraps_to_try(sealed, &self.me.id, holds).into_iter().next() {
+            let direct = !matches!(w, KeyWrap::Group { .. });
             let key = match w {
-                KeyWrap::Member(m) if m.member == self.me.id => {
+                KeyWrap::Member(m) => {
                     let info = format::entry_member_wrap_info(
                         &vault_id,
                         &m.member,
@@ -1176,7 +1191,7 @@ impl Session<'_> {
                     key_id,
                     nonce,
                     sealed: s,
-                } if self.can_use_group_key(key_id) => {
+                } => {
                     let gk = self.group_key(key_id)?;
                     let group = self.vault.wrap_key_group(key_id)?;
                     open_group_wrap(&vault_id, &gk, &group, key_id, nonce, s, rev, sealed)?
@@ -1185,7 +1200,7 @@ impl Session<'_> {
                     key_id,
                     enc,
                     sealed: s,
-                } if self.can_use_group_key(key_id) => {
+                } => {
                     let gk = self.group_key(key_id)?;
                     let group = self.vault.wrap_key_group(key_id)?;
                     let secret = crypto::AgreementSecret::derive_from_group_key(&gk);
@@ -1203,7 +1218,6 @@ impl Session<'_> {
                     };
                     crypto::hpke_unwrap(&secret, &info, &wrapped)?
                 }
-                _ => continue,
             };
             key.check_commitment(&sealed.commitment)
                 .map_err(|_| VaultError::Integrity("entry key commitment"))?;
