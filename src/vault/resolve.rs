@@ -180,8 +180,37 @@ impl Index {
                 RecordBody::Event(_) | RecordBody::RotateAtSource { .. } => {}
             }
         }
-        for list in ix.roles.values_mut() {
-            list.sort_unstable();
+        // Every list in record-id order, so that the order in which verdicts are
+        // asked for is a function of the record set, never of the file's order.
+        let by_id = |list: &mut Vec<usize>| {
+            list.sort_unstable_by_key(|&i| records[i].id);
+            list.dedup();
+        };
+        for map in [
+            &mut ix.adds,
+            &mut ix.roles,
+            &mut ix.keys,
+            &mut ix.removals,
+            &mut ix.role_changes,
+            &mut ix.key_changes,
+            &mut ix.group_removes_of,
+        ] {
+            map.values_mut().for_each(by_id);
+        }
+        for map in [&mut ix.group_creates, &mut ix.group_keys] {
+            map.values_mut().for_each(by_id);
+        }
+        for map in [&mut ix.group_adds, &mut ix.group_removes] {
+            map.values_mut().for_each(by_id);
+        }
+        ix.revisions.values_mut().for_each(by_id);
+        for list in [
+            &mut ix.admin_wraps,
+            &mut ix.offers,
+            &mut ix.accepts,
+            &mut ix.withdrawals,
+        ] {
+            by_id(list);
         }
         ix
     }
@@ -292,8 +321,15 @@ pub(super) fn resolve(
     };
     judge.signer[0] = Some(g.owner_keys.signing);
     judge.state[0] = State::Counted(Role::Owner);
-    for i in 1..records.len() {
+    // In record-id order: where the rules meet a cycle (see `Judge::counted`), how it
+    // breaks is then a function of the record set too.
+    let mut order: Vec<usize> = (1..records.len()).collect();
+    order.sort_unstable_by_key(|&i| records[i].id);
+    for i in order {
         judge.counted(i);
+    }
+    if judge.cycles > 0 {
+        judge.enforce_removal_finality();
     }
     let mut out = judge.state_of_all(g);
     out.cycles = judge.cycles;
@@ -404,8 +440,14 @@ impl<'a> Judge<'a> {
         match self.state.get(i).copied()? {
             State::Counted(role) => Some(role),
             State::Void(_) => None,
-            // Cannot happen (the verdicts are well founded); if it did, not counting
-            // is the safe answer.
+            // A verdict asked for while it is being computed. The rules make this
+            // impossible except in a rank-inversion cycle across concurrent branches
+            // (X outranks Z on one, Z outranks Y on another, Y outranks X on a third:
+            // the owner promoted and demoted people on concurrent branches, and they
+            // acted against each other). Such a record is taken as not counting for the
+            // record that asked. Verdicts are asked for in record-id order, over lists
+            // in record-id order, so how a cycle breaks is a function of the record set
+            // (docs/format.md, "Why the verdicts are well defined").
             State::Busy => {
                 self.cycles += 1;
                 if std::env::var("AMANAT_DEBUG_CYCLES").is_ok() {
@@ -419,6 +461,61 @@ impl<'a> Judge<'a> {
                         })
                         .collect();
                     eprintln!("cycle at {i}: {}", path.join(" -> "));
+                    for &s in self.stack.iter().skip_while(|&&s| s != i) {
+                        let r = &self.ctx.records[s].record;
+                        let target = match &r.body {
+                            RecordBody::RemoveMember { member }
+                            | RecordBody::ChangeRole { member, .. } => member.short(),
+                            _ => String::new(),
+                        };
+                        let parents: Vec<usize> = r
+                            .parents
+                            .iter()
+                            .filter_map(|p| self.ctx.index.get(p).copied())
+                            .collect();
+                        eprintln!("   {s}: target {target} parents {parents:?}");
+                    }
+                    if self.cycles == 1 {
+                        for (k, st) in self.ctx.records.iter().enumerate() {
+                            let r = &st.record;
+                            let what = match &r.body {
+                                RecordBody::AddMember(a) => {
+                                    format!("add {} {:?}", a.member.short(), a.role)
+                                }
+                                RecordBody::RemoveMember { member } => {
+                                    format!("rm {}", member.short())
+                                }
+                                RecordBody::ChangeRole { member, role, .. } => {
+                                    format!("role {} {role:?}", member.short())
+                                }
+                                RecordBody::OfferOwnership { member } => {
+                                    format!("offer {}", member.short())
+                                }
+                                RecordBody::AcceptOwnership { offer } => {
+                                    format!("accept {}", offer.short())
+                                }
+                                RecordBody::WithdrawOwnership { offer } => {
+                                    format!("withdraw {}", offer.short())
+                                }
+                                RecordBody::ChangeMemberKeys { member, .. } => {
+                                    format!("keys {}", member.short())
+                                }
+                                b => format!("kind{}", b.kind()),
+                            };
+                            let parents: Vec<usize> = r
+                                .parents
+                                .iter()
+                                .filter_map(|p| self.ctx.index.get(p).copied())
+                                .collect();
+                            if !what.starts_with("kind") {
+                                eprintln!(
+                                    "REC {k} {} by {} {what} p{parents:?}",
+                                    st.id.short(),
+                                    r.author.short()
+                                );
+                            }
+                        }
+                    }
                 }
                 None
             }
@@ -436,20 +533,70 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// After a rank-inversion cycle (and only then): a verdict taken inside the cycle
+    /// may have let a record count that is concurrent with its author's counted
+    /// removal. Void every such record, until none is left (voiding only, so this ends,
+    /// and its result is the same whatever the order). A removal stays final.
+    fn enforce_removal_finality(&mut self) {
+        let ctx = self.ctx;
+        let mut by_author: HashMap<MemberId, Vec<usize>> = HashMap::new();
+        for (j, r) in ctx.records.iter().enumerate().skip(1) {
+            by_author.entry(r.record.author).or_default().push(j);
+        }
+        loop {
+            let mut changed = false;
+            for (x, removals) in &ctx.ix.removals {
+                for &d in removals {
+                    if !matches!(self.state[d], State::Counted(_)) {
+                        continue;
+                    }
+                    for &j in by_author.get(x).into_iter().flatten() {
+                        if matches!(self.state[j], State::Counted(_))
+                            && j != d
+                            && !ctx.dag.is_ancestor(j, d)
+                        {
+                            self.state[j] = State::Void(
+                                "concurrent with its author's removal (back-dated or not yet seen)",
+                            );
+                            self.cause[j] = Some(d);
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// [`Self::counted`] for a record that would void the one being judged (a removal,
+    /// a role or key change, an admin's revision, a group removal, an acceptance):
+    /// inside a rank-inversion cycle it is taken as counting, with the highest rank, so
+    /// a cycle can only void more, never let a removed member's record count.
+    fn counted_revoker(&mut self, c: usize) -> Option<Role> {
+        if self.state.get(c) == Some(&State::Busy) {
+            self.cycles += 1;
+            return Some(Role::Owner);
+        }
+        self.counted(c)
+    }
+
     /// The counted records of `list` among the ancestors of `at`, without those that
     /// are ancestors of another: the latest ones.
     fn latest(&mut self, list: &[usize], at: Option<usize>) -> Vec<usize> {
-        let mut out: Vec<usize> = Vec::new();
-        for &c in list.iter().rev() {
-            if Some(c) == at || !self.before(c, at) || self.counted(c).is_none() {
-                continue;
+        let mut counted: Vec<usize> = Vec::new();
+        for &c in list {
+            if Some(c) != at && self.before(c, at) && self.counted(c).is_some() {
+                counted.push(c);
             }
-            if out.iter().any(|&m| self.ctx.dag.is_ancestor(c, m)) {
-                continue;
-            }
-            out.push(c);
         }
-        out
+        let dag = self.ctx.dag;
+        counted
+            .iter()
+            .copied()
+            .filter(|&c| !counted.iter().any(|&m| dag.is_ancestor(c, m)))
+            .collect()
     }
 
     fn any_counted(&mut self, list: &[usize], mut keep: impl FnMut(&Self, usize) -> bool) -> bool {
@@ -618,7 +765,7 @@ impl<'a> Judge<'a> {
         if !self.role_at(&author, Some(c)).is_some_and(|r| r.is_admin()) {
             return false;
         }
-        self.counted(c).is_some_and(|r| r.is_admin())
+        self.counted_revoker(c).is_some_and(|r| r.is_admin())
     }
 
     fn judge(&mut self, i: usize) -> Result<Role, &'static str> {
@@ -648,6 +795,40 @@ impl<'a> Judge<'a> {
         // The body first, with the role at the parents: what fails there fails with
         // any lower role too, and needs no concurrent record.
         self.check_body(i, x, role)?;
+        // Then the effective role: a concurrent demotion (or hand-over) judges the
+        // record as the lower role would be, before any concurrent removal or key
+        // change is consulted (such a record may itself have been made by someone
+        // that this record's author outranked only on the branch the demotion voids).
+        let before = role;
+        for &c in ctx.ix.role_changes.get(&x).into_iter().flatten() {
+            if ctx.dag.concurrent(c, i)
+                && self.outranks_target(c)
+                && self.counted_revoker(c).is_some()
+                && let Some(r) = self.role_of_record(c, &x)
+            {
+                if rank(r) < rank(role) {
+                    self.cause[i] = Some(c);
+                }
+                role = lower(role, r);
+            }
+        }
+        // An owner whose offer was accepted concurrently: the acceptance counts, and
+        // the old owner's concurrent records are judged as an admin's.
+        if role == Role::Owner {
+            for &a in &ctx.ix.accepts {
+                if ctx.dag.concurrent(a, i)
+                    && self.offer_of(a).is_some_and(|(_, old, _)| old == x)
+                    && self.counted_revoker(a).is_some()
+                {
+                    self.cause[i] = Some(a);
+                    role = Role::Admin;
+                }
+            }
+        }
+        if role != before {
+            self.check_body(i, x, role)
+                .map_err(|_| "concurrent with its author's demotion (or an ownership hand-over)")?;
+        }
         // Revokers come from a strictly higher rank: only a record whose author
         // outranks X at its own parents (or X's own key change) can void X's; X's
         // other records about X, and lower ranks' attempts, revoke nothing. (Judging
@@ -668,7 +849,9 @@ impl<'a> Judge<'a> {
             if !self_change && !self.outranks_target(k) {
                 continue;
             }
-            let Some(by) = self.counted(k) else { continue };
+            let Some(by) = self.counted_revoker(k) else {
+                continue;
+            };
             self.cause[i] = Some(k);
             if !own_key_change {
                 return Err("concurrent with a replacement of the key that signed it");
@@ -676,36 +859,6 @@ impl<'a> Judge<'a> {
             if rank(by) > rank(role) {
                 return Err("concurrent with a key replacement by a higher rank");
             }
-        }
-        let before = role;
-        for &c in ctx.ix.role_changes.get(&x).into_iter().flatten() {
-            if ctx.dag.concurrent(c, i)
-                && self.outranks_target(c)
-                && self.counted(c).is_some()
-                && let Some(r) = self.role_of_record(c, &x)
-            {
-                if rank(r) < rank(role) {
-                    self.cause[i] = Some(c);
-                }
-                role = lower(role, r);
-            }
-        }
-        // An owner whose offer was accepted concurrently: the acceptance counts, and
-        // the old owner's concurrent records are judged as an admin's.
-        if role == Role::Owner {
-            for &a in &ctx.ix.accepts {
-                if ctx.dag.concurrent(a, i)
-                    && self.offer_of(a).is_some_and(|(_, old, _)| old == x)
-                    && self.counted(a).is_some()
-                {
-                    self.cause[i] = Some(a);
-                    role = Role::Admin;
-                }
-            }
-        }
-        if role != before {
-            self.check_body(i, x, role)
-                .map_err(|_| "concurrent with its author's demotion (or an ownership hand-over)")?;
         }
         Ok(role)
     }
@@ -1001,7 +1154,7 @@ impl<'a> Judge<'a> {
         for &c in ctx.ix.group_removes_of.get(&x).into_iter().flatten() {
             if ctx.dag.concurrent(c, i)
                 && self.outranks_target(c)
-                && self.counted(c).is_some()
+                && self.counted_revoker(c).is_some()
                 && let RecordBody::RemoveGroupMember { group, .. } = self.body(c)
             {
                 let g = Principal::Group(*group);
@@ -1109,7 +1262,7 @@ impl<'a> Judge<'a> {
                 late_wraps.push((ADMINS_GROUP, c, w));
             }
         }
-        late_wraps.sort_by_key(|(_, c, _)| *c);
+        late_wraps.sort_by_key(|(_, c, _)| ctx.records[*c].id);
         for (group, c, wrap) in late_wraps {
             if self.counted(c).is_none() {
                 continue;
