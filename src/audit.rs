@@ -513,6 +513,23 @@ fn classify_revision(
     (action, parts.join("; "), members)
 }
 
+/// Entries whose current value a removed member could read (written concurrently with
+/// the removal, merged afterwards), with those members' names.
+pub fn exposed_to_removed(vault: &Vault, names: &Names) -> HashMap<EntryId, Vec<String>> {
+    let mut out = HashMap::new();
+    for r in vault.records() {
+        if let RecordBody::EntryRevision(rev) = &r.record.body
+            && !out.contains_key(&rev.entry)
+        {
+            let who = vault.exposed_to_removed(&rev.entry);
+            if !who.is_empty() {
+                out.insert(rev.entry, who.iter().map(|m| names.member(m)).collect());
+            }
+        }
+    }
+    out
+}
+
 /// For each entry, the members whose revocation flagged it "rotate at source"
 /// (applied `RotateAtSource` records only), oldest first.
 pub fn rotate_at_source_members(vault: &Vault, names: &Names) -> HashMap<EntryId, Vec<String>> {
@@ -603,9 +620,14 @@ pub struct AuditOptions {
 /// Findings over opened entries: rotate-at-source, conflict, reused, weak, and, when
 /// asked, max-age and stale. `removed_by` names who each rotate-at-source flag is for
 /// ([`rotate_at_source_members`]). Sorted by kind, then path.
+///
+/// `exposed` ([`exposed_to_removed`]) adds a rotate-at-source finding for an entry whose
+/// current value a removed member could read although no revocation flagged it (it was
+/// written concurrently with the removal and merged afterwards).
 pub fn entry_findings(
     entries: &[OpenEntry],
     removed_by: &HashMap<EntryId, Vec<String>>,
+    exposed: &HashMap<EntryId, Vec<String>>,
     opts: &AuditOptions,
 ) -> Result<Vec<Finding>, AuditError> {
     let mut out = Vec::new();
@@ -617,6 +639,17 @@ pub fn entry_findings(
     };
     for e in entries {
         let p = &e.payload;
+        if let (false, Some(names)) = (p.rotate_at_source, exposed.get(&e.id)) {
+            let verb = if names.len() == 1 { "was" } else { "were" };
+            out.push(finding(
+                FindingKind::RotateAtSource,
+                e,
+                format!(
+                    "{} {verb} removed and could read it (written concurrently with the removal): change the password where it is used, then 'amanat edit --generate'",
+                    names.join(", ")
+                ),
+            ));
+        }
         if p.rotate_at_source {
             let who = match removed_by.get(&e.id) {
                 Some(names) if !names.is_empty() => {
@@ -1426,7 +1459,7 @@ mod tests {
             max_age_days: Some(365),
             stale_days: Some(90),
         };
-        let f = entry_findings(&entries, &removed, &opts).unwrap();
+        let f = entry_findings(&entries, &removed, &HashMap::new(), &opts).unwrap();
         assert_eq!(
             kinds(&f),
             [
@@ -1457,7 +1490,7 @@ mod tests {
             max_age_days: None,
             stale_days: None,
         };
-        let f = entry_findings(&entries, &removed, &plain).unwrap();
+        let f = entry_findings(&entries, &removed, &HashMap::new(), &plain).unwrap();
         assert_eq!(f.len(), 4);
     }
 
@@ -1473,7 +1506,7 @@ mod tests {
             stale_days: None,
         };
         assert!(
-            entry_findings(&entries, &HashMap::new(), &opts)
+            entry_findings(&entries, &HashMap::new(), &HashMap::new(), &opts)
                 .unwrap()
                 .is_empty()
         );

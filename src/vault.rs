@@ -492,6 +492,46 @@ impl Vault {
         }
     }
 
+    /// Removed members who could read an entry's current value: one of its valid heads
+    /// is concurrent with their counted removal (written by someone who had not seen
+    /// it, merged afterwards) and was wrapped to them or under a group key version they
+    /// hold. Their entries belong on their rotate-at-source list.
+    pub fn exposed_to_removed(&self, entry: &EntryId) -> Vec<MemberId> {
+        let mut out = Vec::new();
+        let heads = self.heads.get(entry).cloned().unwrap_or_default();
+        for h in heads {
+            let Some((_, rev)) = self.revision(h) else {
+                continue;
+            };
+            let EntryContent::Sealed(sealed) = &rev.content else {
+                continue;
+            };
+            for (d, r) in self.file.records.iter().enumerate() {
+                let RecordBody::RemoveMember { member } = &r.record.body else {
+                    continue;
+                };
+                if self.counted_role(d).is_none()
+                    || !self.dag.concurrent(d, h)
+                    || out.contains(member)
+                {
+                    continue;
+                }
+                let could_read = sealed.wraps.iter().any(|w| match w {
+                    KeyWrap::Member(m) => m.member == *member,
+                    w => w.key_id().is_some_and(|k| {
+                        self.group_keys
+                            .get(&k)
+                            .is_some_and(|v| v.wraps.iter().any(|x| x.member == *member))
+                    }),
+                });
+                if could_read {
+                    out.push(*member);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a group's current key version may not be used for new wraps: its
     /// latest versions are concurrent, or someone who is not a current member of the
     /// group (a removed member; for a group, a member who left) holds it.

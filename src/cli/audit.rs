@@ -278,7 +278,8 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         max_age_days: args.max_age,
         stale_days: args.stale,
     };
-    let mut findings = audit::entry_findings(&listing.entries, &removed_by, &opts)?;
+    let exposed = audit::exposed_to_removed(&vault, &names);
+    let mut findings = audit::entry_findings(&listing.entries, &removed_by, &exposed, &opts)?;
     findings.extend(audit::vault_findings(
         &vault,
         &listing.entries,

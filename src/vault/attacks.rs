@@ -814,3 +814,45 @@ fn the_owner_adopts_an_admins_change_voided_by_a_concurrent_demotion() {
     let head = m.heads()[0];
     assert!(m.adopt(&alice, &head).is_err());
 }
+
+/// A revision written concurrently with a removal, readable by the removed member,
+/// joins their rotate-at-source list when merged; an edit that keeps the password keeps
+/// the flag.
+#[test]
+fn a_revision_concurrent_with_a_removal_joins_the_rotate_at_source_list() {
+    let Team {
+        mut v, alice, bob, ..
+    } = team();
+    let devops = v.group_named("devops").unwrap().id;
+    let mut bobs = v.clone();
+    v.revoke_member(&alice, "carol", &mut |_, _| {}).unwrap();
+    let mut d = draft("ops/new", "fresh", vec![]);
+    d.share_with = vec![Principal::Group(devops)];
+    add_entry(&mut bobs, &bob, d);
+    let mut m = with(&v, bobs.records().to_vec());
+    let e = head_of(&m, &alice, "ops/new");
+    assert_eq!(m.exposed_to_removed(&e.id), vec![id_of(&m, "carol")]);
+    assert!(
+        m.exposed_to_removed(&head_of(&m, &alice, "ops/db").id)
+            .is_empty()
+    );
+    // An edit that keeps the password keeps the flag; a new password clears it.
+    let body = m
+        .session(&alice)
+        .unwrap()
+        .revise_entry(
+            &e,
+            &EntryDraft {
+                payload: e.payload.clone(),
+                share_with: vec![Principal::Group(devops)],
+            },
+        )
+        .unwrap();
+    m.append(&alice, vec![body]).unwrap();
+    let e = head_of(&m, &alice, "ops/new");
+    assert!(e.payload.rotate_at_source);
+    assert!(
+        m.exposed_to_removed(&e.id).is_empty(),
+        "no longer concurrent"
+    );
+}

@@ -917,6 +917,22 @@ impl Session<'_> {
         {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
+        // A value that a removed member could read (a revision concurrent with their
+        // removal, merged afterwards) keeps "rotate at source" until the password
+        // changes, as revocation would have set it.
+        let exposed = !self.vault.exposed_to_removed(&entry.id).is_empty();
+        if exposed
+            && !draft.payload.rotate_at_source
+            && draft.payload.password == entry.payload.password
+        {
+            let mut payload = draft.payload.clone();
+            payload.rotate_at_source = true;
+            let flagged = EntryDraft {
+                payload,
+                share_with: draft.share_with.clone(),
+            };
+            return self.seal(entry.id, Some(entry.revision), &flagged);
+        }
         self.seal(entry.id, Some(entry.revision), draft)
     }
 
