@@ -60,6 +60,14 @@ pub enum VaultError {
         /// The short entry ids with their creators' names, `id (name)`, comma-separated.
         ids: String,
     },
+    /// Two current members (or groups) share a name: added concurrently.
+    #[error("ambiguous name '{name}': {ids} share it (added concurrently)")]
+    AmbiguousName {
+        /// The name.
+        name: String,
+        /// Their short ids, comma-separated.
+        ids: String,
+    },
     /// An entry already exists at this path.
     #[error("an entry '{0}' already exists")]
     Exists(String),

@@ -181,6 +181,10 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
                 "pick one by id: 'amanat show {path} --id ID' (get and rm take --id too)"
             )),
         ),
+        VaultError::AmbiguousName { .. } => (
+            Exit::Other,
+            Some("name the member by id instead ('amanat member ls --json' shows the ids)".into()),
+        ),
         VaultError::Exists(_) => (
             Exit::Other,
             Some("edit it with 'amanat edit', or choose another path".into()),

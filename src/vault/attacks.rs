@@ -856,3 +856,76 @@ fn a_revision_concurrent_with_a_removal_joins_the_rotate_at_source_list() {
         "no longer concurrent"
     );
 }
+
+/// A writer's revision that the admin cannot open (a broken `@admins` wrap) does not
+/// stop a revocation: it re-keys from the newest revision the admin can open.
+#[test]
+fn a_revision_the_admin_cannot_open_does_not_block_a_revocation() {
+    let Team {
+        mut v,
+        alice,
+        carol,
+        ..
+    } = team();
+    let (c, d) = (id_of(&v, "carol"), id_of(&v, "dave"));
+    let mut first = draft("ops/w", "v1", vec![Principal::Member(c)]);
+    first.share_with = vec![Principal::Member(c), Principal::Member(d)];
+    add_entry(&mut v, &alice, first);
+    let e = head_of(&v, &carol, "ops/w");
+    let mut body = forged_revision(
+        &v,
+        &carol,
+        &e,
+        "v2",
+        vec![Principal::Member(c), Principal::Member(d)],
+        vec![Principal::Member(c)],
+    );
+    if let RecordBody::EntryRevision(EntryRevision {
+        content: EntryContent::Sealed(s),
+        ..
+    }) = &mut body
+    {
+        for w in &mut s.wraps {
+            if let KeyWrap::GroupPublic { sealed, .. } = w {
+                sealed[0] ^= 1;
+            }
+        }
+    }
+    let broken = signed(&carol, c, v.heads(), now(), body);
+    v = with(&v, vec![broken.clone()]);
+    assert!(v.counts(&broken.id), "a writer's revision counts");
+    assert!(v.session(&alice).unwrap().open("ops/w").is_err());
+    let listed = v.revoke_member(&alice, "dave", &mut |_, _| {}).unwrap();
+    assert!(listed.iter().any(|l| l.path == "ops/w"));
+    assert_eq!(password(&v, &alice, "ops/w"), "v1");
+    assert!(v.readable_by(&d).is_empty());
+}
+
+/// A name added twice concurrently: both members exist, the name is ambiguous, and an
+/// admin can still remove either by member id (nobody becomes unremovable).
+#[test]
+fn a_name_added_twice_concurrently_is_ambiguous_and_removable_by_id() {
+    let Team { v, alice, .. } = team();
+    let (z1, z2) = (person("zed"), person("zed"));
+    let mut a = v.clone();
+    a.add_member(&alice, "zed", z1.keys, Role::Member).unwrap();
+    let mut b = v.clone();
+    b.add_member(&alice, "zed", z2.keys, Role::Member).unwrap();
+    let mut m = with(&a, b.records().to_vec());
+    assert_eq!(
+        m.members().filter(|x| x.active && x.name == "zed").count(),
+        2
+    );
+    assert!(matches!(
+        m.member_named("zed"),
+        Err(VaultError::AmbiguousName { .. })
+    ));
+    let first = m.member_for(&z1).unwrap().id;
+    m.revoke_member(&alice, &first.to_hex()[..12], &mut |_, _| {})
+        .unwrap();
+    assert!(m.member_for(&z1).is_err());
+    assert_eq!(
+        m.member_named("zed").unwrap().id,
+        m.member_for(&z2).unwrap().id
+    );
+}

@@ -936,6 +936,38 @@ impl Session<'_> {
         self.seal(entry.id, Some(entry.revision), draft)
     }
 
+    /// The newest counted revision of an entry that this member can open (by DAG
+    /// position, newest first), when its current one cannot be: what a revocation
+    /// re-keys from.
+    pub fn open_newest_readable(&self, id: &EntryId) -> Result<OpenEntry, VaultError> {
+        let v = self.vault;
+        let heads = v.heads.get(id).map_or(0, Vec::len);
+        let mut last = VaultError::NotFound(id.to_hex());
+        for (i, stored) in v.file.records.iter().enumerate().rev() {
+            let RecordBody::EntryRevision(rev) = &stored.record.body else {
+                continue;
+            };
+            if rev.entry != *id || v.counted_role(i).is_none() {
+                continue;
+            }
+            match self.decrypt(stored, rev) {
+                Ok(Some(payload)) => {
+                    return Ok(OpenEntry {
+                        id: *id,
+                        revision: stored.id,
+                        author: stored.record.author,
+                        payload,
+                        heads,
+                        shadowed: Vec::new(),
+                    });
+                }
+                Ok(None) => return Err(VaultError::NotFound(id.to_hex())),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// A tombstone for an opened entry.
     pub fn delete_entry(&self, entry: &OpenEntry) -> Result<RecordBody, VaultError> {
         if !self.may_write(entry) {

@@ -61,20 +61,59 @@ impl Vault {
             .is_some_and(|m| super::resolve::rank(m.role) > super::resolve::rank(role))
     }
 
-    /// A current member by name.
+    /// A current member by name. Two current members with one name (added
+    /// concurrently) make the name ambiguous: refer to them by member id then.
     pub fn member_named(&self, name: &str) -> Result<&super::Member, VaultError> {
-        self.members
-            .values()
-            .find(|m| m.active && m.name == name)
-            .ok_or_else(|| VaultError::NoMember(name.to_string()))
+        let mut found = self.members.values().filter(|m| m.active && m.name == name);
+        let Some(first) = found.next() else {
+            // No member by that name: a member id (or a prefix of at least 8 hex
+            // digits) names one exactly, for when a name is ambiguous.
+            let hex = name.to_ascii_lowercase();
+            let by_id: Vec<&super::Member> =
+                if hex.len() >= 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    self.members
+                        .values()
+                        .filter(|m| m.active && m.id.to_hex().starts_with(&hex))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+            return match by_id.as_slice() {
+                [one] => Ok(one),
+                _ => Err(VaultError::NoMember(name.to_string())),
+            };
+        };
+        let others: Vec<String> = found.map(|m| m.id.short()).collect();
+        if others.is_empty() {
+            return Ok(first);
+        }
+        Err(VaultError::AmbiguousName {
+            name: name.to_string(),
+            ids: std::iter::once(first.id.short())
+                .chain(others)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
-    /// A group by name (without `@`; `admins` is the built-in group).
+    /// A group by name (without `@`; `admins` is the built-in group). Two groups with
+    /// one name (created concurrently) make the name ambiguous.
     pub fn group_named(&self, name: &str) -> Result<&super::Group, VaultError> {
-        self.groups
-            .values()
-            .find(|g| g.name == name)
-            .ok_or_else(|| VaultError::NoGroup(name.to_string()))
+        let mut found = self.groups.values().filter(|g| g.name == name);
+        let first = found
+            .next()
+            .ok_or_else(|| VaultError::NoGroup(name.to_string()))?;
+        let others: Vec<String> = found.map(|g| g.id.short()).collect();
+        if others.is_empty() {
+            return Ok(first);
+        }
+        Err(VaultError::AmbiguousName {
+            name: format!("@{name}"),
+            ids: std::iter::once(first.id.short())
+                .chain(others)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Wrap the current key of `group` to `keys` (as its holder `member`).
@@ -462,7 +501,25 @@ impl Vault {
             let session = self.session(identity)?;
             let total = exposed.len();
             for (done, id) in exposed.iter().enumerate() {
-                let entry = session.open_id(id)?;
+                // A current revision the admin cannot open (a wrong wrap or commitment
+                // written by someone else) must not stop the revocation: re-key from the
+                // newest counted revision that opens. If none does, list it by id.
+                let entry = match session
+                    .open_id(id)
+                    .or_else(|_| session.open_newest_readable(id))
+                {
+                    Ok(e) => e,
+                    Err(_) => {
+                        listed.push(RotateAtSource {
+                            id: *id,
+                            path: format!("(unreadable entry {})", id.short()),
+                            url: String::new(),
+                            username: String::new(),
+                        });
+                        progress(done + 1, total);
+                        continue;
+                    }
+                };
                 let mut payload = entry.payload.clone();
                 payload.rotate_at_source = true;
                 payload
