@@ -818,7 +818,35 @@ impl Vault {
                 ids.push(id);
             }
         }
+        let roster_work = new.iter().any(|r| r.record.body.is_roster());
         *self = self.replay_appended(new)?;
+        // Key hygiene: after an admin's entry write, rotate every group whose current
+        // key may not be used (concurrent versions, or held outside the group), so
+        // that later writes wrap to the group again instead of to each member. Roster
+        // work (a revocation, a group change) rotates on its own.
+        if !roster_work && self.member_for(identity).is_ok_and(|m| m.role.is_admin()) {
+            let tainted: Vec<GroupId> = self
+                .groups
+                .values()
+                .filter(|g| self.tainted(g))
+                .map(|g| g.id)
+                .collect();
+            let mut rotations = Vec::with_capacity(tainted.len());
+            for g in tainted {
+                let members = if g == ADMINS_GROUP {
+                    BTreeSet::new()
+                } else {
+                    self.groups
+                        .get(&g)
+                        .map(|x| x.members.clone())
+                        .unwrap_or_default()
+                };
+                rotations.push(RecordBody::RotateGroupKey(self.new_group_key(g, &members)?));
+            }
+            if !rotations.is_empty() {
+                self.append(identity, rotations)?;
+            }
+        }
         Ok(ids)
     }
 

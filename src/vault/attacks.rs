@@ -929,3 +929,44 @@ fn a_name_added_twice_concurrently_is_ambiguous_and_removable_by_id() {
         m.member_for(&z2).unwrap().id
     );
 }
+
+/// Concurrent rotations leave a group with no current key version: writers wrap to its
+/// members directly, and the next admin write rotates it again.
+#[test]
+fn concurrent_rotations_are_settled_by_the_next_admin_write() {
+    let Team {
+        v,
+        alice,
+        bob,
+        carol,
+        ..
+    } = team();
+    let devops = v.group_named("devops").unwrap().id;
+    let rotate = |mut copy: Vault, who: &Identity| {
+        let members = copy.group_named("devops").unwrap().members.clone();
+        let key = copy.new_group_key(devops, &members).unwrap();
+        copy.append(who, vec![RecordBody::RotateGroupKey(key)])
+            .unwrap();
+        copy
+    };
+    let a = rotate(v.clone(), &alice);
+    let b = rotate(v.clone(), &bob);
+    let mut m = with(&a, b.records().to_vec());
+    assert!(m.conflicted_groups().any(|g| *g == devops));
+    let g = m.group_named("devops").unwrap().clone();
+    assert!(m.tainted(&g));
+    // A member's write wraps to the group's members directly (and rotates nothing).
+    let mut d = draft("ops/by-carol", "c", vec![]);
+    d.share_with = vec![Principal::Group(devops)];
+    add_entry(&mut m, &carol, d);
+    assert!(m.conflicted_groups().any(|g| *g == devops));
+    let e = head_of(&m, &carol, "ops/by-carol");
+    assert_eq!(password(&m, &alice, "ops/by-carol"), "c");
+    assert_eq!(e.payload.password.expose(), "c");
+    // An admin's write settles it.
+    add_entry(&mut m, &alice, draft("ops/by-alice", "a", vec![]));
+    assert!(m.conflicted_groups().next().is_none());
+    let g = m.group_named("devops").unwrap().clone();
+    assert!(!m.tainted(&g));
+    assert_eq!(password(&m, &carol, "ops/by-carol"), "c");
+}
