@@ -161,10 +161,18 @@ fn main() {
 fn benches<M: Measurement>(c: &mut Criterion<M>, f: &Fixture, suffix: &str) {
     let identity = &f.big.identity;
 
-    // (a) decode: structure only, then structure + replay.
+    // (a) decode: structure only; structure + resolution with every record pinned (what
+    // a command does on a machine that verified the vault before); and with every
+    // signature checked (first use, `verify`).
     let mut g = c.benchmark_group(format!("decode_10k{suffix}"));
     g.bench_function("format_VaultFile_decode", |b| {
         b.iter_with_large_drop(|| VaultFile::decode(black_box(&f.bytes)).unwrap())
+    });
+    let heads = Vault::decode(&f.bytes).unwrap().heads();
+    g.bench_function("Vault_decode_pinned", |b| {
+        b.iter_with_large_drop(|| {
+            Vault::decode_trusting(black_box(&f.bytes), black_box(&heads), &[]).unwrap()
+        })
     });
     g.bench_function("Vault_decode", |b| {
         b.iter_with_large_drop(|| Vault::decode(black_box(&f.bytes)).unwrap())
