@@ -507,7 +507,8 @@ fn run_case(seed: u64) -> bool {
     let victim = all
         .members()
         .find(|m| m.active && m.role != Role::Owner)
-        .map(|m| m.name.clone());
+        .map(|m| m.id.to_hex());
+    // By member id: a name can be ambiguous (two puppets of one name), an id never.
     if let Some(victim) = victim {
         all.revoke_member(owner, &victim, &mut |_, _| {}).unwrap();
     }
