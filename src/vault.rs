@@ -541,8 +541,9 @@ impl Vault {
     }
 
     /// Whether a group's current key version may not be used for new wraps: its
-    /// latest versions are concurrent, or someone who is not a current member of the
-    /// group (a removed member; for a group, a member who left) holds it.
+    /// latest versions are concurrent, someone who is not a current member of the
+    /// group (a removed member; for a group, a member who left) holds it, or a current
+    /// member of the group does not.
     pub fn tainted(&self, g: &Group) -> bool {
         if self.conflicted.contains(&g.id) {
             return true;
@@ -550,7 +551,7 @@ impl Vault {
         let Some(v) = self.group_keys.get(&g.key_id) else {
             return true;
         };
-        v.wraps.iter().any(|w| {
+        let held_outside = v.wraps.iter().any(|w| {
             let current = self.members.get(&w.member).is_some_and(|m| m.active);
             let entitled = g.members.contains(&w.member)
                 || self
@@ -558,7 +559,16 @@ impl Vault {
                     .get(&w.member)
                     .is_some_and(|m| m.role.is_admin());
             !(current && entitled)
-        })
+        });
+        // A member of the group (for `@admins`: an admin) who holds no wrap of the
+        // version, e.g. one promoted concurrently with the rotation that made it.
+        let missing = g.members.iter().any(|m| {
+            self.members
+                .get(m)
+                .is_some_and(|m| m.active && m.key_current)
+                && !v.wraps.iter().any(|w| w.member == *m)
+        });
+        held_outside || missing
     }
 
     /// The heads to pin: the DAG heads once damaged records that nothing undamaged

@@ -486,6 +486,10 @@ fn run_case(seed: u64) -> bool {
     // even where the union handed one a key version concurrently.
     let removed: HashSet<MemberId> = all.members().filter(|m| !m.active).map(|m| m.id).collect();
     let written = all.records().iter().find(|r| r.id == ids[0]).unwrap();
+    let written_entry = match &written.record.body {
+        RecordBody::EntryRevision(rev) => rev.entry,
+        _ => EntryId([0; 16]),
+    };
     if let RecordBody::EntryRevision(rev) = &written.record.body
         && let EntryContent::Sealed(sealed) = &rev.content
     {
@@ -508,11 +512,74 @@ fn run_case(seed: u64) -> bool {
         .members()
         .find(|m| m.active && m.role != Role::Owner)
         .map(|m| m.id.to_hex());
+    let victim_dbg = victim.clone();
     // By member id: a name can be ambiguous (two puppets of one name), an id never.
     if let Some(victim) = victim {
         all.revoke_member(owner, &victim, &mut |_, _| {}).unwrap();
     }
-    assert!(all.session(owner).unwrap().open("final/entry").is_ok());
+    let opened = all.session(owner).unwrap().open("final/entry");
+    if opened.is_err() && std::env::var("AMANAT_DEBUG_PROP").is_ok() {
+        let e = written_entry;
+        eprintln!("heads {:?}", all.heads.get(&e));
+        for (k, r) in all.records().iter().enumerate() {
+            if let RecordBody::EntryRevision(rev) = &r.record.body
+                && rev.entry == e
+            {
+                eprintln!(
+                    "rev {k} by {} counted {:?} tomb {} ignored {:?}",
+                    r.record.author.short(),
+                    all.counted_role(k),
+                    matches!(rev.content, EntryContent::Tombstone),
+                    all.ignored()
+                        .iter()
+                        .find(|i| i.record == r.id)
+                        .map(|i| i.reason)
+                );
+            }
+        }
+        eprintln!("owner {} victim {:?}", owner_id.short(), victim_dbg);
+        eprintln!(
+            "open_id: {:?}",
+            all.session(owner)
+                .unwrap()
+                .open_id(&e)
+                .map(|x| x.payload.path.clone())
+        );
+        let h = all.heads[&e][0];
+        if let RecordBody::EntryRevision(rev) = &all.records()[h].record.body
+            && let EntryContent::Sealed(sealed) = &rev.content
+        {
+            for w in &sealed.wraps {
+                match w {
+                    KeyWrap::Member(m) => eprintln!("  wrap member {}", m.member.short()),
+                    w => {
+                        let k = w.key_id().unwrap();
+                        eprintln!(
+                            "  wrap group key {} holders {:?}",
+                            k.short(),
+                            all.group_keys.get(&k).map(|v| v
+                                .wraps
+                                .iter()
+                                .map(|x| x.member.short())
+                                .collect::<Vec<_>>())
+                        );
+                    }
+                }
+            }
+            eprintln!("  readers {:?}", sealed.readers);
+        }
+        let g = all.groups[&ADMINS_GROUP].clone();
+        eprintln!(
+            "admins {:?} key {} tainted {}",
+            g.members.iter().map(|m| m.short()).collect::<Vec<_>>(),
+            g.key_id.short(),
+            all.tainted(&g)
+        );
+    }
+    assert!(
+        opened.is_ok(),
+        "seed {seed}: the owner cannot open their new entry: {opened:?}"
+    );
     cycles
 }
 
