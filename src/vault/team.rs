@@ -505,7 +505,7 @@ impl Vault {
                 // written by someone else) must not stop the revocation: re-key from the
                 // newest counted revision that opens. If none does, list it by id.
                 let entry = match session
-                    .open_id(id)
+                    .open_id_counted(id)
                     .or_else(|_| session.open_newest_readable(id))
                 {
                     Ok(e) => e,
