@@ -362,15 +362,24 @@ impl Vault {
 
     /// [`Self::replay`] for this vault's records plus `new` ones: only the new
     /// records' signatures are checked.
-    fn replay_appended(&self, new: Vec<StoredRecord>) -> Result<Self, VaultError> {
+    fn replay_appended(
+        &self,
+        new: Vec<StoredRecord>,
+        signer: &[u8; 32],
+    ) -> Result<Self, VaultError> {
         let mut file = self.file.clone();
-        let old: HashMap<RecordId, resolve::Sig> = self
+        let mut old: HashMap<RecordId, resolve::Sig> = self
             .file
             .records
             .iter()
             .zip(&self.sig)
             .map(|(r, s)| (r.id, *s))
             .collect();
+        // Records this writer just signed: made with `signer` (checked by the agent
+        // client when the agent signed), not checked again.
+        for r in &new {
+            old.insert(r.id, resolve::Sig::Key(*signer));
+        }
         file.append(new);
         let index: HashMap<RecordId, usize> = file
             .records
@@ -829,7 +838,7 @@ impl Vault {
             }
         }
         let roster_work = new.iter().any(|r| r.record.body.is_roster());
-        *self = self.replay_appended(new)?;
+        *self = self.replay_appended(new, &identity.keys().signing)?;
         // Key hygiene: after an admin's entry write, rotate every group whose current
         // key may not be used (concurrent versions, or held outside the group), so
         // that later writes wrap to the group again instead of to each member. Roster
