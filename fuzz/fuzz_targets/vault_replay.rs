@@ -72,8 +72,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let a = Vault::resolution_digest(records).expect("resolves in canonical order");
     let b = Vault::resolution_digest(&other).expect("resolves in another order");
+    // (A rank-inversion cycle may occur in hostile histories; it is broken by record
+    // id, so the digests, cycle count included, must still agree.)
     assert_eq!(a, b, "resolution depends on the order of the records");
-    assert!(a.ends_with(", 0)"), "a dependency cycle between verdicts");
     for n in 0..NAMES.len() as u8 {
         let identity = fixed_identity(n);
         let Ok(session) = vault.session(&identity) else {
