@@ -140,6 +140,18 @@ impl GroupReader<'_> {
 /// reader tries them: symmetric group wraps under a key version `me` holds first
 /// (cheapest, and only holders of the group key can make them), then HPKE wraps to
 /// such a version's public key, then a direct wrap to `me`.
+/// An opened revision of entry `id`, before any path choice (nothing shadowed).
+fn opened(id: EntryId, stored: &StoredRecord, heads: usize, payload: EntryPayload) -> OpenEntry {
+    OpenEntry {
+        id,
+        revision: stored.id,
+        author: stored.record.author,
+        payload,
+        heads,
+        shadowed: Vec::new(),
+    }
+}
+
 pub(super) fn wraps_to_try<'w>(
     sealed: &'w SealedEntry,
     me: &MemberId,
@@ -425,16 +437,8 @@ impl Session<'_> {
     /// (and by the signature for direct shares); every value is signature- and
     /// write-right-checked when opened with [`Session::open`].
     pub fn list_all(&self) -> Result<Listing, VaultError> {
-        let walk = self.walk(&|id, stored, heads, payload| {
-            Some(OpenEntry {
-                id,
-                revision: stored.id,
-                author: stored.record.author,
-                payload,
-                heads,
-                shadowed: Vec::new(),
-            })
-        })?;
+        let walk =
+            self.walk(&|id, stored, heads, payload| Some(opened(id, stored, heads, payload)))?;
         let mut entries = walk.kept;
         entries.sort_by(|a, b| a.payload.path.cmp(&b.payload.path).then(a.id.cmp(&b.id)));
         Ok(Listing {
@@ -463,14 +467,7 @@ impl Session<'_> {
     /// me failed to open: it could have been at `path`.
     pub(super) fn at_path(&self, path: &str) -> Result<PathMatches, VaultError> {
         let walk = self.walk(&|id, stored, heads, payload| {
-            (payload.path == path).then(|| OpenEntry {
-                id,
-                revision: stored.id,
-                author: stored.record.author,
-                payload,
-                heads,
-                shadowed: Vec::new(),
-            })
+            (payload.path == path).then(|| opened(id, stored, heads, payload))
         })?;
         let mut found = walk.kept;
         found.sort_by_key(|e| e.id);
@@ -675,14 +672,7 @@ impl Session<'_> {
                 "entry revision does not count (write right)",
             ));
         }
-        Ok(OpenEntry {
-            id: *id,
-            revision: stored.id,
-            author: stored.record.author,
-            payload,
-            heads,
-            shadowed: Vec::new(),
-        })
+        Ok(opened(*id, stored, heads, payload))
     }
 
     /// The check done before a value is handed out: the revision counts (its
@@ -966,14 +956,7 @@ impl Session<'_> {
             }
             match self.decrypt(stored, rev) {
                 Ok(Some(payload)) => {
-                    return Ok(OpenEntry {
-                        id: *id,
-                        revision: stored.id,
-                        author: stored.record.author,
-                        payload,
-                        heads,
-                        shadowed: Vec::new(),
-                    });
+                    return Ok(opened(*id, stored, heads, payload));
                 }
                 Ok(None) => return Err(VaultError::NotFound(id.to_hex())),
                 Err(e) => last = e,
