@@ -153,7 +153,12 @@ struct GroupKeyVersion {
     group: GroupId,
     commitment: [u8; 32],
     public: [u8; 32],
+    /// The counted wraps of this version (what members open it with).
     wraps: Vec<MemberWrap>,
+    /// Everyone who holds this version, with the agreement key their wrap was made to
+    /// (`None`: no agreed key at that record): the counted wraps, and the wraps in
+    /// void records written by a holder (the bytes are out there all the same).
+    holders: Vec<(MemberId, Option<[u8; 32]>)>,
 }
 
 /// A record that is well-formed but does not count: it breaks the authority rule, a
@@ -560,22 +565,28 @@ impl Vault {
         let Some(v) = self.group_keys.get(&g.key_id) else {
             return true;
         };
-        let held_outside = v.wraps.iter().any(|w| {
-            let current = self.members.get(&w.member).is_some_and(|m| m.active);
-            let entitled = g.members.contains(&w.member)
-                || self
-                    .members
-                    .get(&w.member)
-                    .is_some_and(|m| m.role.is_admin());
-            !(current && entitled)
+        // Someone outside the group, or a retired key (the wrap was made to a key
+        // its member no longer has), holds the version.
+        let held_outside = v.holders.iter().any(|(id, key)| {
+            let Some(m) = self.members.get(id) else {
+                return true;
+            };
+            let entitled = g.members.contains(id) || m.role.is_admin();
+            let current_key = m.key_current && *key == Some(m.keys.agreement);
+            !(m.active && entitled && current_key)
         });
         // A member of the group (for `@admins`: an admin) who holds no wrap of the
-        // version, e.g. one promoted concurrently with the rotation that made it.
-        let missing = g.members.iter().any(|m| {
-            self.members
-                .get(m)
-                .is_some_and(|m| m.active && m.key_current)
-                && !v.wraps.iter().any(|w| w.member == *m)
+        // version to their current key, e.g. one promoted concurrently with the
+        // rotation that made it.
+        let missing = g.members.iter().any(|id| {
+            self.members.get(id).is_some_and(|m| {
+                m.active
+                    && m.key_current
+                    && !v
+                        .holders
+                        .iter()
+                        .any(|(h, key)| h == id && *key == Some(m.keys.agreement))
+            })
         });
         held_outside || missing
     }

@@ -970,3 +970,121 @@ fn concurrent_rotations_are_settled_by_the_next_admin_write() {
     assert!(!m.tainted(&g));
     assert_eq!(password(&m, &carol, "ops/by-carol"), "c");
 }
+
+/// Key hygiene counts what is out there, not only what counts: a group member's void
+/// "add dave to @devops" still hands dave the key, so the group's current version may
+/// not be used until an admin rotates it.
+#[test]
+fn a_void_wrap_by_a_holder_taints_the_group_key() {
+    let Team {
+        v,
+        alice,
+        carol,
+        dave,
+        ..
+    } = team();
+    let devops = v.group_named("devops").unwrap().clone();
+    assert!(!v.tainted(&devops), "a fresh team's groups are clean");
+    assert!(!v.tainted(v.groups.get(&ADMINS_GROUP).unwrap()));
+    let c = id_of(&v, "carol");
+    let d = v.member_named("dave").unwrap().clone();
+    let wrap = v
+        .wrap_current_group_key(&carol, devops.id, d.id, &d.keys)
+        .unwrap();
+    let add = signed(
+        &carol,
+        c,
+        v.heads(),
+        now(),
+        RecordBody::AddGroupMember {
+            group: devops.id,
+            member: d.id,
+            wrap,
+        },
+    );
+    let mut m = with(&v, vec![add.clone()]);
+    assert!(!m.counts(&add.id), "only an admin adds to a group");
+    let g = m.group_named("devops").unwrap().clone();
+    assert!(!g.members.contains(&d.id));
+    assert!(
+        m.tainted(&g),
+        "dave holds @devops's key through the void record"
+    );
+    // A void wrap by someone who never held the version hands over nothing.
+    let forged = signed(
+        &dave,
+        d.id,
+        v.heads(),
+        now(),
+        RecordBody::AddGroupMember {
+            group: devops.id,
+            member: d.id,
+            wrap: MemberWrap {
+                member: d.id,
+                enc: [7; 32],
+                sealed: vec![7; 48],
+            },
+        },
+    );
+    assert!(!with(&v, vec![forged]).tainted(&devops));
+    // The admin's next write rotates; dave opens nothing shared with @devops after it.
+    add_entry(&mut m, &alice, draft("ops/after", "a", vec![]));
+    let g = m.group_named("devops").unwrap().clone();
+    assert!(!m.tainted(&g));
+    let mut e = draft("ops/later", "secret", vec![]);
+    e.share_with = vec![Principal::Group(devops.id)];
+    add_entry(&mut m, &alice, e);
+    assert_eq!(password(&m, &carol, "ops/later"), "secret");
+    assert!(m.session(&dave).unwrap().open("ops/later").is_err());
+}
+
+/// A wrap sealed to a key its member no longer has is held by a retired key (a lost
+/// laptop): the version is tainted until an admin rotates it.
+#[test]
+fn a_replaced_key_taints_the_groups_it_held() {
+    let Team {
+        v, alice, carol, ..
+    } = team();
+    let c = id_of(&v, "carol");
+    let a = id_of(&v, "alice");
+    let new = person("carol-new");
+    let proof = new
+        .signing
+        .sign(
+            KEY_CHANGE_LABEL,
+            &key_change_message(&v.id(), &c, &new.keys),
+        )
+        .to_vec();
+    let change = signed(
+        &alice,
+        a,
+        v.heads(),
+        now(),
+        RecordBody::ChangeMemberKeys {
+            member: c,
+            keys: new.keys,
+            new_key_signature: proof,
+        },
+    );
+    let mut m = with(&v, vec![change.clone()]);
+    assert!(m.counts(&change.id));
+    let devops = m.group_named("devops").unwrap().clone();
+    assert!(
+        m.tainted(&devops),
+        "carol's old key holds @devops's version"
+    );
+    add_entry(&mut m, &alice, draft("ops/after", "a", vec![]));
+    let devops = m.group_named("devops").unwrap().clone();
+    assert!(!m.tainted(&devops));
+    let mut e = draft("ops/later", "secret", vec![]);
+    e.share_with = vec![Principal::Group(devops.id)];
+    add_entry(&mut m, &alice, e);
+    // The version now in use is sealed to carol's new key only: her old key (a lost
+    // laptop) opens nothing shared with @devops from here on; her new one does.
+    let holders = &m.group_keys[&devops.key_id].holders;
+    assert!(holders.contains(&(c, Some(new.keys.agreement))));
+    assert!(!holders.contains(&(c, Some(carol.keys.agreement))));
+    let mut new = new;
+    new.name = "carol".into();
+    assert_eq!(password(&m, &new, "ops/later"), "secret");
+}

@@ -694,6 +694,17 @@ impl<'a> Judge<'a> {
         }
     }
 
+    /// The agreement key a wrap to X in record `c` was sealed to: the key `c` itself
+    /// gives X (a join, a key change), or X's key at `c`'s parents.
+    fn wrap_key(&mut self, x: &MemberId, c: usize) -> Option<[u8; 32]> {
+        let sets_it = self.ctx.ix.keys.get(x).is_some_and(|l| l.contains(&c));
+        match sets_it {
+            true => self.keys_of_record(c),
+            false => self.key_at(x, Some(c)),
+        }
+        .map(|k| k.agreement)
+    }
+
     /// X's key at `at`: set by the latest counted key records; among different ones
     /// the strictly highest rank's; `None` when equal ranks disagree.
     fn key_at(&mut self, x: &MemberId, at: Option<usize>) -> Option<PublicKeys> {
@@ -1233,13 +1244,20 @@ impl<'a> Judge<'a> {
                     | RecordBody::RotateGroupKey(key) => key,
                     _ => continue,
                 };
+                let key = key.clone();
+                let holders = key
+                    .wraps
+                    .iter()
+                    .map(|w| (w.member, self.wrap_key(&w.member, c)))
+                    .collect();
                 group_keys.insert(
                     ctx.records[c].id,
                     GroupKeyVersion {
                         group: key.group,
                         commitment: key.commitment,
                         public: key.public,
-                        wraps: key.wraps.clone(),
+                        wraps: key.wraps,
+                        holders,
                     },
                 );
             }
@@ -1263,15 +1281,45 @@ impl<'a> Judge<'a> {
             }
         }
         late_wraps.sort_by_key(|(_, c, _)| ctx.records[*c].id);
+        let mut void_wraps = Vec::new();
         for (group, c, wrap) in late_wraps {
+            let list = ctx.ix.group_keys.get(&group).map_or(&[][..], Vec::as_slice);
+            let versions = self.latest(list, Some(c));
             if self.counted(c).is_none() {
+                if !matches!(ctx.sig[c], Sig::Bad) {
+                    void_wraps.push((versions, c, wrap));
+                }
                 continue;
             }
-            let list = ctx.ix.group_keys.get(&group).map_or(&[][..], Vec::as_slice);
-            for v in self.latest(list, Some(c)) {
+            let key = self.wrap_key(&wrap.member, c);
+            for v in versions {
                 if let Some(version) = group_keys.get_mut(&ctx.records[v].id) {
                     version.wraps.push(wrap.clone());
+                    version.holders.push((wrap.member, key));
                 }
+            }
+        }
+        // Key hygiene: a void record still hands its wrap to its recipient when its
+        // author held the version (and could seal it); repeated until nothing changes,
+        // since a recipient may pass it on in turn.
+        loop {
+            let mut grew = false;
+            for (versions, c, wrap) in &void_wraps {
+                let author = ctx.records[*c].record.author;
+                let key = self.wrap_key(&wrap.member, *c);
+                for v in versions {
+                    let Some(version) = group_keys.get_mut(&ctx.records[*v].id) else {
+                        continue;
+                    };
+                    let held = version.holders.iter().any(|(h, _)| *h == author);
+                    if held && !version.holders.contains(&(wrap.member, key)) {
+                        version.holders.push((wrap.member, key));
+                        grew = true;
+                    }
+                }
+            }
+            if !grew {
+                break;
             }
         }
         // Groups.

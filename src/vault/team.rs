@@ -117,7 +117,7 @@ impl Vault {
     }
 
     /// Wrap the current key of `group` to `keys` (as its holder `member`).
-    fn wrap_current_group_key(
+    pub(super) fn wrap_current_group_key(
         &self,
         identity: &dyn Keyholder,
         group: GroupId,
