@@ -16,6 +16,8 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::{self, RECORD_LABEL, SecretString};
 
+pub mod segment;
+
 /// First bytes of every vault file.
 pub const VAULT_MAGIC: &[u8; 8] = b"AMANATVT";
 /// The one format version this build reads and writes.

@@ -1,17 +1,20 @@
-//! Files on disk: the vault (atomic replace under an exclusive lock), the identity file,
-//! and local state (the pins that detect rollback and forks).
+//! Files on disk: the vault directory (immutable segments, docs/format.md "Segments"),
+//! the identity file, and local state (pins that detect rollback and forks, the write
+//! lock).
 //!
-//! This is the only module that touches those files. Writes never truncate in place: a
-//! temporary file in the same directory is written, fsynced, renamed over the target,
-//! and the directory is fsynced, so a crash at any moment leaves the old or the new file.
-//! Writers hold an exclusive lock on a sidecar `<vault>.lock` (the vault itself is
-//! replaced by rename, so it cannot carry the lock) and re-read the newest file under it.
+//! This is the only module that touches those files. A write adds one new segment and
+//! never rewrites one: a temporary file in the same directory is written, fsynced,
+//! renamed to the SHA-256 of its bytes, and the directory is fsynced, so a crash at any
+//! moment leaves the vault without or with the whole segment. Writers on one machine
+//! hold an exclusive lock in local state (never in the synced directory) and re-read
+//! the directory under it; readers take no lock.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::format::segment::{SEGMENT_EXTENSION, Segment, segment_name};
 use crate::format::{MAX_RECORD_LEN, MAX_RECORDS, RecordId};
 use crate::identity::MAX_IDENTITY_LEN;
 use crate::vault::{Vault, VaultError};
@@ -75,6 +78,15 @@ pub enum StoreError {
         /// Short id found.
         found: String,
     },
+    /// A single-file vault of an earlier version where a vault directory belongs.
+    #[error("{0} is a single-file vault of an earlier version, not a vault directory")]
+    SingleFile(PathBuf),
+    /// A vault directory without the segment holding the genesis record.
+    #[error("{0} holds no segment with the vault's first (genesis) record")]
+    NoGenesis(PathBuf),
+    /// A directory holding the genesis records of two vaults.
+    #[error("{0} holds segments of two different vaults")]
+    TwoVaults(PathBuf),
     /// The vault's contents.
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -168,29 +180,6 @@ pub fn lock(path: &Path) -> Result<Lock, StoreError> {
     Ok(Lock { _file: file })
 }
 
-/// Take the shared lock on `<path>.lock`, so a reader's read, pin check and pin see
-/// one consistent state (a writer renames and pins under the exclusive lock). `None`
-/// when the lock file cannot be created (a read-only directory): reading still works,
-/// only without that guarantee.
-fn lock_shared(path: &Path) -> Option<Lock> {
-    let (file, _) = open_lock_file(path).ok()?;
-    file.lock_shared().ok()?;
-    Some(Lock { _file: file })
-}
-
-/// Try to take the shared lock on `<path>.lock` without waiting. `Err(())` when a
-/// writer holds the exclusive lock; `Ok(None)` when there is no lock file to take.
-fn try_lock_shared(path: &Path) -> Result<Option<Lock>, ()> {
-    let Ok((file, _)) = open_lock_file(path) else {
-        return Ok(None);
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(Some(Lock { _file: file })),
-        Err(fs::TryLockError::WouldBlock) => Err(()),
-        Err(fs::TryLockError::Error(_)) => Ok(None),
-    }
-}
-
 /// Remove temporary files that `write_atomic` left for `path` when a writer was killed
 /// between creating and renaming them. Only call this while holding the lock that
 /// every writer of `path` holds, so no live writer's temp file can match.
@@ -255,41 +244,262 @@ pub enum PinStatus {
     FirstUse,
 }
 
-/// The vault file and this machine's state about it.
+/// The vault directory and this machine's state about it.
 #[derive(Debug, Clone)]
 pub struct VaultStore {
     path: PathBuf,
     state_dir: PathBuf,
 }
 
+/// The segments read from a vault directory (or another copy, for `merge`).
+#[derive(Debug, Default)]
+pub struct SegmentSet {
+    /// Segments that decoded, with their file names.
+    pub segments: Vec<(String, Segment)>,
+    /// Files set aside as damage: name and why.
+    pub damaged: Vec<(String, String)>,
+}
+
+/// Temporary files a killed writer left behind are removed after this long.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Read every `*.seg` file of a directory. A file whose name is not the SHA-256 of its
+/// bytes, that does not decode, that is not a regular file (a symlink, a directory, a
+/// FIFO) or that is over the size ceiling is damage: listed, never read further. Files
+/// with other names (temporary files, a README) are ignored; a segment deleted while
+/// the directory is read (compaction) is skipped.
+pub fn read_segments(dir: &Path) -> Result<SegmentSet, StoreError> {
+    let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NoVault(dir.to_path_buf()),
+        _ => io_err(dir)(e),
+    })?;
+    let mut names: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.ends_with(&format!(".{SEGMENT_EXTENSION}")) && !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    names.sort();
+    let mut out = SegmentSet::default();
+    for name in names {
+        let path = dir.join(&name);
+        match read_segment_file(&path) {
+            Ok(None) => {}
+            Ok(Some(bytes)) => {
+                if segment_name(&bytes) != name {
+                    out.damaged
+                        .push((name, "its name is not the SHA-256 of its bytes".into()));
+                    continue;
+                }
+                match Segment::decode(&bytes) {
+                    Ok(seg) => out.segments.push((name, seg)),
+                    Err(e) => out.damaged.push((name, e.to_string())),
+                }
+            }
+            Err(reason) => out.damaged.push((name, reason)),
+        }
+    }
+    Ok(out)
+}
+
+/// Read one segment file without following a symlink or blocking on a FIFO. `Ok(None)`
+/// when it vanished since the directory was listed; `Err(why)` when it is damage.
+fn read_segment_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let flags = (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits();
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(flags as i32)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err("a symbolic link, not a segment file".into());
+        }
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_VAULT_LEN {
+        return Err("larger than the 1 GiB ceiling".into());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_VAULT_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_VAULT_LEN {
+        return Err("larger than the 1 GiB ceiling".into());
+    }
+    Ok(Some(bytes))
+}
+
+/// Write a segment into a vault directory: temp file, fsync, rename, fsync the
+/// directory. A segment with the same name is the same bytes: nothing to do. Returns
+/// its name.
+pub fn write_segment(dir: &Path, bytes: &[u8]) -> Result<String, StoreError> {
+    let name = segment_name(bytes);
+    let path = dir.join(&name);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_file() && m.len() == bytes.len() as u64 => return Ok(name),
+        Ok(m) if !m.file_type().is_file() => {
+            // A symlink or directory squatting on the name: never write through it.
+            return Err(StoreError::Io {
+                path,
+                source: io::Error::other(
+                    "a segment's name is taken by something that is not a file",
+                ),
+            });
+        }
+        _ => {}
+    }
+    write_atomic(&path, bytes)?;
+    Ok(name)
+}
+
+/// Remove temporary files older than [`STALE_TEMP_AGE`] that a killed writer left in
+/// a vault directory (`.<name>.seg.<random>.tmp`). Best effort.
+fn remove_stale_segment_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let n = name.to_string_lossy();
+        if !(n.starts_with('.') && n.ends_with(".tmp") && n.contains(".seg.")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl VaultStore {
-    /// A store for the vault at `path` with local state in `state_dir`.
+    /// A store for the vault directory at `path` with local state in `state_dir`.
     pub fn new(path: PathBuf, state_dir: PathBuf) -> Self {
         Self { path, state_dir }
     }
 
-    /// The vault path.
+    /// The vault directory.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Whether a vault file exists.
+    /// Whether a vault exists there: a directory holding a segment (or a single-file
+    /// vault of an earlier version, which is refused with a hint when used).
     pub fn exists(&self) -> bool {
-        self.path.exists()
+        match fs::metadata(&self.path) {
+            Ok(m) if m.is_file() => true,
+            Ok(m) if m.is_dir() => fs::read_dir(&self.path).is_ok_and(|mut d| {
+                d.any(|e| {
+                    e.is_ok_and(|e| {
+                        let n = e.file_name();
+                        let n = n.to_string_lossy();
+                        !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}"))
+                    })
+                })
+            }),
+            _ => false,
+        }
     }
 
-    /// Read and resolve the file. Signatures of records this machine verified before
-    /// (ancestors of its pinned heads for the file's vault id) are not checked again;
-    /// every other one is.
-    fn read(&self) -> Result<Vault, StoreError> {
-        if !self.path.exists() {
-            return Err(StoreError::NoVault(self.path.clone()));
+    fn check_directory(&self) -> Result<(), StoreError> {
+        match fs::metadata(&self.path) {
+            Ok(m) if m.is_file() => Err(StoreError::SingleFile(self.path.clone())),
+            Ok(_) if self.exists() => Ok(()),
+            _ => Err(StoreError::NoVault(self.path.clone())),
         }
-        let bytes = read_limited(&self.path, MAX_VAULT_LEN)?;
-        let (pinned, damaged) = crate::format::peek_vault_id(&bytes)
-            .map(|id| self.pinned(&id))
-            .unwrap_or_default();
-        Ok(Vault::decode_trusting(&bytes, &pinned, &damaged)?)
+    }
+
+    /// The vault id this machine pinned for this path, if any.
+    fn pinned_id(&self) -> Option<RecordId> {
+        fs::read_to_string(self.path_file())
+            .ok()
+            .and_then(|t| RecordId::from_hex(t.trim()))
+    }
+
+    /// Read and resolve the directory. Signatures of records this machine verified
+    /// before (ancestors of its pinned heads for the vault id) are not checked again;
+    /// every other one is. Damaged segments are set aside and noted in the vault.
+    fn read(&self) -> Result<Vault, StoreError> {
+        self.check_directory()?;
+        let set = read_segments(&self.path)?;
+        let vault_id = self.choose_vault_id(&set)?;
+        let (pinned, damaged) = self.pinned(&vault_id);
+        let mut skipped = set.damaged;
+        let mut segments = Vec::with_capacity(set.segments.len());
+        for (name, seg) in set.segments {
+            if seg.vault_id() == vault_id {
+                segments.push(seg);
+            } else {
+                skipped.push((
+                    name,
+                    format!(
+                        "it holds records of vault {}, not of vault {}",
+                        seg.vault_id().short(),
+                        vault_id.short()
+                    ),
+                ));
+            }
+        }
+        let mut vault = match Vault::from_segments(vault_id, segments, &pinned, &damaged) {
+            Err(VaultError::Format(crate::format::FormatError::MissingParent))
+                if !pinned.is_empty() =>
+            {
+                return Err(StoreError::Rollback {
+                    vault: vault_id.short(),
+                    missing: pinned.len(),
+                });
+            }
+            Err(VaultError::Format(crate::format::FormatError::MissingParent)) => {
+                return Err(StoreError::NoGenesis(self.path.clone()));
+            }
+            other => other?,
+        };
+        vault.note_damaged_segments(skipped);
+        Ok(vault)
+    }
+
+    /// Which vault the directory holds: the one pinned for this path, else the one
+    /// whose genesis a segment holds (two different ones: refused).
+    fn choose_vault_id(&self, set: &SegmentSet) -> Result<RecordId, StoreError> {
+        let mut found: Vec<RecordId> = set
+            .segments
+            .iter()
+            .filter(|(_, s)| s.has_genesis())
+            .map(|(_, s)| s.vault_id())
+            .collect();
+        found.sort();
+        found.dedup();
+        if let Some(pinned) = self.pinned_id() {
+            if !found.is_empty() && !found.contains(&pinned) {
+                return Err(StoreError::Replaced {
+                    path: self.path.clone(),
+                    pinned: pinned.short(),
+                    found: found[0].short(),
+                });
+            }
+            return Ok(pinned);
+        }
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(StoreError::NoGenesis(self.path.clone())),
+            _ => Err(StoreError::TwoVaults(self.path.clone())),
+        }
     }
 
     /// The heads pinned for a vault id (unchecked: `check_pins` checks them), and the
@@ -310,37 +520,35 @@ impl VaultStore {
     }
 
     /// Read, check the pins, verify the signature of every record this machine has
-    /// not verified before; then pin what was verified. A file with a bad record is
-    /// never pinned, so checking a tampered copy cannot lock you out of the real one.
+    /// not verified before; then pin what was verified. A vault with a bad record is
+    /// never pinned past it, so checking a tampered copy cannot lock you out of the
+    /// real one.
     pub fn load(&self) -> Result<(Vault, PinStatus), StoreError> {
-        let _lock = lock_shared(&self.path);
         let (vault, status) = self.load_unpinned()?;
         self.pin(&vault)?;
         Ok((vault, status))
     }
 
-    /// [`load`](Self::load) for the agent, which must never wait for the lock: a
-    /// writer holding it may be waiting for the agent's signature. Then the file is
-    /// read without the lock (it is only ever replaced by an atomic rename, so it is
-    /// whole) and nothing is pinned; a read that raced the writer's rename and pin looks
-    /// like a rollback, so that one case is read again.
+    /// [`load`](Self::load) for the agent, which must never wait for the vault's write
+    /// lock (a writer holding it may be waiting for the agent's signature). Reading
+    /// takes no lock at all now (segments are immutable and appear by rename), so
+    /// this is `load`.
     pub fn load_without_waiting(&self) -> Result<(Vault, PinStatus), StoreError> {
-        match try_lock_shared(&self.path) {
-            Ok(_lock) => {
-                let (vault, status) = self.load_unpinned()?;
-                self.pin(&vault)?;
-                Ok((vault, status))
-            }
-            Err(()) => match self.load_unpinned() {
-                Err(StoreError::Rollback { .. }) => self.load_unpinned(),
-                other => other,
-            },
-        }
+        self.load()
     }
 
     /// Read, check the pins and verify the records not verified before, without
-    /// pinning.
+    /// pinning. A writer renames its segment into place before it pins, so a pinned
+    /// record missing from a listing made just before that rename is found by reading
+    /// the directory once more.
     pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
+        match self.load_unpinned_once() {
+            Err(StoreError::Rollback { .. }) => self.load_unpinned_once(),
+            other => other,
+        }
+    }
+
+    fn load_unpinned_once(&self) -> Result<(Vault, PinStatus), StoreError> {
         let mut vault = self.read()?;
         let (status, _) = self.check_pins(&vault)?;
         let counted: Vec<RecordId> = fs::read_to_string(self.pin_file(&vault.id()))
@@ -353,22 +561,30 @@ impl VaultStore {
         Ok((vault, status))
     }
 
-    /// Create a new vault file; refuses if one exists.
+    /// The write lock of this vault: in local state, never in the synced directory.
+    fn write_lock(&self) -> Result<Lock, StoreError> {
+        let locks = self.state_dir.join("locks");
+        create_private_dir(&locks)?;
+        lock(&locks.join(self.path_key()))
+    }
+
+    /// Create a new vault directory with one segment; refuses if a vault is there.
     pub fn create(&self, vault: &Vault) -> Result<(), StoreError> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir)?;
-        }
-        let _lock = lock(&self.path)?;
-        if self.path.exists() {
+        if self.exists() {
             return Err(StoreError::Exists(self.path.clone()));
         }
-        write_atomic(&self.path, &vault.encode())?;
+        create_private_dir(&self.path)?;
+        let _lock = self.write_lock()?;
+        if self.exists() {
+            return Err(StoreError::Exists(self.path.clone()));
+        }
+        write_segment(&self.path, &vault.encode_segment())?;
         self.pin(vault)
     }
 
-    /// Under the lock: re-read the newest file, check pins, let `change` modify the
-    /// vault, write it atomically and pin the result. Nothing is written if `change`
-    /// fails.
+    /// Under the write lock: re-read the newest state, check pins, let `change` modify
+    /// the vault, write its new records as one new segment and pin the result.
+    /// Nothing is written if `change` fails.
     pub fn update<T, E>(
         &self,
         change: impl FnOnce(&mut Vault) -> Result<T, E>,
@@ -376,25 +592,38 @@ impl VaultStore {
     where
         E: From<StoreError>,
     {
-        // Checked before locking, so a missing vault is reported as such and leaves no
-        // lock file behind (the read under the lock checks again).
-        if !self.path.exists() {
-            return Err(StoreError::NoVault(self.path.clone()).into());
-        }
-        let _lock = lock(&self.path)?;
-        remove_stale_temps(&self.path);
+        // Checked before locking, so a missing vault is reported as such (the read
+        // under the lock checks again).
+        self.check_directory()?;
+        let _lock = self.write_lock()?;
+        remove_stale_segment_temps(&self.path);
         let (mut vault, _) = self.load_unpinned()?;
+        let before = vault.record_ids();
         let out = change(&mut vault)?;
-        write_atomic(&self.path, &vault.encode())?;
+        if let Some(bytes) = vault.segment_since(&before) {
+            write_segment(&self.path, &bytes)?;
+        }
         self.pin(&vault)?;
         Ok((vault, out))
+    }
+
+    /// Add records from elsewhere (`merge`, `sync`) as one new segment, under the
+    /// write lock, and pin the result. `records` must already be verified by the
+    /// caller against this vault.
+    pub fn add_segment(&self, bytes: &[u8]) -> Result<(Vault, String), StoreError> {
+        let _lock = self.write_lock()?;
+        let name = write_segment(&self.path, bytes)?;
+        let (vault, _) = self.load_unpinned()?;
+        self.pin(&vault)?;
+        Ok((vault, name))
     }
 
     fn pin_file(&self, vault_id: &RecordId) -> PathBuf {
         self.state_dir.join("pins").join(vault_id.to_hex())
     }
 
-    fn path_file(&self) -> PathBuf {
+    /// A name for this vault path in local state: a hash of its canonical form.
+    fn path_key(&self) -> String {
         let canonical = self
             .path
             .canonicalize()
@@ -403,9 +632,11 @@ impl VaultStore {
             "amanat/v1/vault-path",
             &[canonical.as_os_str().as_encoded_bytes()],
         );
-        self.state_dir
-            .join("paths")
-            .join(crate::format::hex_string(&key[..16]))
+        crate::format::hex_string(&key[..16])
+    }
+
+    fn path_file(&self) -> PathBuf {
+        self.state_dir.join("paths").join(self.path_key())
     }
 
     /// Check the vault against this machine's pins; returns the pinned heads.
@@ -447,6 +678,8 @@ impl VaultStore {
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.contains(' '))
         {
+            // A pinned record that is missing or held back (a parent missing): the
+            // copy was rolled back, or a segment was deleted.
             match RecordId::from_hex(line).filter(|id| vault.contains(id)) {
                 Some(id) => pinned.push(id),
                 None => missing += 1,
@@ -585,21 +818,21 @@ mod tests {
     }
 
     #[test]
-    fn load_without_waiting_reads_while_a_writer_holds_the_lock() {
+    fn reading_takes_no_lock_while_a_writer_holds_it() {
         let dir = tempfile::tempdir().unwrap();
         let a = Identity::generate("alice").unwrap();
         let store = VaultStore::new(dir.path().join("v"), dir.path().join("state"));
         let v = Vault::create(&a, "acme").unwrap();
         store.create(&v).unwrap();
-        let held = lock(store.path()).unwrap();
-        // A blocking shared lock would wait here for ever (flock locks of two open
-        // files conflict within one process too).
-        assert!(try_lock_shared(store.path()).is_err());
+        let held = store.write_lock().unwrap();
         let (read, _) = store.load_without_waiting().unwrap();
         assert_eq!(read.heads(), v.heads());
         drop(held);
-        let (read, _) = store.load_without_waiting().unwrap();
-        assert_eq!(read.heads(), v.heads());
+        // Nothing of the store's is in the vault directory but segments.
+        for e in fs::read_dir(store.path()).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(name.ends_with(".seg"), "{name}");
+        }
     }
 
     #[test]
@@ -609,7 +842,7 @@ mod tests {
         let store = VaultStore::new(dir.path().join("v"), dir.path().join("state"));
         let v = Vault::create(&a, "acme").unwrap();
         store.create(&v).unwrap();
-        let old = fs::read(store.path()).unwrap();
+        let old = v.encode_segment();
         store
             .update(|v| -> Result<(), StoreError> {
                 let body = v
@@ -620,7 +853,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(store.load().unwrap().1, PinStatus::Known);
-        fs::write(store.path(), &old).unwrap();
+        // Deleting the newer segment is a rollback.
+        for e in fs::read_dir(store.path()).unwrap() {
+            let p = e.unwrap().path();
+            if fs::read(&p).unwrap() != old {
+                fs::remove_file(p).unwrap();
+            }
+        }
         assert!(matches!(store.load(), Err(StoreError::Rollback { .. })));
     }
 

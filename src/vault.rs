@@ -9,13 +9,13 @@
 //! module does no I/O: `store` reads and writes.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::crypto::{self, CryptoError, SymmetricKey};
 use crate::format::{
     self, ADMINS_GROUP, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, Genesis,
     GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, PublicKeys, Record, RecordBody,
-    RecordId, Role, SealedEntry, StoredRecord, VaultFile,
+    RecordId, Role, SealedEntry, StoredRecord, VaultFile, segment::Segment,
 };
 use crate::identity::{Keyholder, KeyholderError};
 
@@ -202,6 +202,20 @@ pub struct Vault {
     sig: Vec<resolve::Sig>,
     /// The key each counted record was (or, if trusted, is to be) verified under.
     signer: Vec<Option<[u8; 32]>>,
+    /// What reading the vault's segments set aside (set by `store` on load).
+    segments: SegmentReport,
+}
+
+/// What reading a vault directory set aside: segments that are damage, and records
+/// held back because their parents have not arrived (docs/format.md, "Segments").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// How many segments were read.
+    pub segments: usize,
+    /// Segments skipped: file name and why.
+    pub damaged: Vec<(String, String)>,
+    /// Records whose parents (or their parents…) are missing, in id order.
+    pub held_back: Vec<RecordId>,
 }
 
 /// An opened (decrypted, verified) entry revision.
@@ -428,6 +442,7 @@ impl Vault {
             dag: r.dag,
             trusted_any: r.sig.contains(&resolve::Sig::Trusted),
             voided_here: Vec::new(),
+            segments: SegmentReport::default(),
             sig: r.sig,
             signer: r.signer,
             file,
@@ -474,6 +489,68 @@ impl Vault {
         damaged: &[RecordId],
     ) -> Result<Self, VaultError> {
         let (file, index) = VaultFile::decode_indexed(bytes)?;
+        Self::resolve_trusting(file, index, verified, damaged)
+    }
+
+    /// Resolve the union of a vault's segments (those naming another vault id are
+    /// left out), trusting `verified` records and their ancestors as
+    /// [`Self::decode_trusting`] does. Records whose parents have not arrived are
+    /// held back and listed in [`Self::segment_report`].
+    pub fn from_segments(
+        vault_id: RecordId,
+        segments: Vec<Segment>,
+        verified: &[RecordId],
+        damaged: &[RecordId],
+    ) -> Result<Self, VaultError> {
+        let count = segments.len();
+        let u = format::segment::union(vault_id, segments)?;
+        let mut v = Self::resolve_trusting(u.file, u.index, verified, damaged)?;
+        v.segments.segments = count;
+        v.segments.held_back = u.held_back;
+        Ok(v)
+    }
+
+    /// What reading the segments set aside.
+    pub fn segment_report(&self) -> &SegmentReport {
+        &self.segments
+    }
+
+    /// Record segments the store skipped as damage (so commands can warn and `verify`
+    /// can list them).
+    pub fn note_damaged_segments(&mut self, damaged: Vec<(String, String)>) {
+        self.segments.damaged = damaged;
+    }
+
+    /// One segment holding every record (what a new vault directory starts with, and
+    /// what `encode` of a single-file vault was).
+    pub fn encode_segment(&self) -> Vec<u8> {
+        Segment::encode(&self.file.vault_id, &self.file.records)
+    }
+
+    /// A segment holding the records not in `before`, in canonical order (parents
+    /// first); `None` when there are none.
+    pub fn segment_since(&self, before: &HashSet<RecordId>) -> Option<Vec<u8>> {
+        let new: Vec<StoredRecord> = self
+            .file
+            .records
+            .iter()
+            .filter(|r| !before.contains(&r.id))
+            .cloned()
+            .collect();
+        (!new.is_empty()).then(|| Segment::encode(&self.file.vault_id, &new))
+    }
+
+    /// Every record id.
+    pub fn record_ids(&self) -> HashSet<RecordId> {
+        self.index.keys().copied().collect()
+    }
+
+    fn resolve_trusting(
+        file: VaultFile,
+        index: HashMap<RecordId, usize>,
+        verified: &[RecordId],
+        damaged: &[RecordId],
+    ) -> Result<Self, VaultError> {
         let mut trusted: Vec<Option<resolve::Sig>> = vec![None; file.records.len()];
         let mut seen = vec![false; file.records.len()];
         let mut stack: Vec<usize> = verified

@@ -468,9 +468,13 @@ fn info_reports_the_vault() {
     assert_eq!(lines[3], "groups: 0");
     assert_eq!(lines[4], "entries: 1");
     assert!(lines[5].starts_with("records: "), "{}", lines[5]);
-    assert_eq!(lines[6], "your role: owner");
-    assert_eq!(lines[7], format!("file: {}", env.vault_path().display()));
-    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[6], "segments: 2");
+    assert_eq!(lines[7], "your role: owner");
+    assert_eq!(
+        lines[8],
+        format!("directory: {}", env.vault_path().display())
+    );
+    assert_eq!(lines.len(), 9);
 }
 
 #[test]

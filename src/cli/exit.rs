@@ -152,6 +152,17 @@ fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<Stri
             (exit, message, hint)
         }
         StoreError::Exists(_) => (Exit::Other, message, Some("move it away first, or choose another path".into())),
+        StoreError::SingleFile(p) => (
+            Exit::Other,
+            message,
+            Some(format!(
+                "make it a vault directory: move it aside, then 'amanat --vault {} merge FILE' (docs/sync.md)",
+                p.display()
+            )),
+        ),
+        StoreError::NoGenesis(_) | StoreError::TwoVaults(_) => (Exit::Integrity, message, Some(
+            "a segment is missing or a stray one was copied in: restore the vault directory from your team's shared copy".into(),
+        )),
         StoreError::TooLarge(_) => (Exit::Integrity, message, Some(verify_hint())),
         StoreError::Io { .. } => (Exit::Other, message, None),
         _ => (Exit::Other, message, None),

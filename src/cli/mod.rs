@@ -43,7 +43,7 @@ pub use exit::Exit;
                   amanat get web/github | wl-copy"
 )]
 pub struct Cli {
-    /// Vault file [default: $XDG_DATA_HOME/amanat/vault.amanat]
+    /// Vault directory (segment files) [default: $XDG_DATA_HOME/amanat/vault]
     #[arg(long, global = true, env = "AMANAT_VAULT", value_name = "PATH")]
     pub vault: Option<PathBuf>,
     /// Identity file [default: $XDG_CONFIG_HOME/amanat/identity.amanat]

@@ -46,7 +46,7 @@ impl Paths {
             Some(v) => v,
             None => xdg("XDG_DATA_HOME", ".local/share")
                 .ok_or_else(|| missing("vault"))?
-                .join("amanat/vault.amanat"),
+                .join("amanat/vault"),
         };
         let identity = match identity {
             Some(i) => i,

@@ -20,6 +20,7 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
             vault.id().to_hex()
         );
     }
+    warn_segments(&vault);
     warn_ignored(&vault);
     // Announcing key changes is best effort: a read-only state directory must not
     // stop reading.
@@ -33,6 +34,23 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
         }
     }
     Ok(vault)
+}
+
+fn warn_segments(vault: &Vault) {
+    let report = vault.segment_report();
+    for (name, why) in &report.damaged {
+        eprintln!(
+            "warning: skipping segment {} ({}); run 'amanat verify'",
+            sanitize(name),
+            why
+        );
+    }
+    if !report.held_back.is_empty() {
+        eprintln!(
+            "warning: {} record(s) held back until the segments holding their parents arrive (sync again, or wait for your file share)",
+            report.held_back.len()
+        );
+    }
 }
 
 fn warn_ignored(vault: &Vault) {
@@ -129,9 +147,11 @@ pub fn info(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
             "groups": groups,
             "entries": vault.entry_count(),
             "records": vault.record_count(),
+            "segments": vault.segment_report().segments,
             "heads": heads,
             "your_role": role,
             "file": paths.vault.display().to_string(),
+            "directory": paths.vault.display().to_string(),
         }));
     }
     outln!("vault: {}", vault.id().to_hex());
@@ -140,8 +160,9 @@ pub fn info(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
     outln!("groups: {groups}");
     outln!("entries: {}", vault.entry_count());
     outln!("records: {}", vault.record_count());
+    outln!("segments: {}", vault.segment_report().segments);
     outln!("your role: {}", role.unwrap_or("not a member"));
-    outln!("file: {}", paths.vault.display());
+    outln!("directory: {}", paths.vault.display());
     Ok(())
 }
 
@@ -149,6 +170,23 @@ pub fn info(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
 pub fn verify(paths: &Paths) -> anyhow::Result<()> {
     let vault = load(paths)?;
     let report = vault.verify()?;
+    let segments = vault.segment_report();
+    for (name, why) in &segments.damaged {
+        outln!("segment\t{}\t{}", sanitize(name), why);
+    }
+    for id in &segments.held_back {
+        outln!("held\t{}\tparents not arrived", id.to_hex());
+    }
+    if !segments.damaged.is_empty() {
+        return fail(
+            Exit::Integrity,
+            format!(
+                "vault integrity check failed: {} damaged segment(s)",
+                segments.damaged.len()
+            ),
+            "they are skipped; delete them and restore the vault directory from your team's shared copy (docs/sync.md)",
+        );
+    }
     if !report.ignored.is_empty() {
         for i in &report.ignored {
             outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);

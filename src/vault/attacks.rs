@@ -761,7 +761,7 @@ fn an_old_owners_late_withdrawal_cannot_undo_a_counted_hand_over() {
     );
     let undone = with(&accepted, vec![late]);
     assert_eq!(undone.owner(), a, "resolution alone voids the acceptance");
-    std::fs::write(store.path(), undone.encode()).unwrap();
+    crate::store::write_segment(store.path(), &undone.encode_segment()).unwrap();
     assert!(matches!(
         store.load(),
         Err(StoreError::HandOverUndone { .. })

@@ -126,7 +126,7 @@ impl TestEnv {
 
     /// The default vault file (CLI.md, "Where things live").
     pub fn vault_path(&self) -> PathBuf {
-        self.data_home().join("amanat/vault.amanat")
+        self.data_home().join("amanat/vault")
     }
 
     /// The default identity file.
