@@ -57,6 +57,20 @@ pub enum StoreError {
         /// How many pinned records are missing.
         missing: usize,
     },
+    /// Pinned records are missing because a segment is damaged.
+    #[error(
+        "vault {vault} lacks {missing} record(s) this machine already verified: segment {segment} is damaged ({reason})"
+    )]
+    DamagedSegment {
+        /// Short vault id.
+        vault: String,
+        /// How many pinned records are missing.
+        missing: usize,
+        /// The first damaged segment's name.
+        segment: String,
+        /// Why it is damage.
+        reason: String,
+    },
     /// A record voids an ownership hand-over this machine had counted (the old
     /// owner's key signing on old heads): refused like a rollback.
     #[error(
@@ -684,6 +698,16 @@ impl VaultStore {
                 Some(id) => pinned.push(id),
                 None => missing += 1,
             }
+        }
+        if missing > 0
+            && let Some((segment, reason)) = vault.segment_report().damaged.first()
+        {
+            return Err(StoreError::DamagedSegment {
+                vault: vault.id().short(),
+                missing,
+                segment: segment.clone(),
+                reason: reason.clone(),
+            });
         }
         if missing > 0 {
             return Err(StoreError::Rollback {

@@ -1,6 +1,7 @@
 //! `amanat demo`: a scripted team scenario run against this very binary in a temporary
 //! directory. Three people (alice, bob, carol) each have their own home, identity and
-//! local state; they share one vault file, as a team sharing it through git would. The
+//! local state; they share one vault directory, as a team sharing it through a file
+//! share would. The
 //! identities use small (insecure, clearly labelled) KDF parameters and a passphrase
 //! file, so nothing prompts. Each command and what it printed is shown.
 
@@ -30,7 +31,7 @@ impl Demo {
     }
 
     fn vault(&self) -> PathBuf {
-        self.dir.join("shared/vault.amanat")
+        self.dir.join("shared/acme.vault")
     }
 
     /// `amanat ARGS` as `who`; with the passphrase file unless `passphrase` is false
@@ -212,7 +213,7 @@ pub fn run() -> anyhow::Result<()> {
         dir.path().display()
     );
     outln!(
-        "and they share one vault file (shared/vault.amanat), as a team sharing it through git would."
+        "and they share one vault directory (shared/acme.vault: immutable segment files), as a team sharing it through a file share would."
     );
     outln!("(identities use --insecure-kdf so the demo is fast; real ones take ~0.5 s to unlock)");
 
@@ -310,7 +311,7 @@ pub fn run() -> anyhow::Result<()> {
     demo.step("bob", &["group", "create", "mine"], None, 5, Show::All)?;
 
     demo.say("bob leaves: one command revokes him completely")?;
-    let before = std::fs::read(demo.vault())?;
+    let before = segments(&demo.vault())?;
     demo.step("alice", &["member", "rm", "bob"], None, 0, Show::All)?;
     demo.step("bob", &["ls"], None, 5, Show::All)?;
     demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
@@ -319,12 +320,23 @@ pub fn run() -> anyhow::Result<()> {
     demo.say("the vault checks itself: tampering and rollback are caught")?;
     demo.step("alice", &["verify"], None, 0, Show::All)?;
     demo.step("alice", &["info"], None, 0, Show::All)?;
-    let mut bytes = std::fs::read(demo.vault())?;
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    let tampered = demo.dir.join("shared/tampered.amanat");
-    std::fs::write(&tampered, &bytes)?;
-    outln!("\n(one bit flipped in a copy of the vault)");
+    let tampered = demo.dir.join("shared/tampered.vault");
+    std::fs::create_dir_all(&tampered)?;
+    let mut newest = None;
+    for name in segments(&demo.vault())? {
+        std::fs::copy(demo.vault().join(&name), tampered.join(&name))?;
+        if !before.contains(&name) {
+            newest = Some(name);
+        }
+    }
+    if let Some(name) = &newest {
+        let path = tampered.join(name);
+        let mut bytes = std::fs::read(&path)?;
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&path, &bytes)?;
+    }
+    outln!("\n(one bit flipped in a segment of a copy of the vault)");
     demo.step(
         "alice",
         &["--vault", &tampered.to_string_lossy(), "verify"],
@@ -332,12 +344,20 @@ pub fn run() -> anyhow::Result<()> {
         6,
         Show::All,
     )?;
-    let current = std::fs::read(demo.vault())?;
-    write_back(&demo.vault(), &before)?;
-    outln!("\n(the vault file replaced by the copy from before bob's removal)");
+    let moved = demo.dir.join("shared/held-back");
+    std::fs::create_dir_all(&moved)?;
+    let removal: Vec<String> = segments(&demo.vault())?
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    for name in &removal {
+        std::fs::rename(demo.vault().join(name), moved.join(name))?;
+    }
+    outln!("\n(the segments written since before bob's removal deleted from the shared vault)");
     demo.step("carol", &["ls"], None, 6, Show::All)?;
-    write_back(&demo.vault(), &current)?;
-
+    for name in &removal {
+        std::fs::rename(moved.join(name), demo.vault().join(name))?;
+    }
     demo.say("carol unlocks her agent once; then no passphrase, for reads and writes alike")?;
     demo.step("carol", &["unlock", "--timeout", "5m"], None, 0, Show::All)?;
     let agent = Agent {
@@ -381,7 +401,15 @@ impl Drop for Agent<'_> {
     }
 }
 
-fn write_back(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, bytes)?;
-    Ok(())
+/// The segment files of a vault directory, by name.
+fn segments(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".seg") {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
