@@ -17,5 +17,6 @@ pub mod mask;
 pub mod otpauth;
 pub mod passgen;
 pub mod store;
+pub mod sync;
 pub mod totp;
 pub mod vault;

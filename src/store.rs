@@ -92,6 +92,9 @@ pub enum StoreError {
         /// Short id found.
         found: String,
     },
+    /// Records whose signatures do not verify, in a copy to be taken in.
+    #[error("{0} record(s) are damaged or forged (their signatures do not verify)")]
+    DamagedRecords(usize),
     /// A single-file vault of an earlier version where a vault directory belongs.
     #[error("{0} is a single-file vault of an earlier version, not a vault directory")]
     SingleFile(PathBuf),
@@ -450,8 +453,15 @@ impl VaultStore {
     /// before (ancestors of its pinned heads for the vault id) are not checked again;
     /// every other one is. Damaged segments are set aside and noted in the vault.
     fn read(&self) -> Result<Vault, StoreError> {
+        self.read_with(Vec::new())
+    }
+
+    /// [`Self::read`] with `extra` segments (records from elsewhere, not written).
+    fn read_with(&self, extra: Vec<Segment>) -> Result<Vault, StoreError> {
         self.check_directory()?;
-        let set = read_segments(&self.path)?;
+        let mut set = read_segments(&self.path)?;
+        set.segments
+            .extend(extra.into_iter().map(|s| ("(incoming)".to_string(), s)));
         let vault_id = self.choose_vault_id(&set)?;
         let (pinned, damaged) = self.pinned(&vault_id);
         let mut skipped = set.damaged;
@@ -565,14 +575,65 @@ impl VaultStore {
     fn load_unpinned_once(&self) -> Result<(Vault, PinStatus), StoreError> {
         let mut vault = self.read()?;
         let (status, _) = self.check_pins(&vault)?;
-        let counted: Vec<RecordId> = fs::read_to_string(self.pin_file(&vault.id()))
+        let counted = self.pinned_counted(&vault.id());
+        vault.note_pinned_counted(&counted);
+        Ok((vault, status))
+    }
+
+    /// Resolve this vault's segments plus `extra` ones (records from another copy, not
+    /// written anywhere) and check the pins against the result; nothing is written or
+    /// pinned. What `merge` and `sync` verify before they add anything.
+    pub fn load_with(&self, extra: Vec<Segment>) -> Result<Vault, StoreError> {
+        let mut vault = self.read_with(extra)?;
+        self.check_pins(&vault)?;
+        let counted = self.pinned_counted(&vault.id());
+        vault.note_pinned_counted(&counted);
+        Ok(vault)
+    }
+
+    fn pinned_counted(&self, vault_id: &RecordId) -> Vec<RecordId> {
+        fs::read_to_string(self.pin_file(vault_id))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().strip_prefix("counted "))
             .filter_map(|id| RecordId::from_hex(id.trim()))
-            .collect();
+            .collect()
+    }
+
+    /// Create a vault directory from records of another copy (`merge` into a path
+    /// with no vault yet): every signature checked, one segment written, pinned.
+    pub fn create_from(&self, segments: Vec<Segment>) -> Result<Vault, StoreError> {
+        if self.exists() {
+            return Err(StoreError::Exists(self.path.clone()));
+        }
+        let set = SegmentSet {
+            segments: segments.into_iter().map(|s| (String::new(), s)).collect(),
+            damaged: Vec::new(),
+        };
+        if self.pinned_id().is_some() {
+            // This path held a vault that is gone (as before `init`): start afresh.
+            self.forget_path()?;
+        }
+        let vault_id = self.choose_vault_id(&set)?;
+        let segments = set.segments.into_iter().map(|(_, s)| s).collect();
+        // A copy of a vault this machine knows must hold what it pinned.
+        let (pinned, damaged) = self.pinned(&vault_id);
+        let mut vault = Vault::from_segments(vault_id, segments, &pinned, &damaged)?;
+        let bad = vault.damaged().count();
+        if bad > 0 {
+            return Err(StoreError::DamagedRecords(bad));
+        }
+        self.check_pins(&vault)?;
+        let counted = self.pinned_counted(&vault_id);
         vault.note_pinned_counted(&counted);
-        Ok((vault, status))
+        create_private_dir(&self.path)?;
+        let _lock = self.write_lock()?;
+        if self.exists() {
+            return Err(StoreError::Exists(self.path.clone()));
+        }
+        write_segment(&self.path, &vault.encode_segment())?;
+        self.pin(&vault)?;
+        Ok(vault)
     }
 
     /// The write lock of this vault: in local state, never in the synced directory.

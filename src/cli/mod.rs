@@ -27,6 +27,7 @@ pub mod otp;
 pub mod output;
 pub mod paths;
 pub mod run;
+pub mod sync;
 pub mod team;
 pub mod vault;
 
@@ -77,6 +78,12 @@ pub enum Command {
         after_help = "Example:\n  amanat verify            # lists 'ignored  ID  concurrent with …'\n  amanat adopt 3f2a9c01"
     )]
     Adopt(team::AdoptArgs),
+    /// Take in the records of another copy of the vault (a vault directory, a segment,
+    /// an old single-file vault, a sync-conflict copy), verified, as one new segment
+    #[command(
+        after_help = "Examples:\n  amanat merge ~/Sync/acme.vault.sync-conflict-20261207/\n  amanat --vault ~/acme.vault merge ~/old/vault.amanat   # make a vault directory of an old file"
+    )]
+    Merge(sync::MergeArgs),
     /// Add an entry
     #[command(after_help = "Examples:\n  \
         printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
@@ -254,6 +261,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Info(a) => vault::info(&paths, a),
         Command::Verify => vault::verify(&paths),
         Command::Adopt(a) => team::adopt(&paths, a),
+        Command::Merge(a) => sync::merge(&paths, a),
         Command::Add(a) => entry::add(&paths, a),
         Command::Edit(a) => entry::edit(&paths, a),
         Command::Rm(a) => entry::rm(&paths, a),

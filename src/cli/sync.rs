@@ -1,0 +1,81 @@
+//! `amanat merge` (and `amanat sync`): take in the records of other copies.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use amanat::sync::{self, SyncError};
+
+use super::exit::{Exit, fail};
+use super::output::sanitize;
+use super::paths::Paths;
+
+/// `merge` arguments.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Other copies: a vault directory, a `.seg` file, an old single-file vault, a
+    /// sync-conflict copy
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `merge PATH...`.
+pub fn merge(paths: &Paths, args: MergeArgs) -> anyhow::Result<()> {
+    let store = paths.store();
+    let report = match sync::merge_paths(&store, &args.paths) {
+        Ok(r) => r,
+        Err(e) => return sync_failure(e),
+    };
+    let vault = &report.vault;
+    if report.created {
+        eprintln!(
+            "created vault directory {} from {} record(s) of vault {} (team '{}'); pinned it (compare the vault id with your team)",
+            paths.vault.display(),
+            report.added,
+            vault.id().to_hex(),
+            sanitize(vault.team())
+        );
+    }
+    if report.held_back > 0 {
+        eprintln!(
+            "warning: {} incoming record(s) held back: their parents are in neither copy",
+            report.held_back
+        );
+    }
+    match (&report.segment, report.created) {
+        (_, true) => outln!("merged: {} new record(s)", report.added),
+        (Some(name), false) => outln!(
+            "merged: {} new record(s) in segment {}, {} already here",
+            report.added,
+            name,
+            report.known
+        ),
+        (None, false) => outln!(
+            "merged: nothing new ({} record(s) already here)",
+            report.known
+        ),
+    }
+    Ok(())
+}
+
+/// Map a merge or sync error to its exit code and hint.
+pub fn sync_failure(e: SyncError) -> anyhow::Result<()> {
+    match e {
+        SyncError::Store(e) => Err(e.into()),
+        e @ (SyncError::Damaged { .. }
+        | SyncError::OtherVault { .. }
+        | SyncError::BadRecords { .. }
+        | SyncError::Rewritten(_)) => fail(
+            Exit::Integrity,
+            e.to_string(),
+            "nothing was changed; do not use that copy, and tell your team (docs/sync.md)",
+        ),
+        e @ SyncError::Empty(_) => fail(
+            Exit::NotFound,
+            e.to_string(),
+            "name a vault directory, a .seg file or an old vault file",
+        ),
+        e @ SyncError::Git(_) => fail(Exit::Other, e.to_string(), "nothing was changed"),
+        e => fail(Exit::Other, e.to_string(), "nothing was changed"),
+    }
+}
