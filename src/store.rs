@@ -693,6 +693,37 @@ impl VaultStore {
         Ok((vault, name))
     }
 
+    /// The remote commit `sync` last took in for `remote_ref` (to refuse a rewritten
+    /// remote history).
+    pub fn last_synced(&self, remote_ref: &str) -> Option<String> {
+        let text = fs::read_to_string(self.sync_file()).ok()?;
+        text.lines().find_map(|l| {
+            let (r, commit) = l.split_once(' ')?;
+            (r == remote_ref).then(|| commit.trim().to_string())
+        })
+    }
+
+    /// Remember the remote commit `sync` took in for `remote_ref`.
+    pub fn set_last_synced(&self, remote_ref: &str, commit: &str) -> Result<(), StoreError> {
+        let dir = self.state_dir.join("sync");
+        create_private_dir(&dir)?;
+        let file = self.sync_file();
+        let _lock = lock(&file)?;
+        let old = fs::read_to_string(&file).unwrap_or_default();
+        let mut text: String = old
+            .lines()
+            .filter(|l| l.split_once(' ').is_none_or(|(r, _)| r != remote_ref))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&format!("{remote_ref} {commit}\n"));
+        remove_stale_temps(&file);
+        write_atomic(&file, text.as_bytes())
+    }
+
+    fn sync_file(&self) -> PathBuf {
+        self.state_dir.join("sync").join(self.path_key())
+    }
+
     fn pin_file(&self, vault_id: &RecordId) -> PathBuf {
         self.state_dir.join("pins").join(vault_id.to_hex())
     }

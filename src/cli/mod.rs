@@ -84,6 +84,10 @@ pub enum Command {
         after_help = "Examples:\n  amanat merge ~/Sync/acme.vault.sync-conflict-20261207/\n  amanat --vault ~/acme.vault merge ~/old/vault.amanat   # make a vault directory of an old file"
     )]
     Merge(sync::MergeArgs),
+    /// Share the vault through git: commit new segments, fetch, verify, merge, push
+    /// (never a conflict, never a force-push)
+    #[command(after_help = "Examples:\n  amanat sync\n  amanat sync --remote backup --no-push")]
+    Sync(sync::SyncArgs),
     /// Add an entry
     #[command(after_help = "Examples:\n  \
         printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
@@ -262,6 +266,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Verify => vault::verify(&paths),
         Command::Adopt(a) => team::adopt(&paths, a),
         Command::Merge(a) => sync::merge(&paths, a),
+        Command::Sync(a) => sync::sync(&paths, a),
         Command::Add(a) => entry::add(&paths, a),
         Command::Edit(a) => entry::edit(&paths, a),
         Command::Rm(a) => entry::rm(&paths, a),

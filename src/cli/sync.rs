@@ -79,3 +79,65 @@ pub fn sync_failure(e: SyncError) -> anyhow::Result<()> {
         e => fail(Exit::Other, e.to_string(), "nothing was changed"),
     }
 }
+
+/// `sync` arguments.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The git remote [default: the branch's upstream remote, else origin]
+    #[arg(long, value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Commit, fetch, verify and merge, but do not push
+    #[arg(long)]
+    pub no_push: bool,
+}
+
+/// `sync`: git commit, fetch, verify, merge, push.
+pub fn sync(paths: &Paths, args: SyncArgs) -> anyhow::Result<()> {
+    let store = paths.store();
+    let committer = amanat::store::read_identity(&paths.identity)
+        .ok()
+        .and_then(|b| amanat::identity::inspect(&b).ok())
+        .map_or_else(|| "amanat".to_string(), |i| i.name);
+    let opts = sync::git::SyncOptions {
+        remote: args.remote,
+        push: !args.no_push,
+        committer,
+    };
+    let report = match sync::git::sync(&store, &opts) {
+        Ok(r) => r,
+        Err(e) => return sync_failure(e),
+    };
+    if report.restored > 0 {
+        eprintln!(
+            "note: the other side deleted {} segment(s) whose records exist nowhere else; restored them from this copy",
+            report.restored
+        );
+    }
+    let held = report.vault.segment_report().held_back.len();
+    if held > 0 {
+        eprintln!(
+            "warning: {held} record(s) held back until the segments holding their parents arrive"
+        );
+    }
+    if report.no_remote {
+        outln!(
+            "synced: committed {} segment(s); no git remote to fetch from or push to",
+            report.committed
+        );
+        return Ok(());
+    }
+    match &report.pushed {
+        Some(to) => outln!(
+            "synced with {}: {} record(s) in, {} record(s) out",
+            sanitize(to),
+            report.records_in,
+            report.records_out
+        ),
+        None => outln!(
+            "synced (not pushed): {} record(s) in, {} record(s) to push",
+            report.records_in,
+            report.records_out
+        ),
+    }
+    Ok(())
+}

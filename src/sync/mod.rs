@@ -11,6 +11,8 @@ use crate::format::segment::Segment;
 use crate::store::{self, StoreError, VaultStore};
 use crate::vault::Vault;
 
+pub mod git;
+
 /// Errors of `merge` and `sync`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
