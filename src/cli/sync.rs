@@ -65,6 +65,7 @@ pub fn sync_failure(e: SyncError) -> anyhow::Result<()> {
         e @ (SyncError::Damaged { .. }
         | SyncError::OtherVault { .. }
         | SyncError::BadRecords { .. }
+        | SyncError::Orphans { .. }
         | SyncError::Rewritten(_)) => fail(
             Exit::Integrity,
             e.to_string(),

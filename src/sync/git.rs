@@ -108,11 +108,7 @@ impl Git {
     }
 
     /// The `*.seg` blobs of `commit`'s tree under `rel`: name → (mode, object id).
-    fn segments_in(
-        &self,
-        commit: &str,
-        rel: &str,
-    ) -> Result<Tree, SyncError> {
+    fn segments_in(&self, commit: &str, rel: &str) -> Result<Tree, SyncError> {
         let spec = if rel.is_empty() {
             ".".to_string()
         } else {
@@ -427,7 +423,7 @@ pub fn sync(store: &VaultStore, opts: &SyncOptions) -> Result<SyncReport, SyncEr
         attempt += 1;
         git.ok(&["fetch", "--quiet", "--no-write-fetch-head", &remote])
             .or_else(|_| git.ok(&["fetch", "--quiet", &remote]))?;
-        let round = fetch_round(&git, store, &rel, &tracking, &label)?;
+        let round = fetch_round(&git, store, &rel, &tracking, &label, &opts.committer)?;
         records_in += round.records_in;
         restored += round.restored;
         committed += commit_local(&git, store, &rel, opts)?;
@@ -578,15 +574,7 @@ fn commit_local(
     if git.succeeds(&["diff", "--cached", "--quiet", "--", spec])? {
         return Ok(0);
     }
-    let mut args: Vec<String> = Vec::new();
-    if git.text(&["config", "--get", "user.name"]).is_err() {
-        args.push("-c".into());
-        args.push(format!("user.name={}", opts.committer));
-    }
-    if git.text(&["config", "--get", "user.email"]).is_err() {
-        args.push("-c".into());
-        args.push("user.email=amanat@localhost".into());
-    }
+    let mut args = identity_args(git, &opts.committer);
     args.extend([
         "commit".to_string(),
         "--quiet".to_string(),
@@ -599,6 +587,30 @@ fn commit_local(
     Ok(new.len())
 }
 
+/// `-c user.name=… -c user.email=…` when git has none configured (a fresh machine, a
+/// CI runner), so that commits and merges do not fail for want of an identity.
+fn identity_args(git: &Git, committer: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let configured = |key: &str| {
+        git.text(&["config", "--get", key])
+            .is_ok_and(|v| !v.is_empty())
+            || std::env::var_os(match key {
+                "user.name" => "GIT_COMMITTER_NAME",
+                _ => "GIT_COMMITTER_EMAIL",
+            })
+            .is_some()
+    };
+    if !configured("user.name") {
+        args.push("-c".into());
+        args.push(format!("user.name={committer}"));
+    }
+    if !configured("user.email") {
+        args.push("-c".into());
+        args.push("user.email=amanat@localhost".into());
+    }
+    args
+}
+
 /// Verify what the remote-tracking branch brings, then merge it and restore segments it
 /// deleted whose records exist nowhere else.
 fn fetch_round(
@@ -607,6 +619,7 @@ fn fetch_round(
     rel: &str,
     tracking: &str,
     label: &str,
+    committer: &str,
 ) -> Result<Round, SyncError> {
     let remote_commit = git.rev(tracking)?;
     if let Some(last) = store.last_synced(label) {
@@ -687,29 +700,52 @@ fn fetch_round(
     }
     let before = local.record_count();
     let segments: Vec<Segment> = incoming.into_iter().map(|i| i.segment).collect();
+    super::check_duplicates(Some(&local), &segments)?;
+    let incoming_ids: HashSet<RecordId> = segments
+        .iter()
+        .flat_map(|s| s.records().iter().map(|r| r.id))
+        .collect();
     let combined = store.load_with(segments)?;
     let bad = combined.damaged().filter(|id| !local.contains(id)).count();
     if bad > 0 {
         return Err(SyncError::BadRecords { count: bad });
     }
+    // A commit is complete: an honest writer's segments hold every parent of their
+    // records (its own vault had them), so a record held back here was made up.
+    let orphans = incoming_ids
+        .iter()
+        .filter(|id| !combined.contains(id))
+        .count();
+    if orphans > 0 {
+        return Err(SyncError::Orphans { count: orphans });
+    }
     // Verified: now the work tree may change.
-    let merge = git.output(&[
-        "merge",
-        "--quiet",
-        "--no-edit",
-        "-s",
-        "ort",
-        "-X",
-        "no-renames",
-        "-m",
-        &format!("amanat sync: merge {label}"),
-        &remote,
-    ])?;
+    let mut args = identity_args(git, committer);
+    args.extend(
+        [
+            "merge",
+            "--quiet",
+            "--no-edit",
+            "-s",
+            "ort",
+            "-X",
+            "no-renames",
+            "-m",
+            &format!("amanat sync: merge {label}"),
+            &remote,
+        ]
+        .map(str::to_string),
+    );
+    let merge = git.output(&args)?;
     if !merge.status.success() {
         let _ = git.output(&["merge", "--abort"]);
         return Err(git_failed(&["merge", label], &merge.stderr));
     }
     let restored = to_restore.len();
+    if restored > 0 {
+        // The merge may have removed the emptied directory.
+        store::create_private_dir(store.path())?;
+    }
     for (_, bytes) in &to_restore {
         store::write_segment(store.path(), bytes)?;
     }

@@ -48,6 +48,13 @@ pub enum SyncError {
         /// How many.
         count: usize,
     },
+    /// Incoming records whose parents exist in no copy (a commit is complete, so they
+    /// were tampered with or made up).
+    #[error("{count} incoming record(s) name parents that exist nowhere; nothing was taken in")]
+    Orphans {
+        /// How many.
+        count: usize,
+    },
     /// Nothing to take records from.
     #[error("{0}: no segment or vault file there")]
     Empty(String),
@@ -127,6 +134,7 @@ pub fn merge_segments(
     }
     let total: usize = incoming.iter().map(|s| s.records().len()).sum();
     if !store.exists() {
+        check_duplicates(None, &incoming)?;
         let vault = match store.create_from(incoming) {
             Err(StoreError::DamagedRecords(count)) => return Err(SyncError::BadRecords { count }),
             other => other?,
@@ -152,6 +160,7 @@ pub fn merge_segments(
             });
         }
     }
+    check_duplicates(Some(&local), &incoming)?;
     let mut incoming_ids: std::collections::HashSet<RecordId> = std::collections::HashSet::new();
     for s in &incoming {
         incoming_ids.extend(s.records().iter().map(|r| r.id));
@@ -191,6 +200,32 @@ pub fn merge_segments(
         segment: Some(name),
         created: false,
     })
+}
+
+/// Every copy of a record carries one signature: Ed25519 signing is deterministic, so
+/// an honest duplicate is byte-identical. An incoming copy of a record whose signature
+/// differs from this vault's copy, or from another incoming copy, was tampered with
+/// (its bytes would otherwise be taken in as a harmless-looking duplicate).
+pub fn check_duplicates(local: Option<&Vault>, incoming: &[Segment]) -> Result<(), SyncError> {
+    let mut seen: std::collections::HashMap<RecordId, [u8; 64]> = local
+        .map(|v| v.records().iter().map(|r| (r.id, r.signature)).collect())
+        .unwrap_or_default();
+    let mut bad = 0;
+    for s in incoming {
+        for r in s.records() {
+            match seen.get(&r.id) {
+                Some(sig) if *sig != r.signature => bad += 1,
+                Some(_) => {}
+                None => {
+                    seen.insert(r.id, r.signature);
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(SyncError::BadRecords { count: bad });
+    }
+    Ok(())
 }
 
 /// `merge PATH...`: read every source first (any damage refuses all), then merge.
