@@ -682,7 +682,7 @@ fn merge_takes_in_copies_and_refuses_damage() {
     // A damaged copy: refused whole.
     let bad = alice.path("bad.vault");
     copy_segments(&copy, &bad, &mut Rng(3));
-    let victim = segment_names(&bad).into_iter().last().unwrap();
+    let victim = segment_names(&bad).into_iter().next_back().unwrap();
     let mut bytes = fs::read(bad.join(&victim)).unwrap();
     bytes[50] ^= 1;
     fs::write(bad.join(&victim), bytes).unwrap();
