@@ -312,6 +312,12 @@ pub fn vault_bytes(dir: &Path) -> Vec<u8> {
     u.file.encode()
 }
 
+/// What a write that writes nothing leaves unchanged: the names of the segments (no
+/// segment added or removed) and the records ([`vault_bytes`]).
+pub fn vault_state(dir: &Path) -> (BTreeSet<String>, Vec<u8>) {
+    (segment_names(dir), vault_bytes(dir))
+}
+
 /// Replace the vault in `dir` with `bytes` (a single-file encoding, or any bytes at
 /// all) as its only segment, named by their SHA-256 — what writing the vault file
 /// used to do. Creates `dir` if it is missing.
