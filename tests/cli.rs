@@ -500,6 +500,8 @@ fn info_json_shape() {
     assert_eq!(v["entries"], 0);
     assert_eq!(v["your_role"], "owner");
     assert_eq!(v["file"], env.vault_path().display().to_string());
+    assert_eq!(v["directory"], env.vault_path().display().to_string());
+    assert_eq!(v["segments"], 1);
     assert!(v["records"].as_u64().unwrap() >= 1);
     let heads = v["heads"].as_array().unwrap();
     assert!(!heads.is_empty());
@@ -1286,6 +1288,84 @@ fn trailing_bytes_after_the_vault_exit_6() {
     let p = env.path("trailing");
     set_vault_bytes(&p, &bytes);
     assert_damaged(&env, &p, "trailing bytes after the last record");
+}
+
+/// A symbolic link or a directory with a segment's name is damage: skipped with a
+/// warning by every command (the genuine segments still read), listed by `verify`,
+/// which exits 6.
+#[test]
+fn a_symlink_or_directory_named_as_a_segment_is_skipped() {
+    let env = populated();
+    let listed = env.stdout(&["ls"]);
+    let real = segment_files(&env.vault_path());
+    let dir_name = format!("{}.seg", "a".repeat(64));
+    let link_name = format!("{}.seg", "b".repeat(64));
+    fs::create_dir(env.vault_path().join(&dir_name)).unwrap();
+    std::os::unix::fs::symlink(&real[0], env.vault_path().join(&link_name)).unwrap();
+    let out = env.run(&["ls"]).success();
+    assert_eq!(out.stdout, listed);
+    for (name, why) in [
+        (&dir_name, "not a regular file"),
+        (&link_name, "a symbolic link, not a segment file"),
+    ] {
+        let warning = format!("warning: skipping segment {name} ({why}); run 'amanat verify'");
+        assert!(out.stderr.lines().any(|l| l == warning), "{}", out.stderr);
+    }
+    let out = env.run(&["verify"]).code(6);
+    let listed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("segment\t"))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            format!("segment\t{dir_name}\tnot a regular file"),
+            format!("segment\t{link_name}\ta symbolic link, not a segment file"),
+        ]
+    );
+    assert_eq!(
+        out.error(),
+        "vault integrity check failed: 2 damaged segment(s)"
+    );
+}
+
+/// A vault path that is a regular file (a vault of an earlier version, before vaults
+/// were directories) is refused, for reading and writing, with a hint to merge it
+/// into a vault directory; the file is left as it was.
+#[test]
+fn a_single_file_vault_is_refused_with_a_merge_hint() {
+    let env = populated();
+    let file = env.path("old.amanat");
+    let bytes = vault_bytes(&env.vault_path());
+    fs::write(&file, &bytes).unwrap();
+    let out = env.run(&["--vault", file.to_str().unwrap(), "ls"]).code(1);
+    assert_eq!(
+        out.error(),
+        format!(
+            "{} is a single-file vault of an earlier version, not a vault directory",
+            file.display()
+        )
+    );
+    assert!(
+        out.hint()
+            .contains(&format!("amanat --vault {} merge FILE", file.display())),
+        "{}",
+        out.hint()
+    );
+    assert_eq!(out.stdout, "");
+    env.run_stdin(
+        &[
+            "--vault",
+            file.to_str().unwrap(),
+            "add",
+            "web/x",
+            "--password-stdin",
+        ],
+        "S3cret\n",
+    )
+    .code(1);
+    assert_eq!(fs::read(&file).unwrap(), bytes);
 }
 
 /// A segment whose bytes were changed in place (its name no longer the SHA-256 of its
