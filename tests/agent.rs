@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Outcome, TestEnv};
+use common::{Outcome, TestEnv, vault_bytes};
 
 /// A test home with an agent socket inside it; kills the agent it started on drop.
 struct AgentEnv {
@@ -680,7 +680,7 @@ fn the_agent_signs_no_fake_genesis_and_nothing_built_on_one() {
             serde_json::json!({"type": "sign", "binding": binding, "record": hex_string(&bytes)}),
         )
     };
-    let vault = amanat::vault::Vault::decode(&std::fs::read(a.env.vault_path()).unwrap()).unwrap();
+    let vault = amanat::vault::Vault::decode(&vault_bytes(&a.env.vault_path())).unwrap();
     let me = vault.members().find(|m| m.name == "alice").unwrap().clone();
 
     let genesis = Record {

@@ -17,7 +17,10 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::process::Stdio;
 
-use common::{Outcome, PASSPHRASE, TestEnv, mode};
+use common::{
+    Outcome, PASSPHRASE, TestEnv, copy_vault, mode, segment_files, segment_names, set_vault_bytes,
+    vault_bytes,
+};
 use serde_json::{Value, json};
 
 const OSC52: &str = "\u{1b}]52;c;aGVsbG8=\u{7}";
@@ -416,8 +419,14 @@ fn init_creates_a_private_vault_and_prints_its_id() {
         "{}",
         out.stderr
     );
-    assert_eq!(mode(&env.vault_path()), 0o600);
+    // The vault is a private directory holding one private segment.
+    assert_eq!(mode(&env.vault_path()), 0o700);
     assert_eq!(mode(env.vault_path().parent().unwrap()), 0o700);
+    let segments = segment_files(&env.vault_path());
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    for s in &segments {
+        assert_eq!(mode(s), 0o600, "{}", s.display());
+    }
     assert_eq!(mode(&env.state_dir()), 0o700);
 }
 
@@ -426,7 +435,8 @@ fn init_refuses_an_existing_vault() {
     let env = TestEnv::new();
     env.init_alice();
     env.add("web/github", "S3cret");
-    let before = fs::read(env.vault_path()).unwrap();
+    let names = segment_names(&env.vault_path());
+    let before = vault_bytes(&env.vault_path());
     let out = env.run(&["init", "--name", "other"]).code(1);
     assert_eq!(
         out.error(),
@@ -436,7 +446,8 @@ fn init_refuses_an_existing_vault() {
         out.hint(),
         "use it, or choose another file with --vault / AMANAT_VAULT"
     );
-    assert_eq!(fs::read(env.vault_path()).unwrap(), before);
+    assert_eq!(segment_names(&env.vault_path()), names);
+    assert_eq!(vault_bytes(&env.vault_path()), before);
 }
 
 #[test]
@@ -489,6 +500,8 @@ fn info_json_shape() {
     assert_eq!(v["entries"], 0);
     assert_eq!(v["your_role"], "owner");
     assert_eq!(v["file"], env.vault_path().display().to_string());
+    assert_eq!(v["directory"], env.vault_path().display().to_string());
+    assert_eq!(v["segments"], 1);
     assert!(v["records"].as_u64().unwrap() >= 1);
     let heads = v["heads"].as_array().unwrap();
     assert!(!heads.is_empty());
@@ -1044,11 +1057,13 @@ fn edit_password_stdin_replaces_the_password() {
 #[test]
 fn edit_with_nothing_to_change_exit_2() {
     let env = populated();
-    let before = fs::read(env.vault_path()).unwrap();
+    let names = segment_names(&env.vault_path());
+    let before = vault_bytes(&env.vault_path());
     let out = env.run(&["edit", "web/github"]).code(2);
     assert_eq!(out.error(), "nothing to change");
     assert!(out.hint().contains("amanat edit --help"), "{}", out.hint());
-    assert_eq!(fs::read(env.vault_path()).unwrap(), before);
+    assert_eq!(segment_names(&env.vault_path()), names);
+    assert_eq!(vault_bytes(&env.vault_path()), before);
 }
 
 #[test]
@@ -1206,19 +1221,29 @@ fn verify_a_good_vault() {
     );
 }
 
+/// A vault directory whose only segment holds the genesis record and does not decode:
+/// the segment is damage (skipped, for `detail`), and without its genesis record the
+/// vault cannot be opened by any command.
 #[track_caller]
 fn assert_damaged(env: &TestEnv, vault: &std::path::Path, detail: &str) {
+    let set = amanat::store::read_segments(vault).unwrap();
+    assert!(set.segments.is_empty());
+    assert_eq!(set.damaged.len(), 1, "{:?}", set.damaged);
+    assert_eq!(set.damaged[0].1, detail);
     for cmd in [&["verify"][..], &["ls"][..], &["get", "web/github"][..]] {
         let mut args = vec!["--vault", vault.to_str().unwrap()];
         args.extend_from_slice(cmd);
         let out = env.run(&args).code(6);
         assert_eq!(
             out.error(),
-            format!("vault file is damaged: {detail}"),
+            format!(
+                "{} holds no segment with the vault's first (genesis) record",
+                vault.display()
+            ),
             "{cmd:?}"
         );
         assert!(
-            out.hint().contains("restore it from a trusted copy"),
+            out.hint().contains("restore the vault directory"),
             "{}",
             out.hint()
         );
@@ -1231,23 +1256,26 @@ fn assert_damaged(env: &TestEnv, vault: &std::path::Path, detail: &str) {
 fn garbage_vault_exit_6() {
     let env = populated();
     let garbage: Vec<u8> = (0..200u32).map(|i| (i * 7919 % 251) as u8).collect();
-    let p = env.write_file("garbage.amanat", garbage);
+    let p = env.path("garbage");
+    set_vault_bytes(&p, &garbage);
     assert_damaged(&env, &p, "not an amanat vault file (bad magic)");
 }
 
 #[test]
 fn empty_vault_file_exit_6() {
     let env = populated();
-    let p = env.write_file("empty.amanat", b"");
+    let p = env.path("empty");
+    set_vault_bytes(&p, b"");
     assert_damaged(&env, &p, "not an amanat vault file (bad magic)");
 }
 
 #[test]
 fn truncated_vault_exit_6() {
     let env = populated();
-    let bytes = fs::read(env.vault_path()).unwrap();
+    let bytes = vault_bytes(&env.vault_path());
     for cut in [bytes.len() - 1, bytes.len() / 2, 40] {
-        let p = env.write_file("truncated.amanat", &bytes[..cut]);
+        let p = env.path("truncated");
+        set_vault_bytes(&p, &bytes[..cut]);
         assert_damaged(&env, &p, "truncated file");
     }
 }
@@ -1255,10 +1283,138 @@ fn truncated_vault_exit_6() {
 #[test]
 fn trailing_bytes_after_the_vault_exit_6() {
     let env = populated();
-    let mut bytes = fs::read(env.vault_path()).unwrap();
+    let mut bytes = vault_bytes(&env.vault_path());
     bytes.extend_from_slice(b"\0\0\0\0");
-    let p = env.write_file("trailing.amanat", bytes);
+    let p = env.path("trailing");
+    set_vault_bytes(&p, &bytes);
     assert_damaged(&env, &p, "trailing bytes after the last record");
+}
+
+/// A symbolic link or a directory with a segment's name is damage: skipped with a
+/// warning by every command (the genuine segments still read), listed by `verify`,
+/// which exits 6.
+#[test]
+fn a_symlink_or_directory_named_as_a_segment_is_skipped() {
+    let env = populated();
+    let listed = env.stdout(&["ls"]);
+    let real = segment_files(&env.vault_path());
+    let dir_name = format!("{}.seg", "a".repeat(64));
+    let link_name = format!("{}.seg", "b".repeat(64));
+    fs::create_dir(env.vault_path().join(&dir_name)).unwrap();
+    std::os::unix::fs::symlink(&real[0], env.vault_path().join(&link_name)).unwrap();
+    let out = env.run(&["ls"]).success();
+    assert_eq!(out.stdout, listed);
+    for (name, why) in [
+        (&dir_name, "not a regular file"),
+        (&link_name, "a symbolic link, not a segment file"),
+    ] {
+        let warning = format!("warning: skipping segment {name} ({why}); run 'amanat verify'");
+        assert!(out.stderr.lines().any(|l| l == warning), "{}", out.stderr);
+    }
+    let out = env.run(&["verify"]).code(6);
+    let listed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("segment\t"))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            format!("segment\t{dir_name}\tnot a regular file"),
+            format!("segment\t{link_name}\ta symbolic link, not a segment file"),
+        ]
+    );
+    assert_eq!(
+        out.error(),
+        "vault integrity check failed: 2 damaged segment(s)"
+    );
+}
+
+/// A vault path that is a regular file (a vault of an earlier version, before vaults
+/// were directories) is refused, for reading and writing, with a hint to merge it
+/// into a vault directory; the file is left as it was.
+#[test]
+fn a_single_file_vault_is_refused_with_a_merge_hint() {
+    let env = populated();
+    let file = env.path("old.amanat");
+    let bytes = vault_bytes(&env.vault_path());
+    fs::write(&file, &bytes).unwrap();
+    let out = env.run(&["--vault", file.to_str().unwrap(), "ls"]).code(1);
+    assert_eq!(
+        out.error(),
+        format!(
+            "{} is a single-file vault of an earlier version, not a vault directory",
+            file.display()
+        )
+    );
+    assert!(
+        out.hint()
+            .contains(&format!("amanat --vault {} merge FILE", file.display())),
+        "{}",
+        out.hint()
+    );
+    assert_eq!(out.stdout, "");
+    env.run_stdin(
+        &[
+            "--vault",
+            file.to_str().unwrap(),
+            "add",
+            "web/x",
+            "--password-stdin",
+        ],
+        "S3cret\n",
+    )
+    .code(1);
+    assert_eq!(fs::read(&file).unwrap(), bytes);
+}
+
+/// A segment whose bytes were changed in place (its name no longer the SHA-256 of its
+/// bytes) is damage: every command skips it with a warning, and `verify` lists it and
+/// exits 6. Its records are gone, so on a machine that pinned them it is a rollback.
+#[test]
+fn a_segment_changed_in_place_is_skipped_and_verify_exits_6() {
+    let env = populated();
+    let before = segment_names(&env.vault_path());
+    env.add("web/other", "0ther-S3cret");
+    let added: Vec<String> = segment_names(&env.vault_path())
+        .difference(&before)
+        .cloned()
+        .collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    let name = &added[0];
+    let path = env.vault_path().join(name);
+    let mut bytes = fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    fs::write(&path, &bytes).unwrap();
+    let warning = format!(
+        "warning: skipping segment {name} (its name is not the SHA-256 of its bytes); run 'amanat verify'"
+    );
+
+    // This machine pinned the record in it: the copy is rolled back.
+    let out = env.run(&["ls"]).code(6);
+    assert!(out.error().contains("rolled back"), "{}", out.error());
+    assert_eq!(out.stdout, "");
+
+    // A machine that never saw that record skips the segment and reads the rest.
+    fs::remove_dir_all(env.state_dir()).unwrap();
+    let out = env.run(&["ls"]).success();
+    assert!(out.stderr.lines().any(|l| l == warning), "{}", out.stderr);
+    assert!(out.stdout.contains("web/github\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("web/other"), "{}", out.stdout);
+    let out = env.run(&["verify"]).code(6);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == format!("segment\t{name}\tits name is not the SHA-256 of its bytes")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.error(),
+        "vault integrity check failed: 1 damaged segment(s)"
+    );
+    assert!(!out.stdout.contains("ok: "), "{}", out.stdout);
 }
 
 /// Every sampled single-bit flip anywhere in the file is caught by `verify`.
@@ -1267,7 +1423,7 @@ fn verify_catches_a_flipped_bit_anywhere() {
     let env = populated();
     env.run(&["edit", "web/github", "--username", "alice2"])
         .success();
-    let bytes = fs::read(env.vault_path()).unwrap();
+    let bytes = vault_bytes(&env.vault_path());
     let step = (bytes.len() / 48).max(1);
     let mut positions: Vec<usize> = (0..bytes.len()).step_by(step).collect();
     positions.push(bytes.len() - 1);
@@ -1275,7 +1431,8 @@ fn verify_catches_a_flipped_bit_anywhere() {
         for bit in [0x01u8, 0x80] {
             let mut flipped = bytes.clone();
             flipped[i] ^= bit;
-            let p = env.write_file(&format!("flip-{n}-{bit}.amanat"), flipped);
+            let p = env.path(&format!("flip-{n}-{bit}"));
+            set_vault_bytes(&p, &flipped);
             let out = env.run(&["--vault", p.to_str().unwrap(), "verify"]);
             assert_eq!(
                 out.code,
@@ -1297,9 +1454,9 @@ fn tampered_current_revision_signature_exit_6_on_get_and_show() {
     let env = populated();
     env.run(&["edit", "web/github", "--username", "alice2"])
         .success();
-    let mut bytes = fs::read(env.vault_path()).unwrap();
+    let mut bytes = vault_bytes(&env.vault_path());
     *bytes.last_mut().unwrap() ^= 0x01;
-    fs::write(env.vault_path(), bytes).unwrap();
+    set_vault_bytes(&env.vault_path(), &bytes);
     for cmd in [&["get", "web/github"][..], &["show", "web/github"][..]] {
         let out = env.run(cmd).code(6);
         assert_eq!(
@@ -1381,9 +1538,10 @@ fn rollback_is_refused_until_the_pins_are_forgotten() {
     let env = TestEnv::new();
     let id = env.init_alice();
     env.add("web/old", "S3cret");
-    let old = fs::read(env.vault_path()).unwrap();
+    let old = vault_bytes(&env.vault_path());
     env.add("web/new", "S3cret");
-    fs::write(env.vault_path(), &old).unwrap();
+    set_vault_bytes(&env.vault_path(), &old);
+    let old_names = segment_names(&env.vault_path());
 
     let out = env.run(&["ls"]).code(6);
     assert!(out.error().contains("rolled back"), "{}", out.error());
@@ -1396,7 +1554,8 @@ fn rollback_is_refused_until_the_pins_are_forgotten() {
     // Writers are refused too.
     env.run_stdin(&["add", "web/x", "--password-stdin"], "S3cret\n")
         .code(6);
-    assert_eq!(fs::read(env.vault_path()).unwrap(), old);
+    assert_eq!(segment_names(&env.vault_path()), old_names);
+    assert_eq!(vault_bytes(&env.vault_path()), old);
 
     // Without local state the old copy is trusted on first use, with a warning.
     fs::remove_dir_all(env.state_dir()).unwrap();
@@ -1418,10 +1577,10 @@ fn rollback_is_refused_until_the_pins_are_forgotten() {
 fn a_different_vault_at_the_same_path_is_refused() {
     let env = TestEnv::new();
     env.init_alice();
-    let other = env.path("other.amanat");
+    let other = env.path("other");
     env.run(&["--vault", other.to_str().unwrap(), "init", "--name", "evil"])
         .success();
-    fs::copy(&other, env.vault_path()).unwrap();
+    copy_vault(&other, &env.vault_path());
     let out = env.run(&["ls"]).code(6);
     assert!(
         out.error()

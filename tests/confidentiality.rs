@@ -6,8 +6,8 @@
 //! rename), username, password, URL, note, custom field name and value, the TOTP URI
 //! (label, issuer and seed, via `--totp-stdin`), and a secret custom field (name and
 //! value; it needs a terminal prompt in the CLI, so it goes through the library). None
-//! of the markers may appear in the raw vault bytes, the identity file, the local state
-//! files, or any file name.
+//! of the markers may appear in the raw bytes of any of the vault's segment files, the
+//! identity file, the local state files, or any file name.
 
 #![allow(clippy::unwrap_used)]
 
@@ -100,8 +100,19 @@ impl Env {
     fn root(&self) -> &Path {
         self.dir.path()
     }
+    /// The vault directory.
     fn vault(&self) -> PathBuf {
-        self.root().join("data/amanat/vault.amanat")
+        self.root().join("data/amanat/vault")
+    }
+    /// The vault's segment files, sorted (every write added one).
+    fn segments(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(self.vault())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .collect();
+        out.sort();
+        out
     }
     fn identity(&self) -> PathBuf {
         self.root().join("config/amanat/identity.amanat")
@@ -241,15 +252,32 @@ fn no_marker_reaches_any_file_or_file_name() {
 
     // Control: names that are clear by design (the roster) are found by the same
     // search, so the absence of the markers below means something.
-    let vault = fs::read(env.vault()).unwrap();
-    assert!(contains(&vault, b"acme") && contains(&vault, b"alice"));
+    let segments = env.segments();
+    assert!(
+        segments.iter().any(|p| {
+            let bytes = fs::read(p).unwrap();
+            contains(&bytes, b"acme") && contains(&bytes, b"alice")
+        }),
+        "{segments:?}"
+    );
 
+    // Every segment file is among the files scanned below, and the vault directory
+    // holds nothing else.
     let files = all_files(env.root());
     let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
-    assert!(
-        names.iter().any(|n| n.ends_with("vault.amanat")),
-        "{names:?}"
-    );
+    assert!(segments.len() >= 5, "one segment a write: {segments:?}");
+    for seg in &segments {
+        assert!(
+            files.iter().any(|(p, _)| p == seg),
+            "{} not scanned: {names:?}",
+            seg.display()
+        );
+    }
+    let in_vault = files
+        .iter()
+        .filter(|(p, _)| p.starts_with(env.vault()))
+        .count();
+    assert_eq!(in_vault, segments.len(), "{names:?}");
     assert!(
         names.iter().any(|n| n.ends_with("identity.amanat")),
         "{names:?}"
@@ -328,10 +356,12 @@ fn assert_no_kdf_material(vault: &[u8], identity: &[u8]) {
 #[test]
 fn the_vault_holds_no_passphrase_derived_material() {
     let env = marker_vault();
-    assert_no_kdf_material(
-        &fs::read(env.vault()).unwrap(),
-        &fs::read(env.identity()).unwrap(),
-    );
+    let identity = fs::read(env.identity()).unwrap();
+    let segments = env.segments();
+    assert!(segments.len() >= 5, "one segment a write: {segments:?}");
+    for seg in &segments {
+        assert_no_kdf_material(&fs::read(seg).unwrap(), &identity);
+    }
     // The committed golden vault too.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
     assert_no_kdf_material(

@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{COMMAND_TIMEOUT, Outcome, TestEnv, bin};
+use common::{COMMAND_TIMEOUT, Outcome, TestEnv, bin, segment_names, vault_bytes};
 
 const TOKEN: &str = "ghp_Token-3b9f1e";
 const DECOY: &str = "Decoy-Secret-77a2";
@@ -200,7 +200,8 @@ fn approve_with_a_new_password_updates_the_entry() {
 #[test]
 fn approve_of_the_same_password_does_not_rewrite_the_vault() {
     let env = setup();
-    let before = std::fs::read(env.vault_path()).unwrap();
+    let names = segment_names(&env.vault_path());
+    let before = vault_bytes(&env.vault_path());
     git(
         &env,
         &["credential", "approve"],
@@ -208,7 +209,9 @@ fn approve_of_the_same_password_does_not_rewrite_the_vault() {
         &[],
     )
     .success();
-    assert_eq!(std::fs::read(env.vault_path()).unwrap(), before);
+    // Nothing written: no new segment.
+    assert_eq!(segment_names(&env.vault_path()), names);
+    assert_eq!(vault_bytes(&env.vault_path()), before);
 }
 
 #[test]
@@ -399,7 +402,8 @@ fn an_unlocked_agent_answers_get_and_a_same_password_store_without_the_passphras
         format!("protocol=https\nhost=github.com\nusername=alice\npassword={TOKEN}\n")
     );
     // git stores what it just got: nothing to write, so nothing to unlock.
-    let before = std::fs::read(env.vault_path()).unwrap();
+    let names = segment_names(&env.vault_path());
+    let before = vault_bytes(&env.vault_path());
     let out = git(
         &env,
         &["credential", "approve"],
@@ -408,7 +412,8 @@ fn an_unlocked_agent_answers_get_and_a_same_password_store_without_the_passphras
     )
     .success();
     assert!(!out.stderr.contains("error:"), "{}", out.stderr);
-    assert_eq!(std::fs::read(env.vault_path()).unwrap(), before);
+    assert_eq!(segment_names(&env.vault_path()), names);
+    assert_eq!(vault_bytes(&env.vault_path()), before);
     // Without any passphrase source, the same commands fail: the agent was used.
     let out = git(
         &env,

@@ -16,7 +16,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PASSPHRASE, TestEnv};
+use common::{PASSPHRASE, TestEnv, set_vault_bytes, vault_bytes};
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
 
@@ -237,7 +237,7 @@ fn plant_entry(env: &TestEnv, path: &str) {
         &SecretString::new(PASSPHRASE.into()),
     )
     .unwrap();
-    let vault = amanat::vault::Vault::decode(&std::fs::read(env.vault_path()).unwrap()).unwrap();
+    let vault = amanat::vault::Vault::decode(&vault_bytes(&env.vault_path())).unwrap();
     let me = vault.member_for(&identity).unwrap().id;
     // A new entry's id ends with its creator's member id prefix.
     let mut entry = EntryId([0x42; 16]);
@@ -274,14 +274,14 @@ fn plant_entry(env: &TestEnv, path: &str) {
     };
     let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
     let signature = identity.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
-    let mut file = VaultFile::decode(&std::fs::read(env.vault_path()).unwrap()).unwrap();
+    let mut file = VaultFile::decode(&vault_bytes(&env.vault_path())).unwrap();
     file.append(vec![StoredRecord {
         bytes,
         record,
         signature,
         id,
     }]);
-    std::fs::write(env.vault_path(), file.encode()).unwrap();
+    set_vault_bytes(&env.vault_path(), &file.encode());
 }
 
 /// Issue 4, "Terminal safety": an entry named with an OSC 52 clipboard write (and a

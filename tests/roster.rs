@@ -13,7 +13,6 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
 use std::path::Path;
 
 use amanat::crypto::{self, HpkeWrapped, SIGNATURE_LABEL, SecretString, SymmetricKey};
@@ -25,7 +24,7 @@ use amanat::format::{
 use amanat::identity::Identity;
 use amanat::store::{PinStatus, StoreError, VaultStore};
 use amanat::vault::{EntryDraft, Vault, VaultError};
-use common::TestEnv;
+use common::{TestEnv, set_vault_bytes, vault_state};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -360,8 +359,8 @@ fn rotation(v: &Vault, group: GroupId) -> RecordBody {
 }
 
 fn write_vault(env: &TestEnv, bytes: &[u8]) -> String {
-    let p = env.path("forged.amanat");
-    fs::write(&p, bytes).unwrap();
+    let p = env.path("forged");
+    set_vault_bytes(&p, bytes);
     p.to_str().unwrap().to_string()
 }
 
@@ -653,12 +652,12 @@ fn a_truncated_log_is_refused_by_a_client_that_pinned_the_dropped_record() {
     Vault::decode(&truncated).unwrap().verify().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("vault.amanat");
+    let path = dir.path().join("vault");
     let store = VaultStore::new(path.clone(), dir.path().join("state"));
-    fs::write(&path, &full).unwrap();
+    set_vault_bytes(&path, &full);
     assert_eq!(store.load().unwrap().1, PinStatus::FirstUse);
     assert_eq!(store.load().unwrap().1, PinStatus::Known);
-    fs::write(&path, &truncated).unwrap();
+    set_vault_bytes(&path, &truncated);
     let r = store.load();
     assert!(
         matches!(r, Err(StoreError::Rollback { missing: 1, .. })),
@@ -668,7 +667,7 @@ fn a_truncated_log_is_refused_by_a_client_that_pinned_the_dropped_record() {
     // A restart does not forget it, and the full file is still accepted.
     let again = VaultStore::new(path.clone(), dir.path().join("state"));
     assert!(matches!(again.load(), Err(StoreError::Rollback { .. })));
-    fs::write(&path, &full).unwrap();
+    set_vault_bytes(&path, &full);
     assert_eq!(again.load().unwrap().1, PinStatus::Known);
 }
 
@@ -787,7 +786,7 @@ fn member_add_with_the_fingerprint_of_another_key_exits_6_and_writes_nothing() {
     let (_, bob_fp) = bob.identity_new("bob");
     let mallory = TestEnv::new();
     let (mallory_key, mallory_fp) = mallory.identity_new("mallory");
-    let before = fs::read(alice.vault_path()).unwrap();
+    let before = vault_state(&alice.vault_path());
     // The key was substituted on its way to alice; bob read her his fingerprint.
     let out = alice
         .run(&[
@@ -804,7 +803,7 @@ fn member_add_with_the_fingerprint_of_another_key_exits_6_and_writes_nothing() {
     // mismatch.
     assert!(out.error().contains(&mallory_fp), "{}", out.error());
     assert_eq!(out.stdout, "");
-    assert_eq!(fs::read(alice.vault_path()).unwrap(), before);
+    assert_eq!(vault_state(&alice.vault_path()), before);
     let members = alice.run(&["member", "ls", "--json"]).success().json();
     assert_eq!(members.as_array().unwrap().len(), 1);
 }
@@ -1508,7 +1507,7 @@ fn a_member_running_admin_commands_exits_5_and_writes_nothing() {
     let (alice, bob, _carol) = cli_team(false);
     let vault = alice.vault_path();
     alice.run(&["group", "create", "devops", "carol"]).success();
-    let before = fs::read(&vault).unwrap();
+    let before = vault_state(&vault);
     let dave = TestEnv::new();
     let (dave_key, dave_fp) = dave.identity_new("dave");
     for args in [
@@ -1532,7 +1531,7 @@ fn a_member_running_admin_commands_exits_5_and_writes_nothing() {
             "{args:?}: {}",
             out.error()
         );
-        assert_eq!(fs::read(&vault).unwrap(), before, "{args:?} wrote");
+        assert_eq!(vault_state(&vault), before, "{args:?} wrote");
     }
 }
 
@@ -1540,17 +1539,17 @@ fn a_member_running_admin_commands_exits_5_and_writes_nothing() {
 fn removing_or_demoting_the_owner_exits_5() {
     let (alice, bob, _carol) = cli_team(true);
     let vault = alice.vault_path();
-    let before = fs::read(&vault).unwrap();
+    let before = vault_state(&vault);
     for args in [
         vec!["member", "rm", "alice"],
         vec!["member", "role", "alice", "member"],
     ] {
         on(&bob, &vault, &args).code(5);
-        assert_eq!(fs::read(&vault).unwrap(), before, "{args:?} wrote");
+        assert_eq!(vault_state(&vault), before, "{args:?} wrote");
     }
     // Nor can the owner remove herself.
     alice.run(&["member", "rm", "alice"]).code(5);
-    assert_eq!(fs::read(&vault).unwrap(), before);
+    assert_eq!(vault_state(&vault), before);
     let members = alice.run(&["member", "ls", "--json"]).success().json();
     let alice_row = members
         .as_array()

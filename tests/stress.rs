@@ -56,13 +56,30 @@ impl Env {
         self.dir.path()
     }
 
-    /// `$XDG_DATA_HOME/amanat`, where the vault lives.
-    fn vault_dir(&self) -> PathBuf {
+    /// `$XDG_DATA_HOME/amanat`, where the vault directory lives.
+    fn data_dir(&self) -> PathBuf {
         self.root().join("data/amanat")
     }
 
+    /// The vault directory (immutable segments, and a writer's temporary file).
     fn vault(&self) -> PathBuf {
-        self.vault_dir().join("vault.amanat")
+        self.data_dir().join("vault")
+    }
+
+    /// The vault's segment files.
+    fn segments(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = fs::read_dir(self.vault())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The write locks (in local state, never in the synced vault directory).
+    fn locks_dir(&self) -> PathBuf {
+        self.root().join("state/amanat/locks")
     }
 
     fn pins_dir(&self) -> PathBuf {
@@ -338,7 +355,7 @@ fn killed_writers_never_break_the_vault() {
     }
 
     // Leftovers of atomic writes cut short: a finding, not a failure.
-    let vault_tmp = Env::temp_files(&env.vault_dir());
+    let vault_tmp = Env::temp_files(&env.vault());
     let pins_tmp = Env::temp_files(&env.pins_dir());
     eprintln!(
         "killed writers: {} attempts in {KILL_ROUNDS} rounds (kill delay 0..={max_delay_us} µs, \
@@ -357,9 +374,29 @@ fn killed_writers_never_break_the_vault() {
     assert_eq!(env.get("final"), "pw-final");
     assert!(env.ls().contains(&"final".to_string()));
     env.verify();
-    // The final write, holding the locks, removed every leftover of killed writers.
-    assert_eq!(Env::temp_files(&env.vault_dir()), Vec::<String>::new());
+    // The final write, holding the locks, removed every leftover of killed writers in
+    // the pins directory.
     assert_eq!(Env::temp_files(&env.pins_dir()), Vec::<String>::new());
+    // In the vault directory, which other machines may write to as well, a write
+    // removes only leftovers older than the store's stale age (10 minutes): make the
+    // leftovers (and one planted for certain) that old, and the next write removes
+    // them all.
+    let planted = env
+        .vault()
+        .join(format!(".{}.seg.XXXXXX.tmp", "0".repeat(64)));
+    fs::write(&planted, b"half a segment").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for name in Env::temp_files(&env.vault()) {
+        fs::File::options()
+            .write(true)
+            .open(env.vault().join(name))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    env.add("last", "pw-last");
+    assert_eq!(Env::temp_files(&env.vault()), Vec::<String>::new());
+    env.verify();
 }
 
 fn classify(status: ExitStatus, path: &str, stderr: &[u8]) -> Fate {
@@ -493,8 +530,9 @@ fn reader_during_writes_always_succeeds() {
 // 4. Mode bits
 // ---------------------------------------------------------------------------------
 
-/// The vault is 0600 after adds, the directories amanat created are 0700, the lock
-/// is 0600 — even under a umask of 000, so the modes come from amanat itself.
+/// The vault's segments are 0600 after adds, the directories amanat created (the vault
+/// directory among them) are 0700, the lock is 0600 — even under a umask of 000, so
+/// the modes come from amanat itself.
 #[test]
 fn files_and_directories_are_private() {
     let env = Env::bare();
@@ -510,19 +548,31 @@ fn files_and_directories_are_private() {
     sh("add a/two --password-stdin", Some("pw-two\n"));
     assert_eq!(env.ls(), ["a/one", "a/two"]);
 
-    let vault = env.vault();
-    let mut lock = vault.clone().into_os_string();
-    lock.push(".lock");
-    let checks = [
-        (vault.clone(), 0o600),
-        (PathBuf::from(lock), 0o600),
-        (env.vault_dir(), 0o700),
+    // One segment a write; nothing else in the vault directory.
+    let segments = env.segments();
+    assert_eq!(segments.len(), 3, "{segments:?}");
+    assert_eq!(fs::read_dir(env.vault()).unwrap().count(), segments.len());
+    let locks: Vec<PathBuf> = fs::read_dir(env.locks_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !locks.is_empty(),
+        "no lock file in {}",
+        env.locks_dir().display()
+    );
+    let mut checks: Vec<(PathBuf, u32)> = vec![
+        (env.vault(), 0o700),
+        (env.data_dir(), 0o700),
         (env.root().join("data"), 0o700),
+        (env.locks_dir(), 0o700),
         (env.root().join("config/amanat/identity.amanat"), 0o600),
         (env.root().join("config/amanat"), 0o700),
         (env.root().join("state/amanat"), 0o700),
         (env.pins_dir(), 0o700),
     ];
+    checks.extend(segments.into_iter().map(|p| (p, 0o600)));
+    checks.extend(locks.into_iter().map(|p| (p, 0o600)));
     for (path, want) in checks {
         assert_eq!(
             mode(&path),

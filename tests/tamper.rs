@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -191,7 +193,7 @@ fn amanat(dir: &Path) -> assert_cmd::Command {
             vectors().join("golden.passphrase"),
         )
         .arg("--vault")
-        .arg(dir.join("vault.amanat"))
+        .arg(dir.join("vault"))
         .arg("--identity")
         .arg(dir.join("identity.amanat"));
     cmd
@@ -209,24 +211,35 @@ fn a_sample_of_byte_flips_fails_amanat_verify_with_exit_6() {
     positions.sort_unstable();
     positions.dedup();
     for i in positions {
-        // A fresh state dir each time, so no pin of one run affects the next.
-        let dir = tempfile::tempdir().unwrap();
         let mut bytes = golden.clone();
         bytes[i] ^= 0x01;
-        fs::write(dir.path().join("vault.amanat"), &bytes).unwrap();
-        fs::copy(
-            vectors().join("golden.identity"),
-            dir.path().join("identity.amanat"),
-        )
-        .unwrap();
-        let out = amanat(dir.path()).arg("verify").output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(6), "byte {i}: {stderr}");
-        assert!(!stderr.contains("panicked"), "byte {i}: {stderr}");
-        assert!(
-            stderr.lines().any(|l| l.starts_with("error: ")),
-            "byte {i}: {stderr}"
-        );
+        // The changed bytes as a segment named by their hash, and (as an edit in place
+        // would leave them) under the golden vault's segment name.
+        for renamed in [true, false] {
+            // A fresh state dir each time, so no pin of one run affects the next.
+            let dir = tempfile::tempdir().unwrap();
+            let vault = dir.path().join("vault");
+            if renamed {
+                common::set_vault_bytes(&vault, &bytes);
+            } else {
+                fs::create_dir(&vault).unwrap();
+                fs::write(vault.join(format::segment::segment_name(&golden)), &bytes).unwrap();
+            }
+            fs::copy(
+                vectors().join("golden.identity"),
+                dir.path().join("identity.amanat"),
+            )
+            .unwrap();
+            let out = amanat(dir.path()).arg("verify").output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("byte {i} (renamed: {renamed})");
+            assert_eq!(out.status.code(), Some(6), "{what}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+            assert!(
+                stderr.lines().any(|l| l.starts_with("error: ")),
+                "{what}: {stderr}"
+            );
+        }
     }
 }
 
@@ -504,6 +517,7 @@ struct IdentityHeaderMirror {
 
 #[test]
 fn an_identity_file_with_an_invalid_stored_name_is_malformed() {
+    let golden_vault = read("golden.vault");
     let golden = read("golden.identity");
     let (mut header, tail): (IdentityHeaderMirror, &[u8]) =
         postcard::take_from_bytes(&golden[9..]).unwrap();
@@ -515,11 +529,7 @@ fn an_identity_file_with_an_invalid_stored_name_is_malformed() {
     assert!(matches!(r, Err(IdentityError::Malformed(_))), "{r:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(
-        vectors().join("golden.vault"),
-        dir.path().join("vault.amanat"),
-    )
-    .unwrap();
+    common::set_vault_bytes(&dir.path().join("vault"), &golden_vault);
     fs::write(dir.path().join("identity.amanat"), &bytes).unwrap();
     let out = amanat(dir.path())
         .args(["get", "web/github"])

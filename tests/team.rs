@@ -4,20 +4,22 @@
 //! refuse rolled-back and forked copies.
 //!
 //! Each person has their own hermetic home (identity file, local state) and they all
-//! point `--vault` at one shared vault file, as a team sharing it through git would.
+//! point `--vault` at one shared vault directory, as a team sharing it through git
+//! (or a file share) would.
 //! Identities use `--insecure-kdf`.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use common::{Outcome, TestEnv};
+use common::{Outcome, TestEnv, copy_vault, segment_files, set_vault_bytes, vault_state};
 use serde_json::Value;
 
-/// One person: their own home, and the vault file they use.
+/// One person: their own home, and the vault directory they use.
 struct Person {
     env: TestEnv,
     vault: PathBuf,
@@ -60,9 +62,15 @@ impl Person {
         assert_eq!(out.stdout, format!("added {path}\n"));
     }
 
-    /// The vault file's bytes.
+    /// The vault's records as one single-file encoding.
     fn vault_bytes(&self) -> Vec<u8> {
-        fs::read(&self.vault).unwrap()
+        common::vault_bytes(&self.vault)
+    }
+
+    /// The vault's segment names and records: unchanged by a command that writes
+    /// nothing.
+    fn vault_state(&self) -> (BTreeSet<String>, Vec<u8>) {
+        vault_state(&self.vault)
     }
 }
 
@@ -357,11 +365,11 @@ fn unshare_closes_the_entry_to_that_member_or_group() {
     assert_eq!(carol.ls(), "");
     assert_eq!(bob.ls(), "");
     // Not shared (any more): exit 4, nothing written.
-    let before = alice.vault_bytes();
+    let before = alice.vault_state();
     alice
         .run(&["unshare", "ops/redis", "--from", "carol"])
         .code(4);
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), before);
     // The owner still reads both.
     assert_eq!(alice.get("ops/db"), "db-S3cret");
     assert_eq!(alice.get("ops/redis"), "redis-S3cret");
@@ -371,7 +379,7 @@ fn unshare_closes_the_entry_to_that_member_or_group() {
 fn without_write_access_a_member_cannot_edit_or_share() {
     let (alice, bob, carol) = team();
     alice.add("ops/db", "db-S3cret", &["--share-with", "@devops"]);
-    let before = alice.vault_bytes();
+    let before = alice.vault_state();
     // Refused for want of a write grant (not for any other reason).
     for (args, why) in [
         (
@@ -395,7 +403,7 @@ fn without_write_access_a_member_cannot_edit_or_share() {
         let out = bob.run(&args).code(5);
         assert_eq!(out.error(), format!("access denied: {why}"), "{args:?}");
     }
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), before);
     assert_eq!(carol.get("ops/db"), "db-S3cret");
 }
 
@@ -476,9 +484,9 @@ fn group_remove_rotates_the_group_key() {
     bob.run(&["get", "ops/after"]).code(4);
     assert_eq!(carol.get("ops/after"), "a1");
     // Removing someone not in the group is an error and writes nothing.
-    let bytes = alice.vault_bytes();
+    let before = alice.vault_state();
     alice.run(&["group", "remove", "devops", "bob"]).code(4);
-    assert_eq!(alice.vault_bytes(), bytes);
+    assert_eq!(alice.vault_state(), before);
     // Adding back hands over the current key: no rotation.
     alice.run(&["group", "add", "devops", "bob"]).success();
     assert_eq!(group_json(&alice, "devops")["key_id"], after["key_id"]);
@@ -497,7 +505,8 @@ fn a_copy_from_before_a_revocation_is_refused_by_everyone_who_saw_it() {
     carol.ls(); // carol sees the revocation
     bob.run(&["ls"]).code(5); // and so does bob's client
 
-    fs::write(&alice.vault, &before).unwrap();
+    set_vault_bytes(&alice.vault, &before);
+    let restored = alice.vault_state();
     for p in [&alice, &carol, &bob] {
         let out = p.run(&["ls"]).code(6);
         assert!(
@@ -511,7 +520,7 @@ fn a_copy_from_before_a_revocation_is_refused_by_everyone_who_saw_it() {
     alice
         .run_stdin(&["add", "x", "--password-stdin"], "x\n")
         .code(6);
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), restored);
 
     // Without local state the copy is trusted on first use, and says so.
     fs::remove_dir_all(alice.env.state_dir()).unwrap();
@@ -531,8 +540,8 @@ fn a_fork_is_refused_in_both_directions() {
     let alice = alice();
     let bob = member(&alice, "bob", &["--admin"]);
     // bob works on his own copy of the same vault.
-    let fork = bob.env.path("fork.amanat");
-    fs::copy(&alice.vault, &fork).unwrap();
+    let fork = bob.env.path("fork");
+    copy_vault(&alice.vault, &fork);
     let bob = Person {
         env: bob.env,
         vault: fork.clone(),
@@ -545,14 +554,14 @@ fn a_fork_is_refused_in_both_directions() {
 
     // Each is handed the other's copy.
     let mine = alice.vault_bytes();
-    fs::write(&alice.vault, fs::read(&fork).unwrap()).unwrap();
+    copy_vault(&fork, &alice.vault);
     let out = alice.run(&["ls"]).code(6);
     assert!(
         out.error().contains("rolled back or forked"),
         "{}",
         out.error()
     );
-    fs::write(&fork, &mine).unwrap();
+    set_vault_bytes(&fork, &mine);
     let out = bob.run(&["ls"]).code(6);
     assert!(
         out.error().contains("rolled back or forked"),
@@ -572,8 +581,8 @@ fn an_invite_pins_the_heads_it_names() {
     let line = invite(&alice, "bob", &key, &fp, &[]);
 
     // bob is handed a copy from before the invite: refused at join.
-    let copy = bob_env.path("team.amanat");
-    fs::write(&copy, &old).unwrap();
+    let copy = bob_env.path("team");
+    set_vault_bytes(&copy, &old);
     let bob = Person {
         env: bob_env,
         vault: copy.clone(),
@@ -587,13 +596,13 @@ fn an_invite_pins_the_heads_it_names() {
     // … and at every later command, even without running join again.
     bob.run(&["ls"]).code(6);
     // The real vault is accepted, with no first-use warning.
-    fs::copy(&alice.vault, &copy).unwrap();
+    copy_vault(&alice.vault, &copy);
     assert_eq!(bob.ls(), "");
 
     // carol joins before she has the file; the old copy is refused when it arrives.
     let (carol_env, key, fp) = newcomer("carol");
     let line = invite(&alice, "carol", &key, &fp, &[]);
-    let copy = carol_env.path("team.amanat");
+    let copy = carol_env.path("team");
     let carol = Person {
         env: carol_env,
         vault: copy.clone(),
@@ -604,9 +613,9 @@ fn an_invite_pins_the_heads_it_names() {
         "{}",
         out.stderr
     );
-    fs::write(&copy, &old).unwrap();
+    set_vault_bytes(&copy, &old);
     carol.run(&["ls"]).code(6);
-    fs::copy(&alice.vault, &copy).unwrap();
+    copy_vault(&alice.vault, &copy);
     assert_eq!(carol.ls(), "");
     // A damaged invite is a usage error.
     let mut bad = line.clone();
@@ -621,7 +630,7 @@ fn an_invite_pins_the_heads_it_names() {
 fn member_add_without_a_fingerprint_or_a_terminal_exits_2() {
     let alice = alice();
     let (_bob, key, fp) = newcomer("bob");
-    let before = alice.vault_bytes();
+    let before = alice.vault_state();
     let out = alice.run(&["member", "add", "bob", &key]).code(2);
     assert!(
         out.error().contains("without a terminal"),
@@ -631,7 +640,7 @@ fn member_add_without_a_fingerprint_or_a_terminal_exits_2() {
     // The hint shows the fingerprint of this key, to compare.
     assert!(out.hint().contains(&fp), "{}", out.hint());
     assert_eq!(out.stdout, "");
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), before);
     assert_eq!(member_names(&alice), ["alice"]);
 }
 
@@ -639,7 +648,7 @@ fn member_add_without_a_fingerprint_or_a_terminal_exits_2() {
 fn member_add_with_a_wrong_fingerprint_exits_6() {
     let alice = alice();
     let (_bob, key, fp) = newcomer("bob");
-    let before = alice.vault_bytes();
+    let before = alice.vault_state();
     // One digit misheard.
     let last = fp.chars().last().unwrap();
     let wrong = format!(
@@ -652,30 +661,27 @@ fn member_add_with_a_wrong_fingerprint_exits_6() {
         .code(6);
     assert!(out.error().contains("does not match"), "{}", out.error());
     assert_eq!(out.stdout, "");
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), before);
     alice
         .run(&["member", "add", "bob", &key, "--fingerprint", "0000"])
         .code(6);
-    assert_eq!(alice.vault_bytes(), before);
+    assert_eq!(alice.vault_state(), before);
     // As read aloud: lowercase, without dashes, is the same fingerprint.
     let spoken = fp.replace('-', "").to_lowercase();
     invite(&alice, "bob", &key, &spoken, &[]);
     assert_eq!(member_names(&alice), ["alice", "bob"]);
 }
 
-/// The union of two copies of a vault file, written to `into` (what `merge` will do).
+/// The union of two copies of a vault directory, in `into`: every segment of `other`
+/// copied in (a vault is the union of its segments; what a file share or `merge`
+/// does).
 fn merge_into(into: &std::path::Path, other: &std::path::Path) {
-    use amanat::format::VaultFile;
-    let mut a = VaultFile::decode(&fs::read(into).unwrap()).unwrap();
-    let b = VaultFile::decode(&fs::read(other).unwrap()).unwrap();
-    let have: std::collections::HashSet<_> = a.records.iter().map(|r| r.id).collect();
-    let new: Vec<_> = b
-        .records
-        .into_iter()
-        .filter(|r| !have.contains(&r.id))
-        .collect();
-    a.append(new);
-    fs::write(into, a.encode()).unwrap();
+    for p in segment_files(other) {
+        let to = into.join(p.file_name().unwrap());
+        if !to.exists() {
+            fs::copy(&p, to).unwrap();
+        }
+    }
 }
 
 /// An admin's removal made offline, concurrent with the owner demoting that admin, is
@@ -688,8 +694,8 @@ fn adopt_and_ownership_hand_over_end_to_end() {
     alice.add("ops/db", "db-pass", &["--share-with", "@devops"]);
     alice.run(&["member", "role", "bob", "admin"]).success();
     // bob works on his own copy, offline, and removes carol.
-    let copy = bob.env.path("offline.amanat");
-    fs::copy(&alice.vault, &copy).unwrap();
+    let copy = bob.env.path("offline");
+    copy_vault(&alice.vault, &copy);
     let bob_offline = Person {
         env: bob.env,
         vault: copy.clone(),

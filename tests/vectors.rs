@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -420,7 +422,8 @@ fn fail_identity_vectors_fail_with_their_error_class() {
 // Through the real binary
 
 /// A hermetic `amanat` command: empty environment, HOME and XDG dirs in `dir`, the
-/// golden passphrase file, `--vault` / `--identity` pointing at copies in `dir`.
+/// golden passphrase file, `--vault` / `--identity` pointing at copies in `dir` (the
+/// vault a directory, `dir/vault`).
 fn amanat(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amanat"));
     cmd.env_clear()
@@ -434,16 +437,17 @@ fn amanat(dir: &Path) -> assert_cmd::Command {
             vectors().join("golden.passphrase"),
         )
         .arg("--vault")
-        .arg(dir.join("vault.amanat"))
+        .arg(dir.join("vault"))
         .arg("--identity")
         .arg(dir.join("identity.amanat"));
     cmd
 }
 
-/// A fresh temp dir holding copies of a vault and an identity vector.
+/// A fresh temp dir holding copies of a vault and an identity vector. A vault vector is
+/// a single-file vault, which is one segment: the vault directory holds it alone.
 fn sandbox(vault: &str, identity: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(vectors().join(vault), dir.path().join("vault.amanat")).unwrap();
+    common::set_vault_bytes(&dir.path().join("vault"), &read(vault));
     fs::copy(vectors().join(identity), dir.path().join("identity.amanat")).unwrap();
     dir
 }
@@ -574,11 +578,7 @@ fn verifying_a_tampered_copy_does_not_poison_the_pins() {
     let out = amanat(dir.path()).arg("verify").output().unwrap();
     assert_eq!(code(&out), 6, "{out:?}");
     // The genuine vault comes back (e.g. after `git checkout`).
-    fs::copy(
-        vectors().join("golden.vault"),
-        dir.path().join("vault.amanat"),
-    )
-    .unwrap();
+    common::set_vault_bytes(&dir.path().join("vault"), &read("golden.vault"));
     let out = amanat(dir.path()).arg("verify").output().unwrap();
     assert_eq!(code(&out), 0, "{out:?}");
 }

@@ -19,6 +19,7 @@
 
 pub mod x11;
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -124,7 +125,7 @@ impl TestEnv {
         self.path("state")
     }
 
-    /// The default vault file (CLI.md, "Where things live").
+    /// The default vault directory (CLI.md, "Where things live").
     pub fn vault_path(&self) -> PathBuf {
         self.data_home().join("amanat/vault")
     }
@@ -255,6 +256,90 @@ impl TestEnv {
             .strip_suffix('\n')
             .unwrap_or_else(|| panic!("get output lacks its newline: {out:?}"))
             .to_string()
+    }
+}
+
+/// The `*.seg` files of a vault directory, sorted by name (none if it is missing).
+pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The names of the `*.seg` files of a vault directory. A write that changed nothing
+/// adds no segment, so this set is unchanged by it.
+pub fn segment_names(dir: &Path) -> BTreeSet<String> {
+    segment_files(dir)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The vault's records as one single-file encoding (what the vault file held before
+/// vaults were directories of segments): the one segment's bytes, or the union of all
+/// segments encoded as one. Every segment must decode and no record may be held back.
+pub fn vault_bytes(dir: &Path) -> Vec<u8> {
+    use amanat::format::segment::{Segment, union};
+    let files = segment_files(dir);
+    assert!(!files.is_empty(), "no segment in {}", dir.display());
+    if let [one] = files.as_slice() {
+        return fs::read(one).unwrap();
+    }
+    let segments: Vec<Segment> = files
+        .iter()
+        .map(|p| {
+            Segment::decode(&fs::read(p).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect();
+    let vault_id = segments
+        .iter()
+        .find(|s| s.has_genesis())
+        .unwrap_or_else(|| panic!("no genesis segment in {}", dir.display()))
+        .vault_id();
+    let u = union(vault_id, segments).unwrap();
+    assert!(
+        u.held_back.is_empty(),
+        "records held back in {}",
+        dir.display()
+    );
+    u.file.encode()
+}
+
+/// What a write that writes nothing leaves unchanged: the names of the segments (no
+/// segment added or removed) and the records ([`vault_bytes`]).
+pub fn vault_state(dir: &Path) -> (BTreeSet<String>, Vec<u8>) {
+    (segment_names(dir), vault_bytes(dir))
+}
+
+/// Replace the vault in `dir` with `bytes` (a single-file encoding, or any bytes at
+/// all) as its only segment, named by their SHA-256 — what writing the vault file
+/// used to do. Creates `dir` if it is missing.
+pub fn set_vault_bytes(dir: &Path, bytes: &[u8]) {
+    fs::create_dir_all(dir).unwrap();
+    for p in segment_files(dir) {
+        fs::remove_file(p).unwrap();
+    }
+    let name = amanat::format::segment::segment_name(bytes);
+    fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// Replace the vault in `to` (created if missing) with a copy of every segment of the
+/// vault in `from` — what copying the vault file used to do: another machine's copy,
+/// or a copy kept from before.
+pub fn copy_vault(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for p in segment_files(to) {
+        fs::remove_file(p).unwrap();
+    }
+    for p in segment_files(from) {
+        fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
     }
 }
 
