@@ -98,9 +98,10 @@ pub enum StoreError {
     /// A single-file vault of an earlier version where a vault directory belongs.
     #[error("{0} is a single-file vault of an earlier version, not a vault directory")]
     SingleFile(PathBuf),
-    /// A vault directory without the segment holding the genesis record.
-    #[error("{0} holds no segment with the vault's first (genesis) record")]
-    NoGenesis(PathBuf),
+    /// A vault directory without the segment holding the genesis record (and the
+    /// first damaged segment, if one was skipped: likely that one).
+    #[error("{0} holds no segment with the vault's first (genesis) record{1}")]
+    NoGenesis(PathBuf, String),
     /// A directory holding the genesis records of two vaults.
     #[error("{0} holds segments of two different vaults")]
     TwoVaults(PathBuf),
@@ -405,6 +406,14 @@ fn remove_stale_segment_temps(dir: &Path) {
     }
 }
 
+/// "; segment NAME is damaged (why)" for the first damaged segment, or nothing.
+fn damaged_detail(damaged: &[(String, String)]) -> String {
+    damaged
+        .first()
+        .map(|(name, why)| format!("; segment {name} is damaged ({why})"))
+        .unwrap_or_default()
+}
+
 impl VaultStore {
     /// A store for the vault directory at `path` with local state in `state_dir`.
     pub fn new(path: PathBuf, state_dir: PathBuf) -> Self {
@@ -490,7 +499,10 @@ impl VaultStore {
                 });
             }
             Err(VaultError::Format(crate::format::FormatError::MissingParent)) => {
-                return Err(StoreError::NoGenesis(self.path.clone()));
+                return Err(StoreError::NoGenesis(
+                    self.path.clone(),
+                    damaged_detail(&skipped),
+                ));
             }
             other => other?,
         };
@@ -521,7 +533,10 @@ impl VaultStore {
         }
         match found.as_slice() {
             [one] => Ok(*one),
-            [] => Err(StoreError::NoGenesis(self.path.clone())),
+            [] => Err(StoreError::NoGenesis(
+                self.path.clone(),
+                damaged_detail(&set.damaged),
+            )),
             _ => Err(StoreError::TwoVaults(self.path.clone())),
         }
     }

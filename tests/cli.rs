@@ -1234,11 +1234,13 @@ fn assert_damaged(env: &TestEnv, vault: &std::path::Path, detail: &str) {
         let mut args = vec!["--vault", vault.to_str().unwrap()];
         args.extend_from_slice(cmd);
         let out = env.run(&args).code(6);
+        // The command names the damaged segment and why.
         assert_eq!(
             out.error(),
             format!(
-                "{} holds no segment with the vault's first (genesis) record",
-                vault.display()
+                "{} holds no segment with the vault's first (genesis) record; segment {} is damaged ({detail})",
+                vault.display(),
+                set.damaged[0].0
             ),
             "{cmd:?}"
         );
@@ -1391,9 +1393,13 @@ fn a_segment_changed_in_place_is_skipped_and_verify_exits_6() {
         "warning: skipping segment {name} (its name is not the SHA-256 of its bytes); run 'amanat verify'"
     );
 
-    // This machine pinned the record in it: the copy is rolled back.
+    // This machine pinned the record in it: refused, naming the damaged segment.
     let out = env.run(&["ls"]).code(6);
-    assert!(out.error().contains("rolled back"), "{}", out.error());
+    assert!(
+        out.error().contains(&format!("segment {name} is damaged")),
+        "{}",
+        out.error()
+    );
     assert_eq!(out.stdout, "");
 
     // A machine that never saw that record skips the segment and reads the rest.

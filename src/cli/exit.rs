@@ -166,7 +166,7 @@ fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<Stri
             Some("do not use this copy; delete the damaged segment and fetch it again from your team's shared copy (docs/sync.md)".into()),
         ),
         StoreError::DamagedRecords(_) => (Exit::Integrity, message, Some(verify_hint())),
-        StoreError::NoGenesis(_) | StoreError::TwoVaults(_) => (Exit::Integrity, message, Some(
+        StoreError::NoGenesis(..) | StoreError::TwoVaults(_) => (Exit::Integrity, message, Some(
             "a segment is missing or a stray one was copied in: restore the vault directory from your team's shared copy".into(),
         )),
         StoreError::TooLarge(_) => (Exit::Integrity, message, Some(verify_hint())),

@@ -187,6 +187,16 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
             "they are skipped; delete them and restore the vault directory from your team's shared copy (docs/sync.md)",
         );
     }
+    if !segments.held_back.is_empty() {
+        return fail(
+            Exit::Integrity,
+            format!(
+                "vault integrity check incomplete: {} record(s) held back, their parents are in no segment",
+                segments.held_back.len()
+            ),
+            "an incomplete copy (sync again, or wait for your file share) or a tampered one: their signatures cannot be checked until the parents arrive",
+        );
+    }
     if !report.ignored.is_empty() {
         for i in &report.ignored {
             outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);
