@@ -176,6 +176,25 @@ pub struct Record {
     pub body: RecordBody,
 }
 
+impl Record {
+    /// The DAG heads the author saw, strictly increasing; empty only for genesis.
+    pub fn parents(&self) -> &[RecordId] {
+        &self.parents
+    }
+    /// Who wrote and signed it.
+    pub fn author(&self) -> MemberId {
+        self.author
+    }
+    /// Seconds since the Unix epoch, as claimed by the author.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+    /// What it does.
+    pub fn body(&self) -> &RecordBody {
+        &self.body
+    }
+}
+
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
@@ -223,6 +242,21 @@ pub struct MemberWrap {
     pub sealed: Vec<u8>,
 }
 
+impl MemberWrap {
+    /// The recipient.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+    /// HPKE encapsulated key.
+    pub fn enc(&self) -> &[u8; 32] {
+        &self.enc
+    }
+    /// The sealed key (32 bytes + 16-byte tag).
+    pub fn sealed(&self) -> &[u8] {
+        &self.sealed
+    }
+}
+
 /// A new group key and its distribution (docs/format.md, "Group keys"). The key's id
 /// is the id of the record that carries this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +271,25 @@ pub struct GroupKeyUpdate {
     pub public: [u8; 32],
     /// The key wrapped to every member of the group and every admin.
     pub wraps: Vec<MemberWrap>,
+}
+
+impl GroupKeyUpdate {
+    /// The group (or [`ADMINS_GROUP`]).
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+    /// Commitment to the new key.
+    pub fn commitment(&self) -> &[u8; 32] {
+        &self.commitment
+    }
+    /// The group's X25519 public key for this key version.
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+    /// The key wrapped to every member of the group and every admin.
+    pub fn wraps(&self) -> &[MemberWrap] {
+        &self.wraps
+    }
 }
 
 /// Genesis: creates the vault and names its owner. Its id is the vault id.
@@ -254,6 +307,29 @@ pub struct Genesis {
     pub nonce: [u8; 16],
 }
 
+impl Genesis {
+    /// The team's name.
+    pub fn team(&self) -> &str {
+        &self.team
+    }
+    /// The owner's member id (also the record's author).
+    pub fn owner(&self) -> MemberId {
+        self.owner
+    }
+    /// The owner's display name.
+    pub fn owner_name(&self) -> &str {
+        &self.owner_name
+    }
+    /// The owner's keys.
+    pub fn owner_keys(&self) -> &PublicKeys {
+        &self.owner_keys
+    }
+    /// The random nonce.
+    pub fn nonce(&self) -> &[u8; 16] {
+        &self.nonce
+    }
+}
+
 /// Adds a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddMember {
@@ -267,6 +343,29 @@ pub struct AddMember {
     pub role: Role,
     /// For an admin: the current `@admins` key wrapped to them.
     pub admin_wrap: Option<MemberWrap>,
+}
+
+impl AddMember {
+    /// The new member's id.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The keys the admin verified by fingerprint.
+    pub fn keys(&self) -> &PublicKeys {
+        &self.keys
+    }
+    /// `Admin` or `Member`.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// For an admin: the current `@admins` key wrapped to them.
+    pub fn admin_wrap(&self) -> Option<&MemberWrap> {
+        self.admin_wrap.as_ref()
+    }
 }
 
 /// A signed record body (docs/format.md, "Record bodies"). The variant order is part of
@@ -396,6 +495,17 @@ pub struct AuditEvent {
     pub entry: Option<EntryId>,
 }
 
+impl AuditEvent {
+    /// What happened.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+    /// The entry concerned, if any.
+    pub fn entry(&self) -> Option<EntryId> {
+        self.entry
+    }
+}
+
 /// Kinds of audit events that are not already records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
@@ -417,6 +527,21 @@ pub struct EntryRevision {
     pub prev: Option<RecordId>,
     /// The sealed payload, or a tombstone.
     pub content: EntryContent,
+}
+
+impl EntryRevision {
+    /// The entry.
+    pub fn entry(&self) -> EntryId {
+        self.entry
+    }
+    /// The revision this one supersedes; `None` for a new entry.
+    pub fn prev(&self) -> Option<RecordId> {
+        self.prev
+    }
+    /// The sealed payload, or a tombstone.
+    pub fn content(&self) -> &EntryContent {
+        &self.content
+    }
 }
 
 /// An entry revision's content.
@@ -448,6 +573,33 @@ pub struct SealedEntry {
     /// The padded payload, encrypted.
     #[serde(with = "serde_bytes")]
     pub ciphertext: Vec<u8>,
+}
+
+impl SealedEntry {
+    /// Who may read (sorted, no duplicates).
+    pub fn readers(&self) -> &[Principal] {
+        &self.readers
+    }
+    /// Who may write besides admins (sorted, no duplicates).
+    pub fn writers(&self) -> &[Principal] {
+        &self.writers
+    }
+    /// Commitment to the entry key.
+    pub fn commitment(&self) -> &[u8; 32] {
+        &self.commitment
+    }
+    /// The entry key wrapped to each principal that may read it.
+    pub fn wraps(&self) -> &[KeyWrap] {
+        &self.wraps
+    }
+    /// XChaCha20-Poly1305 nonce.
+    pub fn nonce(&self) -> &[u8; 24] {
+        &self.nonce
+    }
+    /// The padded payload, encrypted.
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.ciphertext
+    }
 }
 
 /// An entry key wrapped to one principal.
@@ -784,6 +936,23 @@ pub struct StoredRecord {
 }
 
 impl StoredRecord {
+    /// `labeled_hash("amanat/v1/record", bytes)`.
+    pub fn id(&self) -> &RecordId {
+        &self.id
+    }
+    /// The decoded record.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+    /// The exact encoded bytes (what is hashed and signed).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// The Ed25519 signature over `amanat/v1/record-signature || 0 || bytes`.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
     /// Encode a record (canonical by construction) and compute its id; the caller signs.
     pub fn encode(record: Record) -> Result<(Vec<u8>, RecordId), FormatError> {
         let bytes = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
@@ -807,6 +976,17 @@ pub struct VaultFile {
     pub vault_id: RecordId,
     /// All records, genesis first, in canonical replay order.
     pub records: Vec<StoredRecord>,
+}
+
+impl VaultFile {
+    /// The genesis record's id.
+    pub fn vault_id(&self) -> RecordId {
+        self.vault_id
+    }
+    /// All records, genesis first, in canonical replay order.
+    pub fn records(&self) -> &[StoredRecord] {
+        &self.records
+    }
 }
 
 /// A cursor over untrusted bytes.
