@@ -668,11 +668,12 @@ fn merge_into(into: &std::path::Path, other: &std::path::Path) {
     use amanat::format::VaultFile;
     let mut a = VaultFile::decode(&fs::read(into).unwrap()).unwrap();
     let b = VaultFile::decode(&fs::read(other).unwrap()).unwrap();
-    let have: std::collections::HashSet<_> = a.records.iter().map(|r| r.id).collect();
+    let have: std::collections::HashSet<_> = a.records().iter().map(|r| *r.id()).collect();
     let new: Vec<_> = b
-        .records
-        .into_iter()
-        .filter(|r| !have.contains(&r.id))
+        .records()
+        .iter()
+        .filter(|r| !have.contains(r.id()))
+        .cloned()
         .collect();
     a.append(new);
     fs::write(into, a.encode()).unwrap();
