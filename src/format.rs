@@ -167,13 +167,13 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The DAG heads the author saw, strictly increasing; empty only for genesis.
-    pub parents: Vec<RecordId>,
+    pub(crate) parents: Vec<RecordId>,
     /// Who wrote and signed it.
-    pub author: MemberId,
+    pub(crate) author: MemberId,
     /// Seconds since the Unix epoch, as claimed by the author.
-    pub time: u64,
+    pub(crate) time: u64,
     /// What it does.
-    pub body: RecordBody,
+    pub(crate) body: RecordBody,
 }
 
 impl Record {
@@ -234,12 +234,12 @@ pub struct PublicKeys {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberWrap {
     /// The recipient.
-    pub member: MemberId,
+    pub(crate) member: MemberId,
     /// HPKE encapsulated key.
-    pub enc: [u8; 32],
+    pub(crate) enc: [u8; 32],
     /// The sealed key (32 bytes + 16-byte tag).
     #[serde(with = "serde_bytes")]
-    pub sealed: Vec<u8>,
+    pub(crate) sealed: Vec<u8>,
 }
 
 impl MemberWrap {
@@ -262,15 +262,15 @@ impl MemberWrap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupKeyUpdate {
     /// The group (or [`ADMINS_GROUP`]).
-    pub group: GroupId,
+    pub(crate) group: GroupId,
     /// Commitment to the new key.
-    pub commitment: [u8; 32],
+    pub(crate) commitment: [u8; 32],
     /// The group's X25519 public key for this key version, derived from the group key
     /// (docs/format.md, "Group keys"): anyone can HPKE-wrap an entry key to the group;
     /// only holders of the group key can unwrap.
-    pub public: [u8; 32],
+    pub(crate) public: [u8; 32],
     /// The key wrapped to every member of the group and every admin.
-    pub wraps: Vec<MemberWrap>,
+    pub(crate) wraps: Vec<MemberWrap>,
 }
 
 impl GroupKeyUpdate {
@@ -296,15 +296,15 @@ impl GroupKeyUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
     /// The team's name.
-    pub team: String,
+    pub(crate) team: String,
     /// The owner's member id (also the record's author).
-    pub owner: MemberId,
+    pub(crate) owner: MemberId,
     /// The owner's display name.
-    pub owner_name: String,
+    pub(crate) owner_name: String,
     /// The owner's keys; genesis is signed by `owner_keys.signing`.
-    pub owner_keys: PublicKeys,
+    pub(crate) owner_keys: PublicKeys,
     /// Random bytes, so two vaults with the same owner and team differ.
-    pub nonce: [u8; 16],
+    pub(crate) nonce: [u8; 16],
 }
 
 impl Genesis {
@@ -334,15 +334,15 @@ impl Genesis {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddMember {
     /// The new member's id.
-    pub member: MemberId,
+    pub(crate) member: MemberId,
     /// Display name, unique among current members.
-    pub name: String,
+    pub(crate) name: String,
     /// The keys the admin verified by fingerprint.
-    pub keys: PublicKeys,
+    pub(crate) keys: PublicKeys,
     /// `Admin` or `Member` (never `Owner`).
-    pub role: Role,
+    pub(crate) role: Role,
     /// For an admin: the current `@admins` key wrapped to them.
-    pub admin_wrap: Option<MemberWrap>,
+    pub(crate) admin_wrap: Option<MemberWrap>,
 }
 
 impl AddMember {
@@ -490,9 +490,9 @@ impl RecordBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// What happened.
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
     /// The entry concerned, if any.
-    pub entry: Option<EntryId>,
+    pub(crate) entry: Option<EntryId>,
 }
 
 impl AuditEvent {
@@ -522,11 +522,11 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRevision {
     /// The entry.
-    pub entry: EntryId,
+    pub(crate) entry: EntryId,
     /// The revision this one supersedes; `None` for a new entry.
-    pub prev: Option<RecordId>,
+    pub(crate) prev: Option<RecordId>,
     /// The sealed payload, or a tombstone.
-    pub content: EntryContent,
+    pub(crate) content: EntryContent,
 }
 
 impl EntryRevision {
@@ -559,20 +559,20 @@ pub struct SealedEntry {
     /// Who may read: the principals the entry key is wrapped to, in clear and signed
     /// (access is never inferred from the wraps). Sorted, no duplicates; `@admins` is
     /// always one of them.
-    pub readers: Vec<Principal>,
+    pub(crate) readers: Vec<Principal>,
     /// Who may write besides admins: members and groups, in clear and signed, so that
     /// anyone can check a revision's write right without decrypting (docs/format.md,
     /// "Write rights"). Sorted, no duplicates. Only an admin changes this list.
-    pub writers: Vec<Principal>,
+    pub(crate) writers: Vec<Principal>,
     /// Commitment to the entry key.
-    pub commitment: [u8; 32],
+    pub(crate) commitment: [u8; 32],
     /// The entry key wrapped to each principal that may read it.
-    pub wraps: Vec<KeyWrap>,
+    pub(crate) wraps: Vec<KeyWrap>,
     /// XChaCha20-Poly1305 nonce.
-    pub nonce: [u8; 24],
+    pub(crate) nonce: [u8; 24],
     /// The padded payload, encrypted.
     #[serde(with = "serde_bytes")]
-    pub ciphertext: Vec<u8>,
+    pub(crate) ciphertext: Vec<u8>,
 }
 
 impl SealedEntry {
@@ -923,16 +923,20 @@ pub fn group_key_wrap_info(
 // The file
 
 /// A record as stored: its exact bytes, the decoded record, its signature and id.
+///
+/// Only this crate builds one (by decoding a file, or by signing a record it encoded),
+/// so `id` is always the hash of `bytes` and `record` their decoding. Tests that need
+/// crafted records use the test-only `forge` feature (`src/forge.rs`).
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
     /// The exact encoded bytes (what is hashed and signed).
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// The decoded record.
-    pub record: Record,
+    pub(crate) record: Record,
     /// Ed25519 signature over `amanat/v1/record-signature || 0 || bytes`.
-    pub signature: [u8; 64],
+    pub(crate) signature: [u8; 64],
     /// `labeled_hash("amanat/v1/record", bytes)`.
-    pub id: RecordId,
+    pub(crate) id: RecordId,
 }
 
 impl StoredRecord {
@@ -973,9 +977,9 @@ pub fn record_id(bytes: &[u8]) -> RecordId {
 #[derive(Debug, Clone)]
 pub struct VaultFile {
     /// The genesis record's id.
-    pub vault_id: RecordId,
+    pub(crate) vault_id: RecordId,
     /// All records, genesis first, in canonical replay order.
-    pub records: Vec<StoredRecord>,
+    pub(crate) records: Vec<StoredRecord>,
 }
 
 impl VaultFile {
