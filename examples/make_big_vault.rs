@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use amanat::crypto::{KdfParams, SecretString};
+use amanat::forge;
 use amanat::format::{
-    self, EntryContent, EntryPayload, KeyWrap, MemberId, MemberWrap, RecordBody, RecordId,
-    VaultFile,
+    self, EntryContent, EntryPayload, KeyWrap, MemberId, RecordBody, RecordId, VaultFile,
 };
 use amanat::identity::Identity;
 use amanat::passgen::{self, CharClasses};
@@ -188,18 +188,18 @@ pub struct Overhead {
 /// Compute the file overhead from the encoded bytes and the generation inputs.
 pub fn overhead(bytes: &[u8], entries: usize, time: u64) -> Overhead {
     let file = VaultFile::decode(bytes).unwrap();
-    let mut fixed = 8 + 1 + 32 + varint_len(file.records.len());
+    let mut fixed = 8 + 1 + 32 + varint_len(file.records().len());
     let mut entry_bytes = 0usize;
     let mut wraps = 0usize;
     let mut wrap_bytes = 0usize;
-    for r in &file.records {
-        let stored = varint_len(r.bytes.len()) + r.bytes.len() + 64;
-        match &r.record.body {
+    for r in file.records() {
+        let stored = varint_len(r.bytes().len()) + r.bytes().len() + 64;
+        match r.record().body() {
             RecordBody::EntryRevision(rev) => {
                 entry_bytes += stored;
-                if let EntryContent::Sealed(s) = &rev.content {
-                    wraps += s.wraps.len();
-                    for w in &s.wraps {
+                if let EntryContent::Sealed(s) = rev.content() {
+                    wraps += s.wraps().len();
+                    for w in s.wraps() {
                         wrap_bytes += postcard::to_allocvec(w).unwrap().len();
                     }
                 }
@@ -218,11 +218,11 @@ pub fn overhead(bytes: &[u8], entries: usize, time: u64) -> Overhead {
         padded += p;
         unpadded += body;
     }
-    let member = KeyWrap::Member(MemberWrap {
-        member: MemberId([7; 16]),
-        enc: [7; 32],
-        sealed: vec![7; amanat::crypto::SEALED_KEY_LEN],
-    });
+    let member = KeyWrap::Member(forge::member_wrap(
+        MemberId([7; 16]),
+        [7; 32],
+        vec![7; amanat::crypto::SEALED_KEY_LEN],
+    ));
     let group = KeyWrap::Group {
         key_id: RecordId([7; 32]),
         nonce: [7; 24],

@@ -449,22 +449,22 @@ fn main() {
     let bytes = revoked.encode();
     let file = VaultFile::decode(&bytes).unwrap();
     let new: Vec<_> = file
-        .records
+        .records()
         .iter()
-        .filter(|r| !team.vault.contains(&r.id))
+        .filter(|r| !team.vault.contains(r.id()))
         .collect();
     let (mut rotations, mut rotation_wraps, mut revisions) = (0, 0, 0);
     let (mut member_wraps, mut public_wraps, mut group_wraps) = (0, 0, 0);
     for r in &new {
-        match &r.record.body {
+        match r.record().body() {
             RecordBody::RotateGroupKey(k) => {
                 rotations += 1;
-                rotation_wraps += k.wraps.len();
+                rotation_wraps += k.wraps().len();
             }
             RecordBody::EntryRevision(rev) => {
                 revisions += 1;
-                if let EntryContent::Sealed(s) = &rev.content {
-                    for w in &s.wraps {
+                if let EntryContent::Sealed(s) = rev.content() {
+                    for w in s.wraps() {
                         match w {
                             KeyWrap::Member(_) => member_wraps += 1,
                             KeyWrap::GroupPublic { .. } => public_wraps += 1,

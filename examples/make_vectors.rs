@@ -7,9 +7,10 @@
 //! Re-running overwrites every file in the directory it is given, after checking that
 //! each `fail_*` vector fails the way its README entry says.
 //!
-//! Only the public library API is used. Manipulated records are built from the
-//! lower-level pieces: `StoredRecord::encode` (bytes + id), `SigningSecret::sign` under
-//! `SIGNATURE_LABEL`, `VaultFile { vault_id, records }.encode()`.
+//! Only the public library API is used, plus the test-only `amanat::forge` module (the
+//! `forge` feature, which the self dev-dependency in `Cargo.toml` turns on for examples)
+//! for the manipulated records: `forge::sign` (encode, hash, sign), `forge::with_bytes`
+//! and `forge::resign` for raw bytes, `forge::vault_file(vault_id, records).encode()`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -19,10 +20,11 @@ use anyhow::{Context, bail, ensure};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use amanat::crypto::{self, KdfParams, SIGNATURE_LABEL, SecretString, SymmetricKey};
+use amanat::crypto::{self, KdfParams, SecretString, SymmetricKey};
+use amanat::forge;
 use amanat::format::{
-    self, CustomField, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, KeyWrap,
-    MemberId, MemberWrap, PublicKeys, Record, RecordBody, SealedEntry, StoredRecord, VaultFile,
+    self, CustomField, EntryContent, EntryId, EntryPayload, FormatError, KeyWrap, MemberId,
+    PublicKeys, Record, RecordBody, StoredRecord, VaultFile,
 };
 use amanat::identity::{self, IDENTITY_MAGIC, Identity, IdentityError};
 use amanat::vault::{EntryDraft, Vault, VaultError};
@@ -174,12 +176,12 @@ fn main() -> anyhow::Result<()> {
     vault.append(&alice, vec![body])?;
     let golden = vault.encode();
     let file = VaultFile::decode(&golden)?;
-    ensure!(file.records.len() == 7, "expected 7 records");
+    ensure!(file.records().len() == 7, "expected 7 records");
 
     // Record indices in the (linear) golden chain.
     let entry_of = |i: usize| -> anyhow::Result<EntryId> {
-        match &file.records[i].record.body {
-            RecordBody::EntryRevision(r) => Ok(r.entry),
+        match file.records()[i].record().body() {
+            RecordBody::EntryRevision(r) => Ok(r.entry()),
             _ => bail!("record {i} is not an entry revision"),
         }
     };
@@ -215,7 +217,7 @@ fn main() -> anyhow::Result<()> {
         },
         "vault_id": vault.id().to_hex(),
         "team": TEAM,
-        "records": file.records.len(),
+        "records": file.records().len(),
         "heads": vault.heads().iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
         "entries": expected_entries,
         "gone_paths": [smtp.path],
@@ -295,53 +297,45 @@ fn main() -> anyhow::Result<()> {
     write(&out, "fail_noncanonical.vault", &v)?;
 
     // The last record twice.
-    let mut f = file.clone();
-    let last = f.records[6].clone();
-    f.records.push(last);
-    let v = f.encode();
+    let mut records = file.records().to_vec();
+    records.push(records[6].clone());
+    let v = forge::vault_file(file.vault_id(), records).encode();
     expect_format(&v, FormatError::Duplicate)?;
     write(&out, "fail_duplicate_record.vault", &v)?;
 
     // A middle record (db/prod's creation) removed: its child names a missing parent.
-    let mut f = file.clone();
-    f.records.remove(3);
-    let v = f.encode();
+    let mut records = file.records().to_vec();
+    records.remove(3);
+    let v = forge::vault_file(file.vault_id(), records).encode();
     expect_format(&v, FormatError::MissingParent)?;
     write(&out, "fail_missing_parent.vault", &v)?;
 
     // ------------------------------------------------- fail vectors: re-signed records
     // The last record with its parent count written as an overlong varint (0x81 0x00
     // instead of 0x01), re-signed by alice: only the canonical-encoding check catches it.
-    let mut f = file.clone();
-    let last = &mut f.records[6];
-    ensure!(last.bytes[0] == 1, "one parent");
+    let last = &file.records()[6];
+    ensure!(last.bytes()[0] == 1, "one parent");
     let mut bytes = vec![0x81, 0x00];
-    bytes.extend_from_slice(&last.bytes[1..]);
-    resign_raw(last, bytes, &alice);
-    let v = f.encode();
+    bytes.extend_from_slice(&last.bytes()[1..]);
+    let v = with_last_bytes(&file, bytes, &alice);
     expect_format(&v, FormatError::NonCanonical("record"))?;
     write(&out, "fail_noncanonical_record.vault", &v)?;
 
     // The last record with one extra byte inside its length (an unknown trailing
     // field), re-signed by alice.
-    let mut f = file.clone();
-    let last = &mut f.records[6];
-    let mut bytes = last.bytes.clone();
+    let mut bytes = file.records()[6].bytes().to_vec();
     bytes.push(0);
-    resign_raw(last, bytes, &alice);
-    let v = f.encode();
+    let v = with_last_bytes(&file, bytes, &alice);
     expect_format(&v, FormatError::TrailingBytes)?;
     write(&out, "fail_record_trailing.vault", &v)?;
 
     // The last record's body variant replaced by an unknown one (15), re-signed.
-    let mut f = file.clone();
-    let last = &mut f.records[6];
-    let body_at = 1 + 32 + 16 + varint_len(&last.bytes[1 + 32 + 16..]);
-    ensure!(last.bytes[body_at] == 9, "entry revision variant");
-    let mut bytes = last.bytes.clone();
+    let last = &file.records()[6];
+    let body_at = 1 + 32 + 16 + varint_len(&last.bytes()[1 + 32 + 16..]);
+    ensure!(last.bytes()[body_at] == 9, "entry revision variant");
+    let mut bytes = last.bytes().to_vec();
     bytes[body_at] = 15;
-    resign_raw(last, bytes, &alice);
-    let v = f.encode();
+    let v = with_last_bytes(&file, bytes, &alice);
     expect_format(&v, FormatError::Malformed("record"))?;
     write(&out, "fail_unknown_body.vault", &v)?;
 
@@ -351,20 +345,18 @@ fn main() -> anyhow::Result<()> {
     // pass, opening either entry must fail (the associated data binds the entry id and
     // its previous revision; the entry keys differ too); db/prod still opens.
     let swap = |rec: &mut Record, other: &[u8]| {
-        if let RecordBody::EntryRevision(EntryRevision {
-            content: EntryContent::Sealed(s),
-            ..
-        }) = &mut rec.body
+        if let RecordBody::EntryRevision(rev) = forge::body_mut(rec)
+            && let EntryContent::Sealed(s) = forge::content_mut(rev)
         {
-            s.ciphertext = other.to_vec();
+            forge::set_ciphertext(s, other.to_vec());
         }
     };
     let ct = |i: usize| -> anyhow::Result<Vec<u8>> {
-        match &file.records[i].record.body {
-            RecordBody::EntryRevision(EntryRevision {
-                content: EntryContent::Sealed(s),
-                ..
-            }) => Ok(s.ciphertext.clone()),
+        match file.records()[i].record().body() {
+            RecordBody::EntryRevision(rev) => match rev.content() {
+                EntryContent::Sealed(s) => Ok(s.ciphertext().to_vec()),
+                EntryContent::Tombstone => bail!("record {i} is a tombstone"),
+            },
             _ => bail!("record {i} is not a sealed revision"),
         }
     };
@@ -403,36 +395,23 @@ fn main() -> anyhow::Result<()> {
     let mallory = Identity::generate("mallory")?;
     let alice_id = vault.member_for(&alice)?.id;
     let forged = |author: MemberId, path: &str| -> anyhow::Result<StoredRecord> {
-        let head = file.records[6].id;
+        let head = *file.records()[6].id();
         let body = sealed_to(&vault.id(), (alice_id, &alice.keys), path)?;
-        let record = Record {
-            parents: vec![head],
-            author,
-            time: T0 + 600,
-            body,
-        };
-        let (bytes, id) = StoredRecord::encode(record.clone())?;
-        let signature = mallory.signing.sign(SIGNATURE_LABEL, &bytes);
-        Ok(StoredRecord {
-            bytes,
-            record,
-            signature,
-            id,
-        })
+        let record = forge::record(vec![head], author, T0 + 600, body);
+        Ok(forge::try_sign(record, &mallory.signing)?)
     };
     // A new entry revision by a fresh identity that is not a member, signed by it.
-    let mut f = file.clone();
-    f.records
-        .push(forged(MemberId(crypto::random_array()?), "evil/nonmember")?);
-    let v = f.encode();
+    let mut records = file.records().to_vec();
+    records.push(forged(MemberId(crypto::random_array()?), "evil/nonmember")?);
+    let v = forge::vault_file(file.vault_id(), records).encode();
     let nm = Vault::decode(&v)?;
     ensure!(nm.verify()?.ignored.len() == 1);
     write(&out, "fail_nonmember_signature.vault", &v)?;
 
     // The same, but claiming alice's member id as author (signed by mallory's key).
-    let mut f = file.clone();
-    f.records.push(forged(alice_id, "evil/forged-author")?);
-    let v = f.encode();
+    let mut records = file.records().to_vec();
+    records.push(forged(alice_id, "evil/forged-author")?);
+    let v = forge::vault_file(file.vault_id(), records).encode();
     let fa = Vault::decode(&v)?;
     ensure!(fa.has_damage() && fa.verify()?.ignored.len() == 1);
     write(&out, "fail_forged_author.vault", &v)?;
@@ -559,11 +538,13 @@ fn record_offsets(file: &[u8]) -> anyhow::Result<Vec<(usize, usize)>> {
     Ok(out)
 }
 
-/// Replace a record's raw bytes (possibly non-canonical) and sign them as `who`.
-fn resign_raw(r: &mut StoredRecord, bytes: Vec<u8>, who: &Identity) {
-    r.signature = who.signing.sign(SIGNATURE_LABEL, &bytes);
-    r.id = format::record_id(&bytes);
-    r.bytes = bytes;
+/// `file` with its last record's raw bytes replaced (possibly non-canonical) and signed
+/// as `who`, as file bytes.
+fn with_last_bytes(file: &VaultFile, bytes: Vec<u8>, who: &Identity) -> Vec<u8> {
+    let mut records = file.records().to_vec();
+    let last = records.pop().expect("a record");
+    records.push(forge::resign(forge::with_bytes(last, bytes), &who.signing));
+    forge::vault_file(file.vault_id(), records).encode()
 }
 
 /// Re-encode every record in order after `edit`, re-linking parents to the new ids;
@@ -576,39 +557,29 @@ fn rechain(
     signer: Option<&Identity>,
 ) -> anyhow::Result<VaultFile> {
     let mut ids = HashMap::new();
-    let mut records = Vec::with_capacity(file.records.len());
-    for (i, old) in file.records.iter().enumerate() {
-        let mut record = old.record.clone();
+    let mut records = Vec::with_capacity(file.records().len());
+    for (i, old) in file.records().iter().enumerate() {
+        let mut record = old.record().clone();
         edit(i, &mut record);
-        for p in &mut record.parents {
+        for p in forge::parents_mut(&mut record) {
             *p = *ids.get(p).context("parent re-encoded earlier")?;
         }
-        if let RecordBody::EntryRevision(EntryRevision {
-            prev: Some(prev), ..
-        }) = &record.body
+        if let RecordBody::EntryRevision(rev) = record.body()
+            && let Some(prev) = rev.prev()
         {
             ensure!(
-                ids.get(prev) == Some(prev),
+                ids.get(&prev) == Some(&prev),
                 "record {i} names a changed prev"
             );
         }
-        let (bytes, id) = StoredRecord::encode(record.clone())?;
-        let signature = match signer {
-            Some(s) => s.signing.sign(SIGNATURE_LABEL, &bytes),
-            None => old.signature,
+        let stored = match signer {
+            Some(s) => forge::try_sign(record, &s.signing)?,
+            None => forge::encode(record, *old.signature()),
         };
-        ids.insert(old.id, id);
-        records.push(StoredRecord {
-            bytes,
-            record,
-            signature,
-            id,
-        });
+        ids.insert(*old.id(), *stored.id());
+        records.push(stored);
     }
-    Ok(VaultFile {
-        vault_id: records[0].id,
-        records,
-    })
+    Ok(forge::vault_file(*records[0].id(), records))
 }
 
 /// A new entry (fresh id) whose key is HPKE-wrapped straight to member `to`: anyone
@@ -631,22 +602,22 @@ fn sealed_to(
     let padded = p.to_padded()?;
     let aad = format::entry_payload_aad(vault_id, &entry, None, &commitment);
     let (nonce, ciphertext) = crypto::seal(&key, &aad, &padded)?;
-    Ok(RecordBody::EntryRevision(EntryRevision {
+    Ok(RecordBody::EntryRevision(forge::entry_revision(
         entry,
-        prev: None,
-        content: EntryContent::Sealed(SealedEntry {
-            readers: vec![],
-            writers: vec![],
+        None,
+        EntryContent::Sealed(forge::sealed_entry(
+            vec![],
+            vec![],
             commitment,
-            wraps: vec![KeyWrap::Member(MemberWrap {
-                member: to.0,
-                enc: w.enc,
-                sealed: w.sealed.to_vec(),
-            })],
+            vec![KeyWrap::Member(forge::member_wrap(
+                to.0,
+                w.enc,
+                w.sealed.to_vec(),
+            ))],
             nonce,
             ciphertext,
-        }),
-    }))
+        )),
+    )))
 }
 
 fn parse_identity_header(bytes: &[u8]) -> anyhow::Result<(IdentityHeaderMirror, usize)> {

@@ -169,13 +169,32 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The DAG heads the author saw, strictly increasing; empty only for genesis.
-    pub parents: Vec<RecordId>,
+    pub(crate) parents: Vec<RecordId>,
     /// Who wrote and signed it.
-    pub author: MemberId,
+    pub(crate) author: MemberId,
     /// Seconds since the Unix epoch, as claimed by the author.
-    pub time: u64,
+    pub(crate) time: u64,
     /// What it does.
-    pub body: RecordBody,
+    pub(crate) body: RecordBody,
+}
+
+impl Record {
+    /// The DAG heads the author saw, strictly increasing; empty only for genesis.
+    pub fn parents(&self) -> &[RecordId] {
+        &self.parents
+    }
+    /// Who wrote and signed it.
+    pub fn author(&self) -> MemberId {
+        self.author
+    }
+    /// Seconds since the Unix epoch, as claimed by the author.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+    /// What it does.
+    pub fn body(&self) -> &RecordBody {
+        &self.body
+    }
 }
 
 /// A member's role.
@@ -217,12 +236,27 @@ pub struct PublicKeys {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberWrap {
     /// The recipient.
-    pub member: MemberId,
+    pub(crate) member: MemberId,
     /// HPKE encapsulated key.
-    pub enc: [u8; 32],
+    pub(crate) enc: [u8; 32],
     /// The sealed key (32 bytes + 16-byte tag).
     #[serde(with = "serde_bytes")]
-    pub sealed: Vec<u8>,
+    pub(crate) sealed: Vec<u8>,
+}
+
+impl MemberWrap {
+    /// The recipient.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+    /// HPKE encapsulated key.
+    pub fn enc(&self) -> &[u8; 32] {
+        &self.enc
+    }
+    /// The sealed key (32 bytes + 16-byte tag).
+    pub fn sealed(&self) -> &[u8] {
+        &self.sealed
+    }
 }
 
 /// A new group key and its distribution (docs/format.md, "Group keys"). The key's id
@@ -230,45 +264,110 @@ pub struct MemberWrap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupKeyUpdate {
     /// The group (or [`ADMINS_GROUP`]).
-    pub group: GroupId,
+    pub(crate) group: GroupId,
     /// Commitment to the new key.
-    pub commitment: [u8; 32],
+    pub(crate) commitment: [u8; 32],
     /// The group's X25519 public key for this key version, derived from the group key
     /// (docs/format.md, "Group keys"): anyone can HPKE-wrap an entry key to the group;
     /// only holders of the group key can unwrap.
-    pub public: [u8; 32],
+    pub(crate) public: [u8; 32],
     /// The key wrapped to every member of the group and every admin.
-    pub wraps: Vec<MemberWrap>,
+    pub(crate) wraps: Vec<MemberWrap>,
+}
+
+impl GroupKeyUpdate {
+    /// The group (or [`ADMINS_GROUP`]).
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+    /// Commitment to the new key.
+    pub fn commitment(&self) -> &[u8; 32] {
+        &self.commitment
+    }
+    /// The group's X25519 public key for this key version.
+    pub fn public(&self) -> &[u8; 32] {
+        &self.public
+    }
+    /// The key wrapped to every member of the group and every admin.
+    pub fn wraps(&self) -> &[MemberWrap] {
+        &self.wraps
+    }
 }
 
 /// Genesis: creates the vault and names its owner. Its id is the vault id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
     /// The team's name.
-    pub team: String,
+    pub(crate) team: String,
     /// The owner's member id (also the record's author).
-    pub owner: MemberId,
+    pub(crate) owner: MemberId,
     /// The owner's display name.
-    pub owner_name: String,
+    pub(crate) owner_name: String,
     /// The owner's keys; genesis is signed by `owner_keys.signing`.
-    pub owner_keys: PublicKeys,
+    pub(crate) owner_keys: PublicKeys,
     /// Random bytes, so two vaults with the same owner and team differ.
-    pub nonce: [u8; 16],
+    pub(crate) nonce: [u8; 16],
+}
+
+impl Genesis {
+    /// The team's name.
+    pub fn team(&self) -> &str {
+        &self.team
+    }
+    /// The owner's member id (also the record's author).
+    pub fn owner(&self) -> MemberId {
+        self.owner
+    }
+    /// The owner's display name.
+    pub fn owner_name(&self) -> &str {
+        &self.owner_name
+    }
+    /// The owner's keys.
+    pub fn owner_keys(&self) -> &PublicKeys {
+        &self.owner_keys
+    }
+    /// The random nonce.
+    pub fn nonce(&self) -> &[u8; 16] {
+        &self.nonce
+    }
 }
 
 /// Adds a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddMember {
     /// The new member's id.
-    pub member: MemberId,
+    pub(crate) member: MemberId,
     /// Display name, unique among current members.
-    pub name: String,
+    pub(crate) name: String,
     /// The keys the admin verified by fingerprint.
-    pub keys: PublicKeys,
+    pub(crate) keys: PublicKeys,
     /// `Admin` or `Member` (never `Owner`).
-    pub role: Role,
+    pub(crate) role: Role,
     /// For an admin: the current `@admins` key wrapped to them.
-    pub admin_wrap: Option<MemberWrap>,
+    pub(crate) admin_wrap: Option<MemberWrap>,
+}
+
+impl AddMember {
+    /// The new member's id.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The keys the admin verified by fingerprint.
+    pub fn keys(&self) -> &PublicKeys {
+        &self.keys
+    }
+    /// `Admin` or `Member`.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// For an admin: the current `@admins` key wrapped to them.
+    pub fn admin_wrap(&self) -> Option<&MemberWrap> {
+        self.admin_wrap.as_ref()
+    }
 }
 
 /// A signed record body (docs/format.md, "Record bodies"). The variant order is part of
@@ -393,9 +492,20 @@ impl RecordBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// What happened.
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
     /// The entry concerned, if any.
-    pub entry: Option<EntryId>,
+    pub(crate) entry: Option<EntryId>,
+}
+
+impl AuditEvent {
+    /// What happened.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+    /// The entry concerned, if any.
+    pub fn entry(&self) -> Option<EntryId> {
+        self.entry
+    }
 }
 
 /// Kinds of audit events that are not already records.
@@ -414,11 +524,26 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRevision {
     /// The entry.
-    pub entry: EntryId,
+    pub(crate) entry: EntryId,
     /// The revision this one supersedes; `None` for a new entry.
-    pub prev: Option<RecordId>,
+    pub(crate) prev: Option<RecordId>,
     /// The sealed payload, or a tombstone.
-    pub content: EntryContent,
+    pub(crate) content: EntryContent,
+}
+
+impl EntryRevision {
+    /// The entry.
+    pub fn entry(&self) -> EntryId {
+        self.entry
+    }
+    /// The revision this one supersedes; `None` for a new entry.
+    pub fn prev(&self) -> Option<RecordId> {
+        self.prev
+    }
+    /// The sealed payload, or a tombstone.
+    pub fn content(&self) -> &EntryContent {
+        &self.content
+    }
 }
 
 /// An entry revision's content.
@@ -436,20 +561,47 @@ pub struct SealedEntry {
     /// Who may read: the principals the entry key is wrapped to, in clear and signed
     /// (access is never inferred from the wraps). Sorted, no duplicates; `@admins` is
     /// always one of them.
-    pub readers: Vec<Principal>,
+    pub(crate) readers: Vec<Principal>,
     /// Who may write besides admins: members and groups, in clear and signed, so that
     /// anyone can check a revision's write right without decrypting (docs/format.md,
     /// "Write rights"). Sorted, no duplicates. Only an admin changes this list.
-    pub writers: Vec<Principal>,
+    pub(crate) writers: Vec<Principal>,
     /// Commitment to the entry key.
-    pub commitment: [u8; 32],
+    pub(crate) commitment: [u8; 32],
     /// The entry key wrapped to each principal that may read it.
-    pub wraps: Vec<KeyWrap>,
+    pub(crate) wraps: Vec<KeyWrap>,
     /// XChaCha20-Poly1305 nonce.
-    pub nonce: [u8; 24],
+    pub(crate) nonce: [u8; 24],
     /// The padded payload, encrypted.
     #[serde(with = "serde_bytes")]
-    pub ciphertext: Vec<u8>,
+    pub(crate) ciphertext: Vec<u8>,
+}
+
+impl SealedEntry {
+    /// Who may read (sorted, no duplicates).
+    pub fn readers(&self) -> &[Principal] {
+        &self.readers
+    }
+    /// Who may write besides admins (sorted, no duplicates).
+    pub fn writers(&self) -> &[Principal] {
+        &self.writers
+    }
+    /// Commitment to the entry key.
+    pub fn commitment(&self) -> &[u8; 32] {
+        &self.commitment
+    }
+    /// The entry key wrapped to each principal that may read it.
+    pub fn wraps(&self) -> &[KeyWrap] {
+        &self.wraps
+    }
+    /// XChaCha20-Poly1305 nonce.
+    pub fn nonce(&self) -> &[u8; 24] {
+        &self.nonce
+    }
+    /// The padded payload, encrypted.
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.ciphertext
+    }
 }
 
 /// An entry key wrapped to one principal.
@@ -773,19 +925,40 @@ pub fn group_key_wrap_info(
 // The file
 
 /// A record as stored: its exact bytes, the decoded record, its signature and id.
+///
+/// Only this crate builds one (by decoding a file, or by signing a record it encoded),
+/// so `id` is always the hash of `bytes` and `record` their decoding. Tests that need
+/// crafted records use the test-only `forge` feature (`src/forge.rs`).
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
     /// The exact encoded bytes (what is hashed and signed).
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// The decoded record.
-    pub record: Record,
+    pub(crate) record: Record,
     /// Ed25519 signature over `amanat/v1/record-signature || 0 || bytes`.
-    pub signature: [u8; 64],
+    pub(crate) signature: [u8; 64],
     /// `labeled_hash("amanat/v1/record", bytes)`.
-    pub id: RecordId,
+    pub(crate) id: RecordId,
 }
 
 impl StoredRecord {
+    /// `labeled_hash("amanat/v1/record", bytes)`.
+    pub fn id(&self) -> &RecordId {
+        &self.id
+    }
+    /// The decoded record.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+    /// The exact encoded bytes (what is hashed and signed).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// The Ed25519 signature over `amanat/v1/record-signature || 0 || bytes`.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
     /// Encode a record (canonical by construction) and compute its id; the caller signs.
     pub fn encode(record: Record) -> Result<(Vec<u8>, RecordId), FormatError> {
         let bytes = postcard::to_allocvec(&record).map_err(|_| FormatError::Malformed("record"))?;
@@ -806,9 +979,20 @@ pub fn record_id(bytes: &[u8]) -> RecordId {
 #[derive(Debug, Clone)]
 pub struct VaultFile {
     /// The genesis record's id.
-    pub vault_id: RecordId,
+    pub(crate) vault_id: RecordId,
     /// All records, genesis first, in canonical replay order.
-    pub records: Vec<StoredRecord>,
+    pub(crate) records: Vec<StoredRecord>,
+}
+
+impl VaultFile {
+    /// The genesis record's id.
+    pub fn vault_id(&self) -> RecordId {
+        self.vault_id
+    }
+    /// All records, genesis first, in canonical replay order.
+    pub fn records(&self) -> &[StoredRecord] {
+        &self.records
+    }
 }
 
 /// A cursor over untrusted bytes.

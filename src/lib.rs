@@ -8,6 +8,9 @@ pub mod audit;
 pub mod clipboard;
 pub mod crypto;
 pub mod dag;
+#[cfg(feature = "forge")]
+#[doc(hidden)]
+pub mod forge;
 pub mod format;
 pub mod gitcred;
 pub mod harden;

@@ -16,6 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use amanat::forge;
 use common::{Outcome, TestEnv, vault_bytes};
 
 /// A test home with an agent socket inside it; kills the agent it started on drop.
@@ -515,7 +516,7 @@ fn ask_raw(a: &AgentEnv, request: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn the_agent_signs_only_its_members_records_and_never_hands_out_keys() {
-    use amanat::format::{MemberId, Record, RecordBody, RecordId, StoredRecord, hex_string};
+    use amanat::format::{MemberId, RecordBody, RecordId, StoredRecord, hex_string};
     let a = AgentEnv::new();
     let pid = a.unlock(&[]);
     let binding = serde_json::json!({
@@ -543,14 +544,14 @@ fn the_agent_signs_only_its_members_records_and_never_hands_out_keys() {
     assert_eq!(reply["kind"], "protocol", "{reply}");
     assert_eq!(sign("zz")["kind"], "protocol");
     // A well-formed record authored by another member id: refused.
-    let foreign = Record {
-        parents: vec![RecordId([1; 32])],
-        author: MemberId([7; 16]),
-        time: 0,
-        body: RecordBody::RemoveMember {
+    let foreign = forge::record(
+        vec![RecordId([1; 32])],
+        MemberId([7; 16]),
+        0,
+        RecordBody::RemoveMember {
             member: MemberId([8; 16]),
         },
-    };
+    );
     let (bytes, _) = StoredRecord::encode(foreign).unwrap();
     let reply = sign(&hex_string(&bytes));
     assert_eq!(reply["type"], "error", "{reply}");
@@ -665,7 +666,7 @@ fn the_agent_signs_no_fake_genesis_and_nothing_built_on_one() {
     // of it. The agent signs only records of the vault it loaded from the bound path
     // (pins checked): with a vault there, no genesis, and no record whose parents are not
     // that vault's records (or records it signed for it).
-    use amanat::format::{Genesis, MemberId, Record, RecordBody, StoredRecord, hex_string};
+    use amanat::format::{MemberId, Record, RecordBody, StoredRecord, hex_string};
     let a = AgentEnv::new();
     a.unlock(&[]);
     let binding = serde_json::json!({
@@ -683,30 +684,32 @@ fn the_agent_signs_no_fake_genesis_and_nothing_built_on_one() {
     let vault = amanat::vault::Vault::decode(&vault_bytes(&a.env.vault_path())).unwrap();
     let me = vault.members().find(|m| m.name == "alice").unwrap().clone();
 
-    let genesis = Record {
-        parents: vec![],
-        author: me.id,
-        time: 1,
-        body: RecordBody::Genesis(Genesis {
-            team: "fake".into(),
-            owner: me.id,
-            owner_name: "alice".into(),
-            owner_keys: me.keys,
-            nonce: [3; 16],
-        }),
-    };
+    let genesis = forge::record(
+        vec![],
+        me.id,
+        1,
+        RecordBody::Genesis(forge::genesis(
+            "fake".into(),
+            me.id,
+            "alice".into(),
+            me.keys,
+            [3; 16],
+        )),
+    );
     let reply = sign(&genesis);
     assert_eq!(reply["type"], "error", "{reply}");
     assert_eq!(reply["kind"], "denied", "{reply}");
     let (_, fake_id) = StoredRecord::encode(genesis).unwrap();
 
-    let remove = |parents: Vec<amanat::format::RecordId>| Record {
-        parents,
-        author: me.id,
-        time: 2,
-        body: RecordBody::RemoveMember {
-            member: MemberId([8; 16]),
-        },
+    let remove = |parents: Vec<amanat::format::RecordId>| {
+        forge::record(
+            parents,
+            me.id,
+            2,
+            RecordBody::RemoveMember {
+                member: MemberId([8; 16]),
+            },
+        )
     };
     // On the fake genesis, alone or beside a real head: refused.
     let reply = sign(&remove(vec![fake_id]));

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use amanat::crypto::SecretString;
 use amanat::format::{
     self, CustomField, EntryPayload, GroupId, MAX_PAYLOAD_LEN, MIN_BUCKET, MemberId, Principal,
-    VaultFile,
+    Role, StoredRecord, VaultFile,
 };
 use amanat::identity::{self, Identity};
 use amanat::vault::Vault;
@@ -25,6 +25,33 @@ fn golden(name: &str) -> Vec<u8> {
             .join(name),
     )
     .unwrap()
+}
+
+/// What the crate guarantees of every `StoredRecord` it hands out (docs/format.md,
+/// "Record"): its id is the hash of its bytes and its record is their decoding. The
+/// fields are private to the crate; only the test-only `forge` feature builds others.
+fn consistent(r: &StoredRecord) -> bool {
+    *r.id() == format::record_id(r.bytes())
+        && format::decode_record(r.bytes()).as_ref() == Ok(r.record())
+}
+
+#[test]
+fn stored_records_from_the_public_api_are_consistent() {
+    // Decoded from a file.
+    let file = VaultFile::decode(&golden("golden.vault")).unwrap();
+    assert!(!file.records().is_empty());
+    assert!(file.records().iter().all(consistent));
+    assert_eq!(file.vault_id(), *file.records()[0].id());
+    // Written by the vault (signed, then appended), and decoded again.
+    let alice = Identity::generate("alice").unwrap();
+    let bob = Identity::generate("bob").unwrap();
+    let mut v = Vault::create(&alice, "acme").unwrap();
+    v.add_member(&alice, "bob", bob.keys, Role::Member).unwrap();
+    v.create_group(&alice, "devops", &["bob".into()]).unwrap();
+    assert!(v.records().len() >= 3, "genesis, a member, a group");
+    assert!(v.records().iter().all(consistent));
+    let again = Vault::decode(&v.encode()).unwrap();
+    assert!(again.records().iter().all(consistent));
 }
 
 /// Any Unicode text (control characters, NULs and astral planes included).
@@ -195,6 +222,7 @@ proptest! {
         if let Ok(f) = VaultFile::decode(&bytes) {
             // One canonical encoding: re-encoding gives back the exact input.
             prop_assert_eq!(f.encode(), bytes.clone());
+            prop_assert!(f.records().iter().all(consistent));
         }
         if let Ok(v) = Vault::decode(&bytes) {
             // Anything but the unchanged file fails verification: a hard error, or a

@@ -16,6 +16,7 @@ mod common;
 
 use std::time::Duration;
 
+use amanat::forge;
 use common::{PASSPHRASE, TestEnv, set_vault_bytes, vault_bytes};
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
@@ -229,8 +230,7 @@ fn control_unhidden_terminal_input_is_echoed() {
 fn plant_entry(env: &TestEnv, path: &str) {
     use amanat::crypto::{self, SecretString, SymmetricKey};
     use amanat::format::{
-        self, EntryContent, EntryId, EntryPayload, EntryRevision, KeyWrap, MemberWrap, Record,
-        RecordBody, SealedEntry, StoredRecord, VaultFile,
+        self, EntryContent, EntryId, EntryPayload, KeyWrap, RecordBody, VaultFile,
     };
     let identity = amanat::identity::Identity::unlock(
         &std::fs::read(env.identity_path()).unwrap(),
@@ -251,36 +251,29 @@ fn plant_entry(env: &TestEnv, path: &str) {
     let (nonce, ciphertext) = crypto::seal(&key, &aad, &payload.to_padded().unwrap()).unwrap();
     let info = format::entry_member_wrap_info(&vault.id(), &me, &entry, None, &commitment);
     let w = crypto::hpke_wrap(&identity.keys.agreement, &info, &key).unwrap();
-    let record = Record {
-        parents: vault.heads(),
-        author: me,
-        time: 0,
-        body: RecordBody::EntryRevision(EntryRevision {
+    let record = forge::record(
+        vault.heads(),
+        me,
+        0,
+        RecordBody::EntryRevision(forge::entry_revision(
             entry,
-            prev: None,
-            content: EntryContent::Sealed(SealedEntry {
-                readers: vec![],
-                writers: vec![],
+            None,
+            EntryContent::Sealed(forge::sealed_entry(
+                vec![],
+                vec![],
                 commitment,
-                wraps: vec![KeyWrap::Member(MemberWrap {
-                    member: me,
-                    enc: w.enc,
-                    sealed: w.sealed.to_vec(),
-                })],
+                vec![KeyWrap::Member(forge::member_wrap(
+                    me,
+                    w.enc,
+                    w.sealed.to_vec(),
+                ))],
                 nonce,
                 ciphertext,
-            }),
-        }),
-    };
-    let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
-    let signature = identity.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
+            )),
+        )),
+    );
     let mut file = VaultFile::decode(&vault_bytes(&env.vault_path())).unwrap();
-    file.append(vec![StoredRecord {
-        bytes,
-        record,
-        signature,
-        id,
-    }]);
+    file.append(vec![forge::sign(record, &identity.signing)]);
     set_vault_bytes(&env.vault_path(), &file.encode());
 }
 

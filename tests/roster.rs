@@ -16,10 +16,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use amanat::crypto::{self, HpkeWrapped, SIGNATURE_LABEL, SecretString, SymmetricKey};
+use amanat::forge;
 use amanat::format::{
-    self, ADMINS_GROUP, AddMember, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError,
-    GroupId, GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, Principal, Record, RecordBody,
-    RecordId, Role, SealedEntry, StoredRecord, VaultFile,
+    self, ADMINS_GROUP, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, GroupId,
+    GroupKeyUpdate, KeyWrap, MemberId, MemberWrap, Principal, Record, RecordBody, RecordId, Role,
+    SealedEntry, StoredRecord, VaultFile,
 };
 use amanat::identity::Identity;
 use amanat::store::{PinStatus, StoreError, VaultStore};
@@ -38,14 +39,7 @@ fn file_of(v: &Vault) -> VaultFile {
 }
 
 fn sign(record: Record, signer: &Identity) -> StoredRecord {
-    let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
-    let signature = signer.signing.sign(SIGNATURE_LABEL, &bytes);
-    StoredRecord {
-        bytes,
-        record,
-        signature,
-        id,
-    }
+    forge::sign(record, &signer.signing)
 }
 
 /// A record by `author` on `parents` (sorted here), signed by `signer`, dated after
@@ -59,16 +53,14 @@ fn forge(
 ) -> StoredRecord {
     parents.sort();
     parents.dedup();
-    let time = file.records.iter().map(|r| r.record.time).max().unwrap() + 1;
-    sign(
-        Record {
-            parents,
-            author,
-            time,
-            body,
-        },
-        signer,
-    )
+    let time = file
+        .records()
+        .iter()
+        .map(|r| r.record().time())
+        .max()
+        .unwrap()
+        + 1;
+    sign(forge::record(parents, author, time, body), signer)
 }
 
 /// `file` plus `extra`, in canonical order, as bytes.
@@ -80,17 +72,17 @@ fn with(file: &VaultFile, extra: Vec<StoredRecord>) -> Vec<u8> {
 
 /// Records in exactly this order (no re-sorting), as bytes.
 fn raw(vault_id: RecordId, records: Vec<StoredRecord>) -> Vec<u8> {
-    VaultFile { vault_id, records }.encode()
+    forge::vault_file(vault_id, records).encode()
 }
 
 fn add_member_body(name: &str, keys: format::PublicKeys) -> RecordBody {
-    RecordBody::AddMember(AddMember {
-        member: MemberId(crypto::random_array().unwrap()),
-        name: name.into(),
+    RecordBody::AddMember(forge::add_member(
+        MemberId(crypto::random_array().unwrap()),
+        name.into(),
         keys,
-        role: Role::Member,
-        admin_wrap: None,
-    })
+        Role::Member,
+        None,
+    ))
 }
 
 fn member_id(v: &Vault, name: &str) -> MemberId {
@@ -125,7 +117,7 @@ fn add_entry(
     let RecordBody::EntryRevision(rev) = &body else {
         panic!("not a revision")
     };
-    let entry = rev.entry;
+    let entry = rev.entry();
     v.append(who, vec![body]).unwrap();
     entry
 }
@@ -152,12 +144,12 @@ fn current_revisions(v: &Vault, admin: &Identity) -> HashMap<EntryId, RecordId> 
 }
 
 fn record<'a>(file: &'a VaultFile, id: &RecordId) -> &'a StoredRecord {
-    file.records.iter().find(|r| r.id == *id).unwrap()
+    file.records().iter().find(|r| r.id() == id).unwrap()
 }
 
 fn sealed_of<'a>(file: &'a VaultFile, revision: &RecordId) -> (&'a EntryRevision, &'a SealedEntry) {
-    match &record(file, revision).record.body {
-        RecordBody::EntryRevision(rev) => match &rev.content {
+    match &record(file, revision).record().body() {
+        RecordBody::EntryRevision(rev) => match rev.content() {
             EntryContent::Sealed(s) => (rev, s),
             EntryContent::Tombstone => panic!("tombstone"),
         },
@@ -167,7 +159,7 @@ fn sealed_of<'a>(file: &'a VaultFile, revision: &RecordId) -> (&'a EntryRevision
 
 /// The group key update carried by a key-creating record.
 fn key_update<'a>(file: &'a VaultFile, key_id: &RecordId) -> &'a GroupKeyUpdate {
-    match &record(file, key_id).record.body {
+    match &record(file, key_id).record().body() {
         RecordBody::CreateGroup { key, .. }
         | RecordBody::RemoveGroupMember { key, .. }
         | RecordBody::RotateGroupKey(key) => key,
@@ -178,7 +170,7 @@ fn key_update<'a>(file: &'a VaultFile, key_id: &RecordId) -> &'a GroupKeyUpdate 
 /// The group of a key version: a group wrap names only the key, whose record says
 /// which group it belongs to.
 fn key_group(file: &VaultFile, key_id: &RecordId) -> GroupId {
-    key_update(file, key_id).group
+    key_update(file, key_id).group()
 }
 
 /// alice (owner), bob and carol (members), `@devops` = {bob, carol}.
@@ -215,23 +207,24 @@ fn team() -> Team {
 fn keys_held(file: &VaultFile, who: &Identity, who_id: MemberId) -> Vec<SymmetricKey> {
     let mut commitments: HashMap<GroupId, Vec<[u8; 32]>> = HashMap::new();
     let mut wraps: Vec<(GroupId, MemberWrap)> = Vec::new();
-    for r in &file.records {
-        match &r.record.body {
+    for r in file.records() {
+        match r.record().body() {
             RecordBody::CreateGroup { key, .. }
             | RecordBody::RemoveGroupMember { key, .. }
             | RecordBody::RotateGroupKey(key) => {
                 commitments
-                    .entry(key.group)
+                    .entry(key.group())
                     .or_default()
-                    .push(key.commitment);
-                wraps.extend(key.wraps.iter().map(|w| (key.group, w.clone())));
+                    .push(*key.commitment());
+                wraps.extend(key.wraps().iter().map(|w| (key.group(), w.clone())));
             }
             RecordBody::AddGroupMember { group, wrap, .. } => wraps.push((*group, wrap.clone())),
-            RecordBody::AddMember(AddMember {
-                admin_wrap: Some(w),
-                ..
-            })
-            | RecordBody::ChangeRole {
+            RecordBody::AddMember(add) => {
+                if let Some(w) = add.admin_wrap() {
+                    wraps.push((ADMINS_GROUP, w.clone()));
+                }
+            }
+            RecordBody::ChangeRole {
                 admin_wrap: Some(w),
                 ..
             } => wraps.push((ADMINS_GROUP, w.clone())),
@@ -239,13 +232,13 @@ fn keys_held(file: &VaultFile, who: &Identity, who_id: MemberId) -> Vec<Symmetri
         }
     }
     let mut keys = Vec::new();
-    for (group, w) in wraps.iter().filter(|(_, w)| w.member == who_id) {
+    for (group, w) in wraps.iter().filter(|(_, w)| w.member() == who_id) {
         let wrapped = HpkeWrapped {
-            enc: w.enc,
-            sealed: w.sealed.as_slice().try_into().unwrap(),
+            enc: *w.enc(),
+            sealed: w.sealed().try_into().unwrap(),
         };
         for c in commitments.get(group).into_iter().flatten() {
-            let info = format::group_key_wrap_info(&file.vault_id, &who_id, group, c);
+            let info = format::group_key_wrap_info(&file.vault_id(), &who_id, group, c);
             if let Ok(k) = crypto::hpke_unwrap(&who.agreement, &info, &wrapped)
                 && k.check_commitment(c).is_ok()
             {
@@ -265,25 +258,25 @@ fn can_decrypt(
     who: &Identity,
     keys: &[SymmetricKey],
 ) -> bool {
-    let vid = file.vault_id;
+    let vid = file.vault_id();
     let (rev, sealed) = sealed_of(file, revision);
     let payload_opens = |k: &SymmetricKey| {
         let aad =
-            format::entry_payload_aad(&vid, &rev.entry, rev.prev.as_ref(), &sealed.commitment);
-        crypto::open(k, &sealed.nonce, &aad, &sealed.ciphertext).is_ok()
+            format::entry_payload_aad(&vid, &rev.entry(), rev.prev().as_ref(), sealed.commitment());
+        crypto::open(k, sealed.nonce(), &aad, sealed.ciphertext()).is_ok()
     };
-    sealed.wraps.iter().any(|w| match w {
+    sealed.wraps().iter().any(|w| match w {
         KeyWrap::Member(m) => {
             let info = format::entry_member_wrap_info(
                 &vid,
-                &m.member,
-                &rev.entry,
-                rev.prev.as_ref(),
-                &sealed.commitment,
+                &m.member(),
+                &rev.entry(),
+                rev.prev().as_ref(),
+                sealed.commitment(),
             );
             let wrapped = HpkeWrapped {
-                enc: m.enc,
-                sealed: m.sealed.as_slice().try_into().unwrap(),
+                enc: *m.enc(),
+                sealed: m.sealed().try_into().unwrap(),
             };
             crypto::hpke_unwrap(&who.agreement, &info, &wrapped).is_ok_and(|k| payload_opens(&k))
         }
@@ -296,9 +289,9 @@ fn can_decrypt(
                 &vid,
                 &key_group(file, key_id),
                 key_id,
-                &rev.entry,
-                rev.prev.as_ref(),
-                &sealed.commitment,
+                &rev.entry(),
+                rev.prev().as_ref(),
+                sealed.commitment(),
             );
             keys.iter()
                 .any(|gk| crypto::open_key(gk, nonce, &aad, s).is_ok_and(|k| payload_opens(&k)))
@@ -312,9 +305,9 @@ fn can_decrypt(
                 &vid,
                 &key_group(file, key_id),
                 key_id,
-                &rev.entry,
-                rev.prev.as_ref(),
-                &sealed.commitment,
+                &rev.entry(),
+                rev.prev().as_ref(),
+                sealed.commitment(),
             );
             let wrapped = HpkeWrapped {
                 enc: *enc,
@@ -340,22 +333,13 @@ fn rotation(v: &Vault, group: GroupId) -> RecordBody {
         .map(|m| {
             let info = format::group_key_wrap_info(&v.id(), &m.id, &group, &commitment);
             let w = crypto::hpke_wrap(&m.keys.agreement, &info, &key).unwrap();
-            MemberWrap {
-                member: m.id,
-                enc: w.enc,
-                sealed: w.sealed.to_vec(),
-            }
+            forge::member_wrap(m.id, w.enc, w.sealed.to_vec())
         })
         .collect();
     let public = crypto::AgreementSecret::derive_from_group_key(&key)
         .public()
         .unwrap();
-    RecordBody::RotateGroupKey(GroupKeyUpdate {
-        group,
-        commitment,
-        public,
-        wraps,
-    })
+    RecordBody::RotateGroupKey(forge::group_key_update(group, commitment, public, wraps))
 }
 
 fn write_vault(env: &TestEnv, bytes: &[u8]) -> String {
@@ -424,12 +408,11 @@ fn add_member_with_a_missing_or_wrong_signature_makes_the_file_invalid() {
         ),
         (
             "bob's signature (author alice)",
-            t.bob.signing.sign(SIGNATURE_LABEL, &genuine.bytes),
+            t.bob.signing.sign(SIGNATURE_LABEL, genuine.bytes()),
         ),
     ];
     for (what, signature) in variants {
-        let mut forged = genuine.clone();
-        forged.signature = signature;
+        let forged = forge::with_signature(genuine.clone(), signature);
         // Skipped as damage and listed, never a hard error.
         let r = Vault::decode(&with(&file, vec![forged]));
         assert!(
@@ -459,11 +442,11 @@ fn add_member_signed_by_a_non_admin_is_ignored_and_verify_exits_6() {
         "a member's AddMember applied"
     );
     assert_eq!(v.ignored().len(), 1);
-    assert_eq!(v.ignored()[0].record, forged.id);
+    assert_eq!(v.ignored()[0].record, *forged.id());
     assert!(!v.ignored()[0].reason.is_empty());
     let report = v.verify().unwrap();
     assert_eq!(report.ignored, v.ignored());
-    cli_verify_lists_ignored(&bytes, &[forged.id]);
+    cli_verify_lists_ignored(&bytes, &[*forged.id()]);
 }
 
 #[test]
@@ -494,7 +477,7 @@ fn records_by_a_removed_admin_on_post_removal_parents_are_ignored() {
     assert!(v.member_named("dave").is_err());
     assert!(v.member_named("carol").is_ok());
     let ignored: BTreeSet<RecordId> = v.ignored().iter().map(|i| i.record).collect();
-    assert_eq!(ignored, BTreeSet::from([add.id, remove.id]));
+    assert_eq!(ignored, BTreeSet::from([*add.id(), *remove.id()]));
     assert_eq!(v.verify().unwrap().ignored.len(), 2);
 }
 
@@ -513,9 +496,9 @@ fn a_record_naming_a_missing_parent_is_refused() {
             add_member_body("dave", dave.keys),
             &t.alice,
         );
-        let mut records = file.records.clone();
+        let mut records = file.records().to_vec();
         records.push(forged);
-        let bytes = raw(file.vault_id, records);
+        let bytes = raw(file.vault_id(), records);
         assert_eq!(
             VaultFile::decode(&bytes).err(),
             Some(FormatError::MissingParent)
@@ -532,11 +515,16 @@ fn reordered_records_are_refused() {
     let t = team();
     let file = file_of(&t.v);
     // A child before its parent: record 2 (AddMember bob) names record 1.
-    assert!(file.records[2].record.parents.contains(&file.records[1].id));
-    let mut records = file.records.clone();
+    assert!(
+        file.records()[2]
+            .record()
+            .parents()
+            .contains(file.records()[1].id())
+    );
+    let mut records = file.records().to_vec();
     records.swap(1, 2);
     assert_eq!(
-        VaultFile::decode(&raw(file.vault_id, records)).err(),
+        VaultFile::decode(&raw(file.vault_id(), records)).err(),
         Some(FormatError::MissingParent)
     );
 
@@ -545,24 +533,25 @@ fn reordered_records_are_refused() {
     add_entry(&mut a, &t.alice, "a/x", "1", vec![]);
     add_entry(&mut b, &t.alice, "b/y", "2", vec![]);
     let mut merged = file_of(&a);
-    let known: BTreeSet<RecordId> = merged.records.iter().map(|r| r.id).collect();
+    let known: BTreeSet<RecordId> = merged.records().iter().map(|r| *r.id()).collect();
     merged.append(
         file_of(&b)
-            .records
-            .into_iter()
-            .filter(|r| !known.contains(&r.id))
+            .records()
+            .iter()
+            .filter(|r| !known.contains(r.id()))
+            .cloned()
             .collect(),
     );
-    let n = merged.records.len();
+    let n = merged.records().len();
     assert_eq!(
-        merged.records[n - 1].record.parents,
-        merged.records[n - 2].record.parents
+        merged.records()[n - 1].record().parents(),
+        merged.records()[n - 2].record().parents()
     );
     Vault::decode(&merged.encode()).unwrap().verify().unwrap();
-    let mut records = merged.records.clone();
+    let mut records = merged.records().to_vec();
     records.swap(n - 1, n - 2);
     assert_eq!(
-        VaultFile::decode(&raw(merged.vault_id, records)).err(),
+        VaultFile::decode(&raw(merged.vault_id(), records)).err(),
         Some(FormatError::Order)
     );
 }
@@ -579,7 +568,7 @@ fn a_revision_of_a_later_record_is_ignored() {
     let mut a_vault = t.v.clone();
     add_entry(&mut a_vault, &t.alice, "ops/later", "1", vec![]);
     let a_file = file_of(&a_vault);
-    let a = a_file.records.last().unwrap().clone();
+    let a = a_file.records().last().unwrap().clone();
     // B: a revision of A's entry naming A as `prev`, but on the heads before A
     // (concurrent with it), re-dated until canonical order puts it before A.
     let session = a_vault.session(&t.alice).unwrap();
@@ -596,24 +585,25 @@ fn a_revision_of_a_later_record_is_ignored() {
         )
         .unwrap();
     let mut b = forge(&file, file.heads(), alice_id, body, &t.alice);
-    while b.id > a.id {
-        let mut record = b.record.clone();
-        record.time += 1;
+    while b.id() > a.id() {
+        let mut record = b.record().clone();
+        let time = record.time() + 1;
+        forge::set_time(&mut record, time);
         b = sign(record, &t.alice);
     }
     let bytes = with(&file, vec![a.clone(), b.clone()]);
     let decoded = VaultFile::decode(&bytes).unwrap();
-    let at = |id: &RecordId| decoded.records.iter().position(|r| r.id == *id).unwrap();
-    assert!(at(&b.id) < at(&a.id), "B comes first in canonical order");
+    let at = |id: &RecordId| decoded.records().iter().position(|r| r.id() == id).unwrap();
+    assert!(at(b.id()) < at(a.id()), "B comes first in canonical order");
     let v = Vault::decode(&bytes).unwrap();
     let ignored: Vec<_> = v.ignored().iter().map(|i| (i.record, i.reason)).collect();
     assert_eq!(
         ignored,
-        [(b.id, "revision of a revision that is not an ancestor")]
+        [(*b.id(), "revision of a revision that is not an ancestor")]
     );
     // A stands: the entry opens with its first password.
     let opened = v.session(&t.alice).unwrap().open("ops/later").unwrap();
-    assert_eq!(opened.revision, a.id);
+    assert_eq!(opened.revision, *a.id());
     assert_eq!(opened.payload.password.expose(), "1");
 }
 
@@ -621,11 +611,11 @@ fn a_revision_of_a_later_record_is_ignored() {
 fn a_duplicated_record_is_refused() {
     let t = team();
     let file = file_of(&t.v);
-    let n = file.records.len();
+    let n = file.records().len();
     for (at, copy) in [(n, n - 1), (2, 1)] {
-        let mut records = file.records.clone();
-        records.insert(at, file.records[copy].clone());
-        let bytes = raw(file.vault_id, records);
+        let mut records = file.records().to_vec();
+        records.insert(at, file.records()[copy].clone());
+        let bytes = raw(file.vault_id(), records);
         assert_eq!(
             VaultFile::decode(&bytes).err(),
             Some(FormatError::Duplicate)
@@ -643,11 +633,11 @@ fn a_truncated_log_is_refused_by_a_client_that_pinned_the_dropped_record() {
     add_entry(&mut t.v, &t.alice, "ops/db", "d1", vec![]);
     let full = t.v.encode();
     let file = file_of(&t.v);
-    let last = file.records.last().unwrap().clone();
-    assert_eq!(file.heads(), vec![last.id]);
-    let mut records = file.records.clone();
+    let last = file.records().last().unwrap().clone();
+    assert_eq!(file.heads(), vec![*last.id()]);
+    let mut records = file.records().to_vec();
     records.pop();
-    let truncated = raw(file.vault_id, records);
+    let truncated = raw(file.vault_id(), records);
     // On its own it is a valid, older vault.
     Vault::decode(&truncated).unwrap().verify().unwrap();
 
@@ -683,36 +673,26 @@ fn a_member_s_substituted_public_keys_are_refused() {
     v.add_member(&alice, "bob", bob.keys, Role::Member).unwrap();
     let bob_id = member_id(&v, "bob");
     let file = file_of(&v);
-    let n = file.records.len();
+    let n = file.records().len();
     // Bob's AddMember is the last record (a head, so no child names its id).
-    let original = file.records[n - 1].clone();
-    let RecordBody::AddMember(add) = &original.record.body else {
+    let original = file.records()[n - 1].clone();
+    let RecordBody::AddMember(add) = original.record().body() else {
         panic!("last record is not bob's AddMember")
     };
-    assert_eq!(add.member, bob_id);
-    let mut substituted = original.record.clone();
-    let RecordBody::AddMember(a) = &mut substituted.body else {
+    assert_eq!(add.member(), bob_id);
+    let mut substituted = original.record().clone();
+    let RecordBody::AddMember(a) = forge::body_mut(&mut substituted) else {
         unreachable!()
     };
-    a.keys = mallory.keys;
+    forge::set_add_member_keys(a, mallory.keys);
     let replace = |r: StoredRecord| {
-        let mut records = file.records.clone();
+        let mut records = file.records().to_vec();
         records[n - 1] = r;
-        VaultFile {
-            vault_id: file.vault_id,
-            records,
-        }
-        .encode()
+        forge::vault_file(file.vault_id(), records).encode()
     };
 
     // (i) Keys replaced, alice's signature kept.
-    let (bytes, new_id) = StoredRecord::encode(substituted.clone()).unwrap();
-    let unsigned = StoredRecord {
-        bytes,
-        record: substituted.clone(),
-        signature: original.signature,
-        id: new_id,
-    };
+    let unsigned = forge::encode(substituted.clone(), *original.signature());
     let r = Vault::decode(&replace(unsigned));
     // Damage is skipped and listed, never a hard error (DESIGN "No record can block").
     assert!(
@@ -730,7 +710,7 @@ fn a_member_s_substituted_public_keys_are_refused() {
         r.map(|v| v.ignored().to_vec())
     );
     let mut as_outsider = substituted.clone();
-    as_outsider.author = MemberId([0x33; 16]);
+    forge::set_author(&mut as_outsider, MemberId([0x33; 16]));
     let r = Vault::decode(&replace(sign(as_outsider, &mallory)));
     // Damage is skipped and listed, never a hard error (DESIGN "No record can block").
     assert!(
@@ -741,7 +721,7 @@ fn a_member_s_substituted_public_keys_are_refused() {
     // … or naming bob's own id as its author: at best ignored, and never a member
     // with mallory's keys (so nothing can ever be wrapped to them).
     let mut as_bob = substituted;
-    as_bob.author = bob_id;
+    forge::set_author(&mut as_bob, bob_id);
     match Vault::decode(&replace(sign(as_bob, &mallory))) {
         Err(_) => {}
         Ok(v) => {
@@ -755,25 +735,25 @@ fn a_member_s_substituted_public_keys_are_refused() {
     v.create_group(&alice, "devops", &["bob".into()]).unwrap();
     let file = file_of(&v);
     let at = file
-        .records
+        .records()
         .iter()
-        .position(|r| r.id == original.id)
+        .position(|r| r.id() == original.id())
         .unwrap();
     for signer in [&alice, &mallory] {
-        let mut rec = file.records[at].record.clone();
-        let RecordBody::AddMember(a) = &mut rec.body else {
+        let mut rec = file.records()[at].record().clone();
+        let RecordBody::AddMember(a) = forge::body_mut(&mut rec) else {
             unreachable!()
         };
-        a.keys = mallory.keys;
-        let mut records = file.records.clone();
+        forge::set_add_member_keys(a, mallory.keys);
+        let mut records = file.records().to_vec();
         // Re-signed by alice's key too: the record's id changes, its child's parent
         // no longer exists.
         records[at] = sign(rec, signer);
-        assert!(Vault::decode(&raw(file.vault_id, records)).is_err());
+        assert!(Vault::decode(&raw(file.vault_id(), records)).is_err());
     }
     // The untouched vault wraps bob's group key to bob's key, not mallory's.
     let key = key_update(&file, &v.group_named("devops").unwrap().key_id);
-    assert!(key.wraps.iter().any(|w| w.member == bob_id));
+    assert!(key.wraps().iter().any(|w| w.member() == bob_id));
     assert!(keys_held(&file, &mallory, bob_id).is_empty());
     assert_eq!(keys_held(&file, &bob, bob_id).len(), 1);
 }
@@ -829,7 +809,7 @@ fn split_entry(
     let admins_key = keys_held(&file, &t.alice, alice_id)
         .into_iter()
         .find(|k| {
-            k.check_commitment(&key_update(&file, &admins_key_id).commitment)
+            k.check_commitment(key_update(&file, &admins_key_id).commitment())
                 .is_ok()
         })
         .unwrap();
@@ -852,29 +832,25 @@ fn split_entry(
     payload.password = SecretString::new("one-password".into());
     let aad = format::entry_payload_aad(&vid, &entry, None, &commitment);
     let (pnonce, ciphertext) = crypto::seal(sealing, &aad, &payload.to_padded().unwrap()).unwrap();
-    let body = RecordBody::EntryRevision(EntryRevision {
+    let body = RecordBody::EntryRevision(forge::entry_revision(
         entry,
-        prev: None,
-        content: EntryContent::Sealed(SealedEntry {
-            readers: vec![],
-            writers: vec![],
+        None,
+        EntryContent::Sealed(forge::sealed_entry(
+            vec![],
+            vec![],
             commitment,
-            wraps: vec![
+            vec![
                 KeyWrap::Group {
                     key_id: admins_key_id,
                     nonce,
                     sealed,
                 },
-                KeyWrap::Member(MemberWrap {
-                    member: bob_id,
-                    enc: w.enc,
-                    sealed: w.sealed.to_vec(),
-                }),
+                KeyWrap::Member(forge::member_wrap(bob_id, w.enc, w.sealed.to_vec())),
             ],
-            nonce: pnonce,
+            pnonce,
             ciphertext,
-        }),
-    });
+        )),
+    ));
     let forged = forge(&file, file.heads(), alice_id, body, &t.alice);
     let v = Vault::decode(&with(&file, vec![forged])).unwrap();
     (v, entry)
@@ -937,9 +913,9 @@ fn wraps_carrying_different_keys_for_two_readers_are_refused_by_both() {
 fn assert_rekeyed_wraps(v: &Vault, file: &VaultFile, revisions: &[RecordId], gone: MemberId) {
     for rev in revisions {
         let (_, sealed) = sealed_of(file, rev);
-        for w in &sealed.wraps {
+        for w in sealed.wraps() {
             match w {
-                KeyWrap::Member(m) => assert_ne!(m.member, gone, "direct wrap to the leaver"),
+                KeyWrap::Member(m) => assert_ne!(m.member(), gone, "direct wrap to the leaver"),
                 w => {
                     let key_id = w.key_id().unwrap();
                     let group = v.key_group(&key_id).unwrap();
@@ -1045,13 +1021,13 @@ fn revoking_a_member_rekeys_exactly_what_they_could_read() {
     assert_ne!(devops_key, old_devops_key);
     assert!(
         key_update(&file, &devops_key)
-            .wraps
+            .wraps()
             .iter()
-            .all(|w| w.member != bob_id)
+            .all(|w| w.member() != bob_id)
     );
     assert_eq!(v.group_named("admins").unwrap().key_id, old_admins_key);
     // The bookkeeping record lists them, and the revisions are flagged.
-    assert!(file.records.iter().any(|r| matches!(&r.record.body,
+    assert!(file.records().iter().any(|r| matches!(r.record().body(),
         RecordBody::RotateAtSource { member, entries }
             if *member == bob_id && entries.iter().copied().collect::<BTreeSet<_>>() == could_read)));
     let s = v.session(&t.carol).unwrap();
@@ -1134,9 +1110,9 @@ fn revoking_an_admin_rekeys_every_entry_and_the_admins_key() {
     assert_ne!(admins_key, old_admins_key);
     assert!(
         key_update(&file, &admins_key)
-            .wraps
+            .wraps()
             .iter()
-            .all(|w| w.member != bob_id)
+            .all(|w| w.member() != bob_id)
     );
     assert!(v.readable_by(&bob_id).is_empty());
     let revs = current_revisions(&v, &t.alice);
@@ -1276,7 +1252,7 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
     let admins_key = keys_held(&old_file, &t.bob, bob_id)
         .into_iter()
         .find(|k| {
-            k.check_commitment(&key_update(&old_file, &old_admins_key_id).commitment)
+            k.check_commitment(key_update(&old_file, &old_admins_key_id).commitment())
                 .is_ok()
         })
         .unwrap();
@@ -1296,25 +1272,27 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
     payload.password = SecretString::new("bob-was-here".into());
     let aad = format::entry_payload_aad(&vid, &old.id, Some(&old.revision), &commitment);
     let (pnonce, ciphertext) = crypto::seal(&key, &aad, &payload.to_padded().unwrap()).unwrap();
-    let rev_body = RecordBody::EntryRevision(EntryRevision {
-        entry: old.id,
-        prev: Some(old.revision),
-        content: EntryContent::Sealed(SealedEntry {
-            readers: vec![],
-            writers: vec![],
+    let rev_body = RecordBody::EntryRevision(forge::entry_revision(
+        old.id,
+        Some(old.revision),
+        EntryContent::Sealed(forge::sealed_entry(
+            vec![],
+            vec![],
             commitment,
-            wraps: vec![KeyWrap::Group {
+            vec![KeyWrap::Group {
                 key_id: old_admins_key_id,
                 nonce,
                 sealed,
             }],
-            nonce: pnonce,
+            pnonce,
             ciphertext,
-        }),
-    });
-    let mut revision = forge(&file, before_removal, bob_id, rev_body, &t.bob);
-    revision.record.time += 1_000_000;
-    let revision = sign(revision.record, &t.bob);
+        )),
+    ));
+    let revision = forge(&file, before_removal, bob_id, rev_body, &t.bob);
+    let mut record = revision.record().clone();
+    let time = record.time() + 1_000_000;
+    forge::set_time(&mut record, time);
+    let revision = sign(record, &t.bob);
 
     let bytes = with(&file, vec![add.clone(), revision.clone()]);
     let v = Vault::decode(&bytes).unwrap();
@@ -1323,7 +1301,7 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
         "back-dated AddMember applied"
     );
     let ignored: BTreeSet<RecordId> = v.ignored().iter().map(|i| i.record).collect();
-    assert_eq!(ignored, BTreeSet::from([add.id, revision.id]));
+    assert_eq!(ignored, BTreeSet::from([*add.id(), *revision.id()]));
     assert!(v.ignored().iter().all(|i| !i.reason.is_empty()));
     let e = v.session(&t.alice).unwrap().open("ops/db").unwrap();
     assert_eq!(e.payload.password.expose(), "d1");
@@ -1337,7 +1315,7 @@ fn backdated_records_by_a_removed_admin_are_ignored_and_listed_by_verify() {
             .collect::<BTreeSet<_>>(),
         ignored
     );
-    cli_verify_lists_ignored(&bytes, &[add.id, revision.id]);
+    cli_verify_lists_ignored(&bytes, &[*add.id(), *revision.id()]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1361,12 +1339,13 @@ fn concurrent_rotations_of_one_group_get_distinct_ids_and_merge() {
     add_entry(&mut b, &t.alice, "b/y", "y1", vec![devops]);
 
     let mut merged = file_of(&a);
-    let known: BTreeSet<RecordId> = merged.records.iter().map(|r| r.id).collect();
+    let known: BTreeSet<RecordId> = merged.records().iter().map(|r| *r.id()).collect();
     merged.append(
         file_of(&b)
-            .records
-            .into_iter()
-            .filter(|r| !known.contains(&r.id))
+            .records()
+            .iter()
+            .filter(|r| !known.contains(r.id()))
+            .cloned()
             .collect(),
     );
     let mut v = Vault::decode(&merged.encode()).unwrap();
@@ -1471,7 +1450,7 @@ fn the_owner_cannot_be_removed_or_demoted() {
             .iter()
             .map(|i| i.record)
             .collect::<BTreeSet<_>>(),
-        BTreeSet::from([remove.id, demote.id])
+        BTreeSet::from([*remove.id(), *demote.id()])
     );
 }
 

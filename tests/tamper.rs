@@ -15,11 +15,11 @@ use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use amanat::crypto::{self, SIGNATURE_LABEL, SecretString, SymmetricKey};
+use amanat::crypto::{self, SecretString, SymmetricKey};
+use amanat::forge;
 use amanat::format::{
-    self, AddMember, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, KeyWrap,
-    MemberId, MemberWrap, PublicKeys, Record, RecordBody, RecordId, Role, SealedEntry,
-    StoredRecord, VaultFile,
+    self, EntryContent, EntryId, EntryPayload, EntryRevision, FormatError, KeyWrap, MemberId,
+    PublicKeys, Record, RecordBody, RecordId, Role, StoredRecord, VaultFile,
 };
 use amanat::identity::{Identity, IdentityError};
 use amanat::vault::{EntryDraft, Vault, VaultError};
@@ -292,34 +292,28 @@ fn every_bit_of_the_identity_magic_and_version_is_checked() {
 // Moving ciphertexts (SECURITY.md item 10), re-signed by the real writer
 
 fn stored(record: Record, signer: &Identity) -> StoredRecord {
-    let (bytes, id) = StoredRecord::encode(record.clone()).unwrap();
-    let signature = signer.signing.sign(SIGNATURE_LABEL, &bytes);
-    StoredRecord {
-        bytes,
-        record,
-        signature,
-        id,
-    }
+    forge::sign(record, &signer.signing)
 }
 
 /// Append one record signed by `signer` to the file's head and re-decode.
 fn append_raw(vault: &Vault, author: MemberId, body: RecordBody, signer: &Identity) -> Vault {
     let mut file = VaultFile::decode(&vault.encode()).unwrap();
-    let time = file.records.iter().map(|r| r.record.time).max().unwrap() + 10;
-    let record = Record {
-        parents: file.heads(),
-        author,
-        time,
-        body,
-    };
+    let time = file
+        .records()
+        .iter()
+        .map(|r| r.record().time())
+        .max()
+        .unwrap()
+        + 10;
+    let record = forge::record(file.heads(), author, time, body);
     file.append(vec![stored(record, signer)]);
     Vault::decode(&file.encode()).unwrap()
 }
 
 fn revision_of(vault: &Vault, id: &RecordId) -> EntryRevision {
     let file = VaultFile::decode(&vault.encode()).unwrap();
-    let r = file.records.iter().find(|r| r.id == *id).unwrap();
-    match &r.record.body {
+    let r = file.records().iter().find(|r| r.id() == id).unwrap();
+    match r.record().body() {
         RecordBody::EntryRevision(rev) => rev.clone(),
         _ => panic!("not a revision"),
     }
@@ -336,22 +330,22 @@ fn a_sealed_entry_moved_to_another_entry_does_not_open() {
     };
     // web/github's whole sealed content (wraps, commitment, nonce, ciphertext) as a
     // new revision of db/prod, correctly signed by alice.
-    let moved = EntryRevision {
-        entry: db.id,
-        prev: Some(db.revision),
-        content: revision_of(&vault, &github.revision).content,
-    };
+    let moved = forge::entry_revision(
+        db.id,
+        Some(db.revision),
+        revision_of(&vault, &github.revision).content().clone(),
+    );
     let tampered = append_raw(&vault, me, RecordBody::EntryRevision(moved), &alice);
     assert!(tampered.verify().unwrap().ignored.is_empty());
     let s = tampered.session(&alice).unwrap();
     assert!(matches!(s.open_id(&db.id), Err(VaultError::Integrity(_))));
     // Replayed under its own entry id on top of itself, it fails as well (the
     // previous revision is associated data too).
-    let replayed = EntryRevision {
-        entry: github.id,
-        prev: Some(github.revision),
-        content: revision_of(&vault, &github.revision).content,
-    };
+    let replayed = forge::entry_revision(
+        github.id,
+        Some(github.revision),
+        revision_of(&vault, &github.revision).content().clone(),
+    );
     let tampered = append_raw(&vault, me, RecordBody::EntryRevision(replayed), &alice);
     let s = tampered.session(&alice).unwrap();
     assert!(matches!(
@@ -382,22 +376,22 @@ fn revision_wrapped_to(
     let w = crypto::hpke_wrap(&to.1.agreement, &info, &key).unwrap();
     let aad = format::entry_payload_aad(vault_id, &entry, prev.as_ref(), &commitment);
     let (nonce, ciphertext) = crypto::seal(&key, &aad, &p.to_padded().unwrap()).unwrap();
-    RecordBody::EntryRevision(EntryRevision {
+    RecordBody::EntryRevision(forge::entry_revision(
         entry,
         prev,
-        content: EntryContent::Sealed(SealedEntry {
-            readers: vec![],
-            writers: vec![],
+        EntryContent::Sealed(forge::sealed_entry(
+            vec![],
+            vec![],
             commitment,
-            wraps: vec![KeyWrap::Member(MemberWrap {
-                member: to.0,
-                enc: w.enc,
-                sealed: w.sealed.to_vec(),
-            })],
+            vec![KeyWrap::Member(forge::member_wrap(
+                to.0,
+                w.enc,
+                w.sealed.to_vec(),
+            ))],
             nonce,
             ciphertext,
-        }),
-    })
+        )),
+    ))
 }
 
 /// alice (owner) with a vault holding `web/github` = "alice-secret", and bob, a plain
@@ -410,13 +404,13 @@ fn team() -> (Identity, Identity, MemberId, Vault) {
     vault
         .append(
             &alice,
-            vec![RecordBody::AddMember(AddMember {
-                member: bob_id,
-                name: "bob".into(),
-                keys: bob.keys,
-                role: Role::Member,
-                admin_wrap: None,
-            })],
+            vec![RecordBody::AddMember(forge::add_member(
+                bob_id,
+                "bob".into(),
+                bob.keys,
+                Role::Member,
+                None,
+            ))],
         )
         .unwrap();
     let mut payload = EntryPayload::default();
@@ -473,13 +467,13 @@ fn an_ignored_add_member_record_lends_no_keys() {
     // Bob, removed, signs an AddMember naming alice's id with keys he holds. The
     // replay checks his signature and ignores the record ("author had been removed").
     let bob2 = Identity::generate("bob2").unwrap();
-    let add = RecordBody::AddMember(AddMember {
-        member: alice_id,
-        name: "alice2".into(),
-        keys: bob2.keys,
-        role: Role::Member,
-        admin_wrap: None,
-    });
+    let add = RecordBody::AddMember(forge::add_member(
+        alice_id,
+        "alice2".into(),
+        bob2.keys,
+        Role::Member,
+        None,
+    ));
     let vault = append_raw(&vault, bob_id, add, &bob);
     assert_eq!(vault.ignored().len(), 1);
     // Then a revision "by alice", signed with bob2's key.

@@ -103,9 +103,9 @@ fn golden_vault_decodes_verifies_and_opens_every_entry() {
     let bytes = read("golden.vault");
     let exp = expected();
     let file = VaultFile::decode(&bytes).unwrap();
-    assert_eq!(file.vault_id.to_hex(), VAULT_ID);
+    assert_eq!(file.vault_id().to_hex(), VAULT_ID);
     assert_eq!(
-        file.records.len(),
+        file.records().len(),
         exp["records"].as_u64().unwrap() as usize
     );
     // Re-encoding a decoded file gives back the exact bytes (one canonical encoding).

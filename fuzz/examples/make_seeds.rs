@@ -9,9 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use amanat::crypto::{self, AgreementSecret, KdfParams, SecretString, SymmetricKey};
+use amanat::forge;
 use amanat::format::{
-    ADMINS_GROUP, AuditEvent, CustomField, EntryPayload, EventKind, GroupId, GroupKeyUpdate,
-    MemberId, MemberWrap, Principal, RecordBody, Role,
+    ADMINS_GROUP, CustomField, EntryPayload, EventKind, GroupId, MemberId, MemberWrap, Principal,
+    RecordBody, Role,
 };
 use amanat::identity::Identity;
 use amanat::invite::{Invite, MAX_INVITE_HEADS};
@@ -76,11 +77,7 @@ fn member_wrap(
 ) -> Result<MemberWrap> {
     let info = amanat::format::group_key_wrap_info(&vault.id(), &to, &group, &key.commitment());
     let w = crypto::hpke_wrap(&keys.agreement, &info, key)?;
-    Ok(MemberWrap {
-        member: to,
-        enc: w.enc,
-        sealed: w.sealed.to_vec(),
-    })
+    Ok(forge::member_wrap(to, w.enc, w.sealed.to_vec()))
 }
 
 fn vault_seeds() -> Result<()> {
@@ -113,20 +110,20 @@ fn vault_seeds() -> Result<()> {
     v.append(
         &owner,
         vec![
-            RecordBody::AddMember(amanat::format::AddMember {
-                member: bob_id,
-                name: "bob".into(),
-                keys: bob.keys,
-                role: Role::Member,
-                admin_wrap: None,
-            }),
-            RecordBody::AddMember(amanat::format::AddMember {
-                member: carol_id,
-                name: "carol".into(),
-                keys: carol.keys,
-                role: Role::Member,
-                admin_wrap: None,
-            }),
+            RecordBody::AddMember(forge::add_member(
+                bob_id,
+                "bob".into(),
+                bob.keys,
+                Role::Member,
+                None,
+            )),
+            RecordBody::AddMember(forge::add_member(
+                carol_id,
+                "carol".into(),
+                carol.keys,
+                Role::Member,
+                None,
+            )),
         ],
     )?;
     save(&v, "add-members")?;
@@ -142,12 +139,12 @@ fn vault_seeds() -> Result<()> {
         vec![RecordBody::CreateGroup {
             name: "ops".into(),
             members: vec![bob_id],
-            key: GroupKeyUpdate {
-                group: ops,
-                commitment: ops_key.commitment(),
-                public: AgreementSecret::derive_from_group_key(&ops_key).public()?,
+            key: forge::group_key_update(
+                ops,
+                ops_key.commitment(),
+                AgreementSecret::derive_from_group_key(&ops_key).public()?,
                 wraps,
-            },
+            ),
         }],
     )?;
     save(&v, "create-group")?;
@@ -200,12 +197,12 @@ fn vault_seeds() -> Result<()> {
         vec![RecordBody::RemoveGroupMember {
             group: ops,
             member: bob_id,
-            key: GroupKeyUpdate {
-                group: ops,
-                commitment: ops_key2.commitment(),
-                public: AgreementSecret::derive_from_group_key(&ops_key2).public()?,
+            key: forge::group_key_update(
+                ops,
+                ops_key2.commitment(),
+                AgreementSecret::derive_from_group_key(&ops_key2).public()?,
                 wraps,
-            },
+            ),
         }],
     )?;
     save(&v, "remove-group-member")?;
@@ -218,10 +215,7 @@ fn vault_seeds() -> Result<()> {
         &owner,
         vec![
             tombstone,
-            RecordBody::Event(AuditEvent {
-                kind: EventKind::Reviewed,
-                entry: None,
-            }),
+            RecordBody::Event(forge::audit_event(EventKind::Reviewed, None)),
             RecordBody::ChangeRole {
                 member: carol_id,
                 role: Role::Admin,
@@ -248,12 +242,12 @@ fn vault_seeds() -> Result<()> {
                 member: bob_id,
                 entries: vec![db_id],
             },
-            RecordBody::RotateGroupKey(GroupKeyUpdate {
-                group: ADMINS_GROUP,
-                commitment: admins_key.commitment(),
-                public: AgreementSecret::derive_from_group_key(&admins_key).public()?,
+            RecordBody::RotateGroupKey(forge::group_key_update(
+                ADMINS_GROUP,
+                admins_key.commitment(),
+                AgreementSecret::derive_from_group_key(&admins_key).public()?,
                 wraps,
-            }),
+            )),
         ],
     )?;
     save(&v, "remove-member")?;
@@ -278,11 +272,11 @@ fn vault_seeds() -> Result<()> {
     // The last file's records, one by one, for `record_decode`.
     let bytes = v.encode();
     let file = amanat::format::VaultFile::decode(&bytes)?;
-    for (i, r) in file.records.iter().enumerate() {
+    for (i, r) in file.records().iter().enumerate() {
         write(
             "record_decode",
-            &format!("{i:02}-kind{}", r.record.body.kind()),
-            &r.bytes,
+            &format!("{i:02}-kind{}", r.record().body().kind()),
+            r.bytes(),
         )?;
     }
     Ok(())

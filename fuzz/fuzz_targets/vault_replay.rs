@@ -33,13 +33,13 @@ fuzz_target!(|data: &[u8]| {
     let records = vault.records();
     let mut index = std::collections::HashMap::new();
     for (i, r) in records.iter().enumerate() {
-        index.insert(r.id, i);
+        index.insert(*r.id(), i);
     }
     let mut pending: Vec<usize> = records
         .iter()
         .map(|r| {
-            r.record
-                .parents
+            r.record()
+                .parents()
                 .iter()
                 .filter(|p| index.contains_key(*p))
                 .count()
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); records.len()];
     for (i, r) in records.iter().enumerate() {
-        for p in &r.record.parents {
+        for p in r.record().parents() {
             if let Some(&pi) = index.get(p) {
                 children[pi].push(i);
             }
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .enumerate()
         .filter(|(i, _)| pending[*i] == 0)
-        .map(|(i, r)| (r.id, i))
+        .map(|(i, r)| (*r.id(), i))
         .collect();
     let mut other = Vec::with_capacity(records.len());
     while let Some(&(id, i)) = ready.iter().next_back() {
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         for &c in &children[i] {
             pending[c] -= 1;
             if pending[c] == 0 {
-                ready.insert((records[c].id, c));
+                ready.insert((*records[c].id(), c));
             }
         }
     }

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use amanat::crypto::{AgreementSecret, KdfParams, SIGNATURE_LABEL, SigningSecret};
+use amanat::crypto::{AgreementSecret, KdfParams, SigningSecret};
+use amanat::forge;
 use amanat::format::{MemberId, PublicKeys, RecordBody, VaultFile};
 use amanat::identity::Identity;
 
@@ -57,21 +58,23 @@ fn signers() -> HashMap<[u8; 32], SigningSecret> {
 pub fn resign(file: &mut VaultFile) -> Vec<u8> {
     let signers = signers();
     let mut keys: HashMap<MemberId, PublicKeys> = HashMap::new();
-    for stored in &mut file.records {
-        let author = stored.record.author;
-        let signing_key = match &stored.record.body {
-            RecordBody::Genesis(g) => Some(g.owner_keys.signing),
-            _ => keys.get(&author).map(|k| k.signing),
+    let mut records = Vec::with_capacity(file.records().len());
+    for stored in file.records() {
+        let record = stored.record();
+        let signing_key = match record.body() {
+            RecordBody::Genesis(g) => Some(g.owner_keys().signing),
+            _ => keys.get(&record.author()).map(|k| k.signing),
         };
-        if let Some(secret) = signing_key.and_then(|k| signers.get(&k)) {
-            stored.signature = secret.sign(SIGNATURE_LABEL, &stored.bytes);
-        }
-        match &stored.record.body {
+        records.push(match signing_key.and_then(|k| signers.get(&k)) {
+            Some(secret) => forge::resign(stored.clone(), secret),
+            None => stored.clone(),
+        });
+        match record.body() {
             RecordBody::Genesis(g) => {
-                keys.insert(g.owner, g.owner_keys);
+                keys.insert(g.owner(), *g.owner_keys());
             }
             RecordBody::AddMember(a) => {
-                keys.entry(a.member).or_insert(a.keys);
+                keys.entry(a.member()).or_insert(*a.keys());
             }
             RecordBody::ChangeMemberKeys {
                 member, keys: new, ..
@@ -81,5 +84,6 @@ pub fn resign(file: &mut VaultFile) -> Vec<u8> {
             _ => {}
         }
     }
+    *file = forge::vault_file(file.vault_id(), records);
     file.encode()
 }

@@ -146,9 +146,9 @@ fn resolve_log_entry(
         let mut ids: Vec<EntryId> = vault
             .records()
             .iter()
-            .filter_map(|r| match &r.record.body {
-                RecordBody::EntryRevision(rev) if rev.entry.to_hex().starts_with(&prefix) => {
-                    Some(rev.entry)
+            .filter_map(|r| match r.record().body() {
+                RecordBody::EntryRevision(rev) if rev.entry().to_hex().starts_with(&prefix) => {
+                    Some(rev.entry())
                 }
                 _ => None,
             })
