@@ -49,7 +49,7 @@ pub enum StoreError {
     TooLarge(PathBuf),
     /// The vault lacks records this machine pinned: a rollback or a fork.
     #[error(
-        "vault {vault} lacks {missing} record(s) this machine already verified: the file was rolled back or forked"
+        "vault {vault} lacks {missing} record(s) this machine already verified: this copy was rolled back or forked, or a segment was deleted"
     )]
     Rollback {
         /// Short vault id.

@@ -1,7 +1,9 @@
 //! `amanat demo`: a scripted team scenario run against this very binary in a temporary
-//! directory. Three people (alice, bob, carol) each have their own home, identity and
-//! local state; they share one vault directory, as a team sharing it through a file
-//! share would. The
+//! directory. Three people (alice, bob, carol) each have their own home, identity,
+//! local state and clone of one git repository (a local bare repository stands in for
+//! the team's git host); `amanat sync` shares the vault directory between them. With
+//! no `git` on the machine, they share one vault directory instead, as a file share
+//! would. The
 //! identities use small (insecure, clearly labelled) KDF parameters and a passphrase
 //! file, so nothing prompts. Each command and what it printed is shown.
 
@@ -14,6 +16,8 @@ use super::exit::{Exit, fail};
 struct Demo {
     exe: PathBuf,
     dir: PathBuf,
+    /// Whether everyone has a git clone (else one shared directory).
+    git: bool,
 }
 
 /// What to do with a step's stdout.
@@ -30,8 +34,60 @@ impl Demo {
         self.dir.join(who)
     }
 
-    fn vault(&self) -> PathBuf {
-        self.dir.join("shared/acme.vault")
+    /// `who`'s vault directory: in their clone, or the shared one.
+    fn vault(&self, who: &str) -> PathBuf {
+        if self.git {
+            self.home(who).join("secrets/acme.vault")
+        } else {
+            self.dir.join("shared/acme.vault")
+        }
+    }
+
+    /// `git ARGS` in `dir`, shown as `who$ git …`; must succeed.
+    fn git(&self, who: &str, dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+        outln!("\n{who}$ git {}", args.join(" "));
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home(who))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", who)
+            .env("GIT_AUTHOR_EMAIL", format!("{who}@acme.example"))
+            .env("GIT_COMMITTER_NAME", who)
+            .env("GIT_COMMITTER_EMAIL", format!("{who}@acme.example"))
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return fail(
+                Exit::Other,
+                format!(
+                    "demo step '{who}: git {}' failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                "this is a bug; please report it with the output above",
+            );
+        }
+        Ok(())
+    }
+
+    /// `who` clones the team repository into their home.
+    fn clone(&self, who: &str) -> anyhow::Result<()> {
+        let home = self.home(who);
+        std::fs::create_dir_all(&home)?;
+        let remote = self.dir.join("team.git");
+        self.git(who, &home, &["clone", "--quiet", &remote.to_string_lossy(), "secrets"])
+    }
+
+    /// `amanat sync` as `who` (nothing with a shared directory).
+    fn sync(&self, who: &str) -> anyhow::Result<()> {
+        if self.git {
+            self.step(who, &["sync"], None, 0, Show::All)?;
+        }
+        Ok(())
     }
 
     /// `amanat ARGS` as `who`; with the passphrase file unless `passphrase` is false
@@ -47,7 +103,7 @@ impl Demo {
             .env("XDG_STATE_HOME", home.join(".local/state"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("AMANAT_AGENT_SOCK", home.join("agent.sock"))
-            .env("AMANAT_VAULT", self.vault());
+            .env("AMANAT_VAULT", self.vault(who));
         if passphrase {
             cmd.env("AMANAT_PASSPHRASE_FILE", self.dir.join("passphrase"));
         }
@@ -196,6 +252,17 @@ impl Demo {
     }
 }
 
+/// Whether `git` can be run.
+fn have_git() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Run the demo.
 pub fn run() -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("amanat-demo.").tempdir()?;
@@ -203,18 +270,35 @@ pub fn run() -> anyhow::Result<()> {
         dir.path().join("passphrase"),
         "correct horse battery staple\n",
     )?;
-    std::fs::create_dir_all(dir.path().join("shared"))?;
     let demo = Demo {
         exe: std::env::current_exe()?,
         dir: dir.path().to_path_buf(),
+        git: have_git(),
     };
     outln!(
-        "amanat demo — a team scenario in {}: alice, bob and carol each have a home there,",
+        "amanat demo — a team scenario in {}: alice, bob and carol each have a home there.",
         dir.path().display()
     );
-    outln!(
-        "and they share one vault directory (shared/acme.vault: immutable segment files), as a team sharing it through a file share would."
-    );
+    if demo.git {
+        outln!(
+            "Each has a clone of one git repository (team.git, standing in for the team's git host);"
+        );
+        outln!(
+            "the vault is a directory of immutable segment files in it, shared with 'amanat sync'."
+        );
+        std::fs::create_dir_all(demo.home("alice"))?;
+        demo.git(
+            "alice",
+            dir.path(),
+            &["init", "--quiet", "--bare", "-b", "main", "team.git"],
+        )?;
+        demo.clone("alice")?;
+    } else {
+        std::fs::create_dir_all(dir.path().join("shared"))?;
+        outln!(
+            "(no git here: they share one vault directory, shared/acme.vault, as a file share would)"
+        );
+    }
     outln!("(identities use --insecure-kdf so the demo is fast; real ones take ~0.5 s to unlock)");
 
     demo.say("alice makes her identity and the team vault")?;
@@ -264,13 +348,21 @@ pub fn run() -> anyhow::Result<()> {
     demo.step("alice", &["ls", "--tree"], None, 0, Show::All)?;
     demo.step("alice", &["show", "web/github"], None, 0, Show::All)?;
     demo.step("alice", &["get", "web/github"], None, 0, Show::Size)?;
+    demo.sync("alice")?;
 
-    demo.say("bob and carol make identities; alice checks each fingerprint and adds them")?;
+    demo.say("bob and carol clone the repository and make identities; alice checks each fingerprint and adds them")?;
+    if demo.git {
+        demo.clone("bob")?;
+        demo.clone("carol")?;
+    }
     let (bob_key, bob_fp) = demo.identity("bob")?;
     let (carol_key, carol_fp) = demo.identity("carol")?;
     let bob_invite = demo.add_member("bob", &bob_key, &bob_fp)?;
     let carol_invite = demo.add_member("carol", &carol_key, &carol_fp)?;
+    demo.sync("alice")?;
+    demo.sync("bob")?;
     demo.step("bob", &["join", &bob_invite], None, 0, Show::All)?;
+    demo.sync("carol")?;
     demo.step("carol", &["join", &carol_invite], None, 0, Show::All)?;
 
     demo.say("a group for the ops team, and a direct share")?;
@@ -298,33 +390,92 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     demo.step(
         "alice",
+        &["share", "ops/redis", "--with", "@devops", "--write"],
+        None,
+        0,
+        Show::All,
+    )?;
+    demo.step(
+        "alice",
         &["share", "ops/db", "--with", "bob"],
         None,
         0,
         Show::All,
     )?;
     demo.step("alice", &["access", "ops/db"], None, 0, Show::All)?;
+    demo.sync("alice")?;
+    demo.sync("bob")?;
+    demo.sync("carol")?;
     demo.step("bob", &["ls"], None, 0, Show::All)?;
     demo.step("bob", &["get", "ops/db"], None, 0, Show::Size)?;
     demo.step("carol", &["ls"], None, 0, Show::All)?;
     demo.step("bob", &["get", "hr/payroll"], None, 4, Show::All)?;
     demo.step("bob", &["group", "create", "mine"], None, 5, Show::All)?;
 
+    if demo.git {
+        demo.say("alice and carol change the same login on their own laptops, between syncs: no conflict")?;
+        demo.step(
+            "alice",
+            &["edit", "ops/redis", "--password-stdin"],
+            Some("set-by-alice\n"),
+            0,
+            Show::All,
+        )?;
+        demo.step(
+            "carol",
+            &["edit", "ops/redis", "--password-stdin"],
+            Some("set-by-carol\n"),
+            0,
+            Show::All,
+        )?;
+        demo.sync("carol")?;
+        demo.sync("alice")?;
+        demo.sync("carol")?;
+        outln!("\n(both revisions are kept; everyone is shown the same one, by a fixed rule, with a warning)");
+        demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
+        demo.step(
+            "alice",
+            &["edit", "ops/redis", "--generate"],
+            None,
+            0,
+            Show::All,
+        )?;
+        demo.sync("alice")?;
+    }
+
     demo.say("bob leaves: one command revokes him completely")?;
-    let before = segments(&demo.vault())?;
+    let before = segments(&demo.vault("alice"))?;
+    if demo.git {
+        outln!("\n(meanwhile carol, offline, adds a login for @devops — before she has seen bob's removal)");
+        demo.step(
+            "carol",
+            &["add", "ops/queue", "--generate", "--share-with", "@devops"],
+            None,
+            0,
+            Show::All,
+        )?;
+    }
     demo.step("alice", &["member", "rm", "bob"], None, 0, Show::All)?;
+    demo.sync("alice")?;
+    demo.sync("carol")?;
+    demo.sync("alice")?;
+    demo.sync("bob")?;
     demo.step("bob", &["ls"], None, 5, Show::All)?;
     demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
     demo.step("alice", &["group", "ls"], None, 0, Show::All)?;
+    if demo.git {
+        outln!("\n(carol's offline write was concurrent with the removal: audit flags it for a change at its source)");
+        demo.step("alice", &["audit"], None, 0, Show::All)?;
+    }
 
     demo.say("the vault checks itself: tampering and rollback are caught")?;
     demo.step("alice", &["verify"], None, 0, Show::All)?;
     demo.step("alice", &["info"], None, 0, Show::All)?;
-    let tampered = demo.dir.join("shared/tampered.vault");
+    let tampered = demo.dir.join("tampered.vault");
     std::fs::create_dir_all(&tampered)?;
     let mut newest = None;
-    for name in segments(&demo.vault())? {
-        std::fs::copy(demo.vault().join(&name), tampered.join(&name))?;
+    for name in segments(&demo.vault("alice"))? {
+        std::fs::copy(demo.vault("alice").join(&name), tampered.join(&name))?;
         if !before.contains(&name) {
             newest = Some(name);
         }
@@ -344,20 +495,36 @@ pub fn run() -> anyhow::Result<()> {
         6,
         Show::All,
     )?;
-    let moved = demo.dir.join("shared/held-back");
+    let carol_vault = demo.vault("carol");
+    let moved = demo.dir.join("held-back");
     std::fs::create_dir_all(&moved)?;
-    let removal: Vec<String> = segments(&demo.vault())?
+    let removal: Vec<String> = segments(&carol_vault)?
         .into_iter()
         .filter(|n| !before.contains(n))
         .collect();
     for name in &removal {
-        std::fs::rename(demo.vault().join(name), moved.join(name))?;
+        std::fs::rename(carol_vault.join(name), moved.join(name))?;
     }
-    outln!("\n(the segments written since before bob's removal deleted from the shared vault)");
+    outln!("\n(the segments written since before bob's removal deleted from carol's copy)");
     demo.step("carol", &["ls"], None, 6, Show::All)?;
-    for name in &removal {
-        std::fs::rename(moved.join(name), demo.vault().join(name))?;
+    if demo.git {
+        demo.git(
+            "carol",
+            &demo.home("carol").join("secrets"),
+            &["checkout", "--", "."],
+        )?;
+        for name in &removal {
+            if !carol_vault.join(name).exists() {
+                std::fs::rename(moved.join(name), carol_vault.join(name))?;
+            }
+        }
+        demo.step("carol", &["ls"], None, 0, Show::All)?;
+    } else {
+        for name in &removal {
+            std::fs::rename(moved.join(name), carol_vault.join(name))?;
+        }
     }
+
     demo.say("carol unlocks her agent once; then no passphrase, for reads and writes alike")?;
     demo.step("carol", &["unlock", "--timeout", "5m"], None, 0, Show::All)?;
     let agent = Agent {
