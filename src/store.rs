@@ -15,9 +15,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::format::segment::{SEGMENT_EXTENSION, Segment, segment_name};
+
+mod compact;
 use crate::format::{MAX_RECORD_LEN, MAX_RECORDS, RecordId};
 use crate::identity::MAX_IDENTITY_LEN;
 use crate::vault::{Vault, VaultError};
+pub use compact::{AUTO_THRESHOLD, GcReport};
 
 /// Ceiling on a vault file's size (1 GiB).
 pub const MAX_VAULT_LEN: u64 = 1 << 30;
@@ -169,6 +172,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(&dir))
+}
+
+/// fsync a directory (after removing files from it).
+fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 /// An exclusive lock held until dropped.
@@ -357,6 +367,19 @@ fn read_segment_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
         return Err("larger than the 1 GiB ceiling".into());
     }
     Ok(Some(bytes))
+}
+
+/// How many `*.seg` names a directory lists (cheap: no file is opened).
+fn count_segments(dir: &Path) -> usize {
+    fs::read_dir(dir).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}"))
+            })
+            .count()
+    })
 }
 
 /// Write a segment into a vault directory: temp file, fsync, rename, fsync the
@@ -694,6 +717,11 @@ impl VaultStore {
             write_segment(&self.path, &bytes)?;
         }
         self.pin(&vault)?;
+        // Past the threshold, compact; the write already succeeded, so a failure here
+        // (a full disk, a read-only share) is left for `amanat gc` to report.
+        if self.needs_compaction() {
+            let _ = self.compact_locked(false);
+        }
         Ok((vault, out))
     }
 

@@ -79,7 +79,11 @@ impl Demo {
         let home = self.home(who);
         std::fs::create_dir_all(&home)?;
         let remote = self.dir.join("team.git");
-        self.git(who, &home, &["clone", "--quiet", &remote.to_string_lossy(), "secrets"])
+        self.git(
+            who,
+            &home,
+            &["clone", "--quiet", &remote.to_string_lossy(), "secrets"],
+        )
     }
 
     /// `amanat sync` as `who` (nothing with a shared directory).
@@ -431,7 +435,9 @@ pub fn run() -> anyhow::Result<()> {
         demo.sync("carol")?;
         demo.sync("alice")?;
         demo.sync("carol")?;
-        outln!("\n(both revisions are kept; everyone is shown the same one, by a fixed rule, with a warning)");
+        outln!(
+            "\n(both revisions are kept; everyone is shown the same one, by a fixed rule, with a warning)"
+        );
         demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
         demo.step(
             "alice",
@@ -446,7 +452,9 @@ pub fn run() -> anyhow::Result<()> {
     demo.say("bob leaves: one command revokes him completely")?;
     let before = segments(&demo.vault("alice"))?;
     if demo.git {
-        outln!("\n(meanwhile carol, offline, adds a login for @devops — before she has seen bob's removal)");
+        outln!(
+            "\n(meanwhile carol, offline, adds a login for @devops — before she has seen bob's removal)"
+        );
         demo.step(
             "carol",
             &["add", "ops/queue", "--generate", "--share-with", "@devops"],
@@ -464,7 +472,9 @@ pub fn run() -> anyhow::Result<()> {
     demo.step("carol", &["get", "ops/redis"], None, 0, Show::Size)?;
     demo.step("alice", &["group", "ls"], None, 0, Show::All)?;
     if demo.git {
-        outln!("\n(carol's offline write was concurrent with the removal: audit flags it for a change at its source)");
+        outln!(
+            "\n(carol's offline write was concurrent with the removal: audit flags it for a change at its source)"
+        );
         demo.step("alice", &["audit"], None, 0, Show::All)?;
     }
 

@@ -88,6 +88,10 @@ pub enum Command {
     /// (never a conflict, never a force-push)
     #[command(after_help = "Examples:\n  amanat sync\n  amanat sync --remote backup --no-push")]
     Sync(sync::SyncArgs),
+    /// Compact the vault directory: pack small segments into one (also automatic past
+    /// 64 segments); replaced segments are deleted after a grace period (a day)
+    #[command(after_help = "Example:\n  amanat gc && amanat sync")]
+    Gc,
     /// Add an entry
     #[command(after_help = "Examples:\n  \
         printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
@@ -267,6 +271,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Adopt(a) => team::adopt(&paths, a),
         Command::Merge(a) => sync::merge(&paths, a),
         Command::Sync(a) => sync::sync(&paths, a),
+        Command::Gc => sync::gc(&paths),
         Command::Add(a) => entry::add(&paths, a),
         Command::Edit(a) => entry::edit(&paths, a),
         Command::Rm(a) => entry::rm(&paths, a),

@@ -142,3 +142,28 @@ pub fn sync(paths: &Paths, args: SyncArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `gc`: pack small segments now; delete replaced ones past their grace period.
+pub fn gc(paths: &Paths) -> anyhow::Result<()> {
+    let store = paths.store();
+    // The vault must verify (pins included) before its files are rewritten.
+    store.load()?;
+    let report = store.compact(true)?;
+    match &report.pack {
+        Some(name) => outln!(
+            "packed {} segment(s) into {}; deleted {} replaced segment(s); {} waiting for the grace period; {} live segment(s)",
+            report.packed,
+            name,
+            report.deleted,
+            report.waiting,
+            report.live
+        ),
+        None => outln!(
+            "nothing to pack; deleted {} replaced segment(s); {} waiting for the grace period; {} live segment(s)",
+            report.deleted,
+            report.waiting,
+            report.live
+        ),
+    }
+    Ok(())
+}

@@ -260,3 +260,20 @@ fn settle_signatures(records: &mut [StoredRecord], disputed: Vec<(usize, [u8; 64
         }
     }
 }
+
+/// One segment holding every record of `segments` once (the first copy of each), in
+/// canonical order: the same set of segments always packs to the same bytes, so two
+/// machines compacting the same segments write the same pack.
+pub fn pack(vault_id: &RecordId, segments: &[Segment]) -> Vec<u8> {
+    let mut seen: HashSet<RecordId> = HashSet::new();
+    let mut records = Vec::new();
+    let mut all: Vec<&StoredRecord> = segments.iter().flat_map(|s| s.records.iter()).collect();
+    // The copy kept must not depend on the order the segments were listed in.
+    all.sort_by(|a, b| (a.id, a.signature).cmp(&(b.id, b.signature)));
+    for r in all {
+        if seen.insert(r.id) {
+            records.push(r.clone());
+        }
+    }
+    Segment::encode(vault_id, &canonical_order(records))
+}
