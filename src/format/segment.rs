@@ -269,7 +269,7 @@ pub fn pack(vault_id: &RecordId, segments: &[Segment]) -> Vec<u8> {
     let mut records = Vec::new();
     let mut all: Vec<&StoredRecord> = segments.iter().flat_map(|s| s.records.iter()).collect();
     // The copy kept must not depend on the order the segments were listed in.
-    all.sort_by(|a, b| (a.id, a.signature).cmp(&(b.id, b.signature)));
+    all.sort_by_key(|r| (r.id, r.signature));
     for r in all {
         if seen.insert(r.id) {
             records.push(r.clone());

@@ -1,6 +1,6 @@
 //! Compaction (`amanat gc`, and automatically past [`AUTO_THRESHOLD`] segments):
 //! small segments are packed into one, in tiers, and the replaced segments are deleted
-//! only after a grace period (docs/sync.md, "Compaction").
+//! only after a grace period (docs/sync.md, "Repository growth and compaction").
 //!
 //! - A segment is only replaced by a pack at least twice its size, so a pack is never
 //!   replaced by one of about its own size: every record is rewritten O(log n) times,
