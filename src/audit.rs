@@ -189,6 +189,8 @@ pub enum Action {
     RotatedAtSource,
     /// A merge of more DAG heads than one record may name.
     Merged,
+    /// An admin's heartbeat (proof that this copy is recent).
+    Heartbeat,
     /// The owner offered ownership to an admin.
     OfferOwnership,
     /// The nominee accepted ownership.
@@ -220,6 +222,7 @@ impl Action {
             Action::Reviewed => "event reviewed",
             Action::RotatedAtSource => "event rotated-at-source",
             Action::Merged => "merge",
+            Action::Heartbeat => "heartbeat",
             Action::OfferOwnership => "offer ownership",
             Action::AcceptOwnership => "accept ownership",
             Action::WithdrawOwnership => "withdraw ownership offer",
@@ -418,6 +421,7 @@ pub fn history(vault: &Vault) -> Vec<Event> {
                     EventKind::Reviewed => Action::Reviewed,
                     EventKind::RotatedAtSource => Action::RotatedAtSource,
                     EventKind::Merged => Action::Merged,
+                    EventKind::Heartbeat => Action::Heartbeat,
                 },
                 String::new(),
                 vec![],
@@ -574,6 +578,8 @@ pub enum FindingKind {
     Damaged,
     /// A record ignored under the authority rule.
     Ignored,
+    /// The newest heartbeat is older than the freshness limit: this copy may be stale.
+    Freshness,
 }
 
 impl FindingKind {
@@ -589,6 +595,7 @@ impl FindingKind {
             FindingKind::Wrap => "wrap",
             FindingKind::Damaged => "damaged",
             FindingKind::Ignored => "ignored",
+            FindingKind::Freshness => "freshness",
         }
     }
 }
@@ -771,6 +778,20 @@ fn reused(entries: &[OpenEntry]) -> Result<Vec<(usize, Vec<usize>)>, AuditError>
         }
     }
     Ok(out)
+}
+
+/// The freshness finding (SECURITY.md item 15): the newest heartbeat in this copy is
+/// older than the limit ([`Vault::staleness`]).
+pub fn freshness_finding(vault: &Vault, now: u64) -> Option<Finding> {
+    let days = vault.staleness(now)?;
+    Some(Finding {
+        kind: FindingKind::Freshness,
+        path: None,
+        id: vault.id().to_hex(),
+        detail: format!(
+            "the newest heartbeat is {days} days old: this copy may be stale (records withheld by a git host or share); sync, and have an admin write"
+        ),
+    })
 }
 
 /// Vault-level findings: key wraps that do not match the roster (with the path when

@@ -518,6 +518,9 @@ pub enum EventKind {
     /// Nothing but a merge: more DAG heads than one record may name as parents
     /// ([`MAX_PARENTS`]) are merged over several records.
     Merged,
+    /// An admin's proof of life (at most daily), so that a copy whose newest heartbeat
+    /// is old can tell it may be stale (withheld records; SECURITY.md item 15).
+    Heartbeat,
 }
 
 /// One revision of an entry (docs/format.md, "Entry revisions").
@@ -1434,6 +1437,7 @@ impl<'a> RecordParser<'a> {
                     0 => EventKind::Reviewed,
                     1 => EventKind::RotatedAtSource,
                     2 => EventKind::Merged,
+                    3 => EventKind::Heartbeat,
                     _ => return Err(MALFORMED_RECORD),
                 },
                 entry: self.option(|p| p.array().map(EntryId))?,
@@ -1992,7 +1996,7 @@ mod tests {
         let kind_at = event.len() - 1 - 16 - 1;
         assert_eq!(event[kind_at], 1, "RotatedAtSource");
         let mut bad = event;
-        bad[kind_at] = 3;
+        bad[kind_at] = 4;
         cases.push(bad);
         // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
         // time, variant and length).

@@ -247,12 +247,30 @@ pub struct VerifyReport {
     pub ignored: Vec<Ignored>,
 }
 
-fn now() -> u64 {
+/// The current time in seconds: the system clock, or `AMANAT_NOW` (seconds since the
+/// epoch) where a test or a demonstration injects a clock.
+pub fn now() -> u64 {
+    if let Some(t) = std::env::var("AMANAT_NOW")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+    {
+        return t;
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// An admin write adds a heartbeat when the newest one is at least this old.
+pub const HEARTBEAT_INTERVAL: u64 = 24 * 60 * 60;
+
+/// A copy whose newest heartbeat is older than this (unless `AMANAT_FRESHNESS_DAYS`
+/// says otherwise) may be stale: writes warn, `audit` reports it.
+pub const DEFAULT_FRESHNESS_DAYS: u64 = 7;
+
+/// Heartbeats dated more than this far ahead of the local clock are ignored.
+const HEARTBEAT_SKEW: u64 = 60 * 60;
 
 /// Check an entry path: slash-separated non-empty segments, no `.`/`..`, no control
 /// characters, at most 512 bytes.
@@ -880,7 +898,24 @@ impl Vault {
         identity: &dyn Keyholder,
         bodies: Vec<RecordBody>,
     ) -> Result<Vec<RecordId>, VaultError> {
-        let author = self.member_for(identity)?.id;
+        let me = self.member_for(identity)?;
+        let author = me.id;
+        let mut bodies = bodies;
+        // Freshness: an admin's write carries a heartbeat, at most one a day.
+        let beating = bodies
+            .iter()
+            .any(|b| !matches!(b, RecordBody::Event(e) if e.kind == format::EventKind::Merged));
+        if me.role.is_admin()
+            && beating
+            && self
+                .newest_heartbeat(now())
+                .is_none_or(|t| now().saturating_sub(t) >= HEARTBEAT_INTERVAL)
+        {
+            bodies.push(RecordBody::Event(format::AuditEvent {
+                kind: format::EventKind::Heartbeat,
+                entry: None,
+            }));
+        }
         let mut waiting = self.heads();
         let mut new = Vec::with_capacity(bodies.len());
         let mut ids = Vec::with_capacity(bodies.len());
@@ -955,6 +990,37 @@ impl Vault {
             }
         }
         Ok(ids)
+    }
+
+    /// The time of the newest counted heartbeat (or of the genesis, which counts as
+    /// the first), ignoring heartbeats dated more than an hour after `now`.
+    pub fn newest_heartbeat(&self, now: u64) -> Option<u64> {
+        self.file
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                self.counted_role(*i).is_some()
+                    && match &r.record.body {
+                        RecordBody::Genesis(_) => true,
+                        RecordBody::Event(e) => e.kind == format::EventKind::Heartbeat,
+                        _ => false,
+                    }
+            })
+            .map(|(_, r)| r.record.time)
+            .filter(|&t| t <= now.saturating_add(HEARTBEAT_SKEW))
+            .max()
+    }
+
+    /// How old this copy may be: `Some(days)` when its newest heartbeat is older than
+    /// the freshness limit (`AMANAT_FRESHNESS_DAYS`, default 7), `None` when fresh.
+    pub fn staleness(&self, now: u64) -> Option<u64> {
+        let limit_days = std::env::var("AMANAT_FRESHNESS_DAYS")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(DEFAULT_FRESHNESS_DAYS);
+        let age = now.saturating_sub(self.newest_heartbeat(now).unwrap_or(0));
+        (age > limit_days.saturating_mul(24 * 60 * 60)).then_some(age / (24 * 60 * 60))
     }
 
     // -----------------------------------------------------------------------------------

@@ -832,3 +832,119 @@ fn concurrent_compactions_on_two_clones_merge_cleanly() {
     }
     assert_eq!(alice.segments(), bob.segments());
 }
+
+/// `amanat ARGS` with the clock set to `now` (seconds since the epoch).
+fn at(env: &TestEnv, now: u64, args: &[&str], stdin: &str) -> Outcome {
+    Outcome::from(
+        env.cmd(args)
+            .env("AMANAT_NOW", now.to_string())
+            .write_stdin(stdin)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+const STALE_WARNING: &str = "warning: the newest heartbeat in this copy of the vault is";
+
+/// SECURITY.md item 15: a copy whose newest heartbeat is 8 days old warns before a
+/// write (and writes: a stale copy must still be able to revoke) and `audit` lists it;
+/// a heartbeat dated 2099 does not silence it; an admin's write clears it; a member's
+/// writes carry no heartbeat.
+#[test]
+fn an_eight_day_old_heartbeat_warns_until_an_admin_writes() {
+    let alice = TestEnv::new();
+    alice.identity_new("alice");
+    let eight_days_ago = unix_now() - 8 * 24 * 60 * 60;
+    at(&alice, eight_days_ago, &["init", "--name", "acme"], "").success();
+    at(
+        &alice,
+        eight_days_ago,
+        &["add", "web/a", "--password-stdin"],
+        "p\n",
+    )
+    .success();
+    // A member, added then too.
+    let bob = TestEnv::new();
+    let (key, fp) = bob.identity_new("bob");
+    let out = at(
+        &alice,
+        eight_days_ago,
+        &["member", "add", "bob", &key, "--fingerprint", &fp],
+        "",
+    )
+    .success();
+    let invite = out.stdout.lines().last().unwrap().to_string();
+    fs::create_dir_all(bob.vault_path()).unwrap();
+    copy_segments(&alice.vault_path(), &bob.vault_path(), &mut Rng(4));
+    bob.run(&["join", &invite]).success();
+
+    let out = bob
+        .run_stdin(&["add", "bob/x", "--password-stdin"], "q\n")
+        .success();
+    assert!(
+        out.stderr.contains(&format!("{STALE_WARNING} 8 days old")),
+        "{}",
+        out.stderr
+    );
+    // Reads do not warn; audit lists it.
+    let out = bob.run(&["ls"]).success();
+    assert!(!out.stderr.contains(STALE_WARNING), "{}", out.stderr);
+    let out = alice.run(&["audit"]).success();
+    assert!(
+        out.stdout
+            .contains("freshness\t-\tthe newest heartbeat is 8 days old"),
+        "{}",
+        out.stdout
+    );
+    // A heartbeat dated 2099 (a clock far ahead) is ignored.
+    at(
+        &alice,
+        4_070_908_800,
+        &["add", "web/future", "--password-stdin"],
+        "f\n",
+    )
+    .success();
+    copy_segments(&alice.vault_path(), &bob.vault_path(), &mut Rng(5));
+    let out = bob
+        .run_stdin(&["add", "bob/y", "--password-stdin"], "q\n")
+        .success();
+    assert!(out.stderr.contains(STALE_WARNING), "{}", out.stderr);
+    // bob's own writes carry no heartbeat.
+    copy_segments(&bob.vault_path(), &alice.vault_path(), &mut Rng(6));
+    let out = alice.run(&["audit"]).success();
+    assert!(out.stdout.contains("freshness"), "{}", out.stdout);
+    // An admin's write clears it, for everyone who gets it.
+    let out = alice
+        .run_stdin(&["add", "web/b", "--password-stdin"], "b\n")
+        .success();
+    assert!(
+        out.stderr.contains(STALE_WARNING),
+        "warns first: {}",
+        out.stderr
+    );
+    let out = alice.run(&["audit"]).success();
+    assert!(!out.stdout.contains("freshness"), "{}", out.stdout);
+    copy_segments(&alice.vault_path(), &bob.vault_path(), &mut Rng(7));
+    let out = bob
+        .run_stdin(&["add", "bob/z", "--password-stdin"], "q\n")
+        .success();
+    assert!(!out.stderr.contains(STALE_WARNING), "{}", out.stderr);
+    // The limit is configurable.
+    let out = Outcome::from(
+        bob.cmd(&["add", "bob/w", "--password-stdin"])
+            .env("AMANAT_FRESHNESS_DAYS", "0")
+            .env("AMANAT_NOW", (unix_now() + 2 * 24 * 60 * 60).to_string())
+            .write_stdin("q\n")
+            .output()
+            .unwrap(),
+    )
+    .success();
+    assert!(out.stderr.contains(STALE_WARNING), "{}", out.stderr);
+}

@@ -89,10 +89,7 @@ pub struct ReportAccessArgs {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    amanat::vault::now()
 }
 
 /// Print rows as columns: padded to align on a terminal, tab-separated otherwise
@@ -285,6 +282,7 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         &listing.entries,
         &listing.failed,
     ));
+    findings.extend(audit::freshness_finding(&vault, opts.now));
     if args.json {
         let items: Vec<_> = findings
             .iter()

@@ -388,7 +388,7 @@ pub fn add(paths: &Paths, args: AddArgs) -> anyhow::Result<()> {
     payload.modified = time;
     apply(&mut payload, &args.fields, secrets, time)?;
     let identity = unlock(paths)?;
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let share_with = resolve_share(vault, &args.fields.share_with)?;
         let body = vault.session(&identity)?.create_entry(&EntryDraft {
             payload,
@@ -407,7 +407,7 @@ pub fn edit(paths: &Paths, args: EditArgs) -> anyhow::Result<()> {
     let secrets = gather(&args.fields, password)?;
     let identity = unlock(paths)?;
     let path = args.path.clone();
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
         let entry = session.open(&path)?;
         warn_shadowed(vault, &entry);
@@ -455,7 +455,7 @@ pub fn edit(paths: &Paths, args: EditArgs) -> anyhow::Result<()> {
 /// `rm`.
 pub fn rm(paths: &Paths, args: PathArg) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
         let entry = match &args.id {
             None => session.open(&args.path)?,
@@ -474,7 +474,7 @@ pub fn rm(paths: &Paths, args: PathArg) -> anyhow::Result<()> {
 pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
     vault::check_path(&args.new_path)?;
     let identity = unlock(paths)?;
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
         let entry = session.open(&args.path)?;
         warn_shadowed(vault, &entry);

@@ -307,57 +307,55 @@ fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
         Some(id) => id,
         None => unlock(paths)?,
     };
-    let (_, done) = paths
-        .store()
-        .update(|vault| -> anyhow::Result<Option<String>> {
-            // Decide again on the newest file, under the lock.
-            let best = best_local(vault, &identity, request, Need::Any, false)?;
-            if !stored.needs_write(best.as_ref()) {
-                return Ok(None);
-            }
-            let session = vault.session(&identity)?;
-            let time = now();
-            let (body, note) = match best {
-                Some(entry) => {
-                    let mut payload = entry.payload.clone();
-                    payload.password = stored.password.clone();
-                    payload.password_changed = time;
-                    payload.modified = time;
-                    // A changed password no longer needs changing at its source.
-                    payload.rotate_at_source = false;
-                    let share_with = session.shared_with(&entry);
-                    let body = session.revise_entry(
-                        &entry,
-                        &EntryDraft {
-                            payload,
-                            share_with,
-                        },
-                    )?;
-                    (
-                        body,
-                        format!("updated the password of '{}'", entry.payload.path),
-                    )
-                }
-                None => {
-                    let path = stored.new_path()?;
-                    let mut payload = EntryPayload::default();
-                    payload.path = path.clone();
-                    payload.username = stored.username.to_string();
-                    payload.password = stored.password.clone();
-                    payload.url = stored.location.url();
-                    payload.created = time;
-                    payload.modified = time;
-                    payload.password_changed = time;
-                    let body = session.create_entry(&EntryDraft {
+    let (_, done) = super::vault::write(paths, |vault| -> anyhow::Result<Option<String>> {
+        // Decide again on the newest file, under the lock.
+        let best = best_local(vault, &identity, request, Need::Any, false)?;
+        if !stored.needs_write(best.as_ref()) {
+            return Ok(None);
+        }
+        let session = vault.session(&identity)?;
+        let time = now();
+        let (body, note) = match best {
+            Some(entry) => {
+                let mut payload = entry.payload.clone();
+                payload.password = stored.password.clone();
+                payload.password_changed = time;
+                payload.modified = time;
+                // A changed password no longer needs changing at its source.
+                payload.rotate_at_source = false;
+                let share_with = session.shared_with(&entry);
+                let body = session.revise_entry(
+                    &entry,
+                    &EntryDraft {
                         payload,
-                        share_with: Vec::new(),
-                    })?;
-                    (body, format!("created '{path}'"))
-                }
-            };
-            vault.append(&identity, vec![body])?;
-            Ok(Some(note))
-        })?;
+                        share_with,
+                    },
+                )?;
+                (
+                    body,
+                    format!("updated the password of '{}'", entry.payload.path),
+                )
+            }
+            None => {
+                let path = stored.new_path()?;
+                let mut payload = EntryPayload::default();
+                payload.path = path.clone();
+                payload.username = stored.username.to_string();
+                payload.password = stored.password.clone();
+                payload.url = stored.location.url();
+                payload.created = time;
+                payload.modified = time;
+                payload.password_changed = time;
+                let body = session.create_entry(&EntryDraft {
+                    payload,
+                    share_with: Vec::new(),
+                })?;
+                (body, format!("created '{path}'"))
+            }
+        };
+        vault.append(&identity, vec![body])?;
+        Ok(Some(note))
+    })?;
     if let Some(note) = done {
         eprintln!("amanat: {} from git", sanitize(&note));
     }

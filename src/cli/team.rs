@@ -237,7 +237,7 @@ pub fn member_add(paths: &Paths, args: MemberAddArgs) -> anyhow::Result<()> {
     } else {
         Role::Member
     };
-    let (vault, _) = paths.store().update(|vault| -> anyhow::Result<()> {
+    let (vault, _) = super::vault::write(paths, |vault| -> anyhow::Result<()> {
         vault.add_member(&identity, &args.name, keys, role)?;
         Ok(())
     })?;
@@ -305,7 +305,7 @@ pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
             let _ = std::io::stderr().flush();
         }
     };
-    let (_, listed) = paths.store().update(|vault| -> anyhow::Result<_> {
+    let (_, listed) = super::vault::write(paths, |vault| -> anyhow::Result<_> {
         Ok(vault.revoke_member(&identity, &args.name, &mut progress)?)
     })?;
     eprintln!(
@@ -329,7 +329,7 @@ pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
 pub fn member_role(paths: &Paths, args: RoleArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let role = role_of(args.role);
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         vault.change_role(&identity, &args.name, role)?;
         Ok(())
     })?;
@@ -347,40 +347,38 @@ pub fn member_role(paths: &Paths, args: RoleArgs) -> anyhow::Result<()> {
 /// `adopt`.
 pub fn adopt(paths: &Paths, args: AdoptArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
-    let (_, done) = paths
-        .store()
-        .update(|vault| -> anyhow::Result<Vec<String>> {
-            let mut done = Vec::new();
-            for wanted in &args.records {
-                let wanted = wanted.to_ascii_lowercase();
-                let matches: Vec<amanat::format::RecordId> = vault
-                    .adoptable()
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .filter(|id| id.to_hex().starts_with(&wanted))
-                    .collect();
-                let id = match matches.as_slice() {
-                    [id] => *id,
-                    [] => {
-                        return fail(
-                            Exit::NotFound,
-                            format!("no adoptable record '{}'", sanitize(&wanted)),
-                            "run 'amanat verify': it lists the void records and why",
-                        );
-                    }
-                    _ => {
-                        return fail(
-                            Exit::Usage,
-                            format!("record id prefix '{}' is ambiguous", sanitize(&wanted)),
-                            "give more of the id",
-                        );
-                    }
-                };
-                let what = vault.adopt(&identity, &id)?;
-                done.push(format!("adopted {}: {}", id.short(), sanitize(&what)));
-            }
-            Ok(done)
-        })?;
+    let (_, done) = super::vault::write(paths, |vault| -> anyhow::Result<Vec<String>> {
+        let mut done = Vec::new();
+        for wanted in &args.records {
+            let wanted = wanted.to_ascii_lowercase();
+            let matches: Vec<amanat::format::RecordId> = vault
+                .adoptable()
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| id.to_hex().starts_with(&wanted))
+                .collect();
+            let id = match matches.as_slice() {
+                [id] => *id,
+                [] => {
+                    return fail(
+                        Exit::NotFound,
+                        format!("no adoptable record '{}'", sanitize(&wanted)),
+                        "run 'amanat verify': it lists the void records and why",
+                    );
+                }
+                _ => {
+                    return fail(
+                        Exit::Usage,
+                        format!("record id prefix '{}' is ambiguous", sanitize(&wanted)),
+                        "give more of the id",
+                    );
+                }
+            };
+            let what = vault.adopt(&identity, &id)?;
+            done.push(format!("adopted {}: {}", id.short(), sanitize(&what)));
+        }
+        Ok(done)
+    })?;
     for line in done {
         outln!("{line}");
     }
@@ -390,7 +388,7 @@ pub fn adopt(paths: &Paths, args: AdoptArgs) -> anyhow::Result<()> {
 /// `member accept-ownership`.
 pub fn accept_ownership(paths: &Paths) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
-    let (_, team) = paths.store().update(|vault| -> anyhow::Result<String> {
+    let (_, team) = super::vault::write(paths, |vault| -> anyhow::Result<String> {
         vault.accept_ownership(&identity)?;
         Ok(vault.team().to_string())
     })?;
@@ -455,7 +453,7 @@ pub fn join(paths: &Paths, args: JoinArgs) -> anyhow::Result<()> {
 pub fn group_create(paths: &Paths, args: GroupCreateArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let name = args.name.trim_start_matches('@').to_string();
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         vault.create_group(&identity, &name, &args.members)?;
         Ok(())
     })?;
@@ -467,7 +465,7 @@ pub fn group_create(paths: &Paths, args: GroupCreateArgs) -> anyhow::Result<()> 
 pub fn group_members(paths: &Paths, args: GroupMembersArgs, add: bool) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let group = args.group.trim_start_matches('@').to_string();
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         if add {
             vault.group_add(&identity, &group, &args.members)?;
         } else {
@@ -543,7 +541,7 @@ fn warn_shadowed(vault: &Vault, identity: &dyn id::Keyholder, path: &str) -> any
 /// `share`.
 pub fn share(paths: &Paths, args: ShareArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let p = principal(vault, &args.with)?;
         warn_shadowed(vault, &identity, &args.path)?;
         vault.share(&identity, &args.path, p, args.write)?;
@@ -561,7 +559,7 @@ pub fn share(paths: &Paths, args: ShareArgs) -> anyhow::Result<()> {
 /// `unshare`.
 pub fn unshare(paths: &Paths, args: UnshareArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
-    paths.store().update(|vault| -> anyhow::Result<()> {
+    super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let p = principal(vault, &args.from)?;
         warn_shadowed(vault, &identity, &args.path)?;
         vault.unshare(&identity, &args.path, p)?;

@@ -36,6 +36,31 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
     Ok(vault)
 }
 
+/// Make a change under the write lock ([`amanat::store::VaultStore::update`]),
+/// warning first when this copy may be stale (SECURITY.md item 15): a warning, never a
+/// refusal, so that a stale copy can still revoke.
+pub fn write<T, E>(
+    paths: &Paths,
+    change: impl FnOnce(&mut Vault) -> Result<T, E>,
+) -> Result<(Vault, T), E>
+where
+    E: From<amanat::store::StoreError>,
+{
+    paths.store().update(|vault| {
+        warn_stale(vault);
+        change(vault)
+    })
+}
+
+/// The freshness warning, when the newest heartbeat is older than the limit.
+pub fn warn_stale(vault: &Vault) {
+    if let Some(days) = vault.staleness(amanat::vault::now()) {
+        eprintln!(
+            "warning: the newest heartbeat in this copy of the vault is {days} days old: it may be stale (records withheld by a git host or share); sync first, or ask an admin to write something"
+        );
+    }
+}
+
 fn warn_segments(vault: &Vault) {
     let report = vault.segment_report();
     for (name, why) in &report.damaged {

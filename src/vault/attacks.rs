@@ -1088,3 +1088,31 @@ fn a_replaced_key_taints_the_groups_it_held() {
     new.name = "carol".into();
     assert_eq!(password(&m, &new, "ops/later"), "secret");
 }
+
+/// Freshness (SECURITY.md item 15): only an admin's heartbeat counts, so a member
+/// cannot make a stale copy look fresh.
+#[test]
+fn a_members_heartbeat_counts_for_nothing() {
+    let Team { v, carol, .. } = team();
+    let c = id_of(&v, "carol");
+    let before = v.newest_heartbeat(now()).unwrap();
+    let forged = signed(
+        &carol,
+        c,
+        v.heads(),
+        before + 3600,
+        RecordBody::Event(format::AuditEvent {
+            kind: format::EventKind::Heartbeat,
+            entry: None,
+        }),
+    );
+    let m = with(&v, vec![forged.clone()]);
+    assert!(!m.counts(&forged.id));
+    assert_eq!(m.newest_heartbeat(now()), Some(before));
+    // A member's write adds none; an admin's adds one at most daily.
+    let mut m = m;
+    add_entry(&mut m, &carol, draft("carol/x", "x", vec![]));
+    assert_eq!(m.newest_heartbeat(now()), Some(before));
+    assert!(m.staleness(before + 8 * 24 * 3600).is_some());
+    assert!(m.staleness(before + 6 * 24 * 3600).is_none());
+}

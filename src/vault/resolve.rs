@@ -1061,7 +1061,11 @@ impl<'a> Judge<'a> {
                     return Err("only an admin records a revocation");
                 }
             }
-            RecordBody::Event(_) => {}
+            RecordBody::Event(e) => {
+                if e.kind() == crate::format::EventKind::Heartbeat && !admin {
+                    return Err("only an admin writes a heartbeat");
+                }
+            }
             RecordBody::OfferOwnership { member } => {
                 if role != Role::Owner {
                     return Err("only the owner offers ownership");
