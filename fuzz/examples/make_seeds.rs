@@ -93,7 +93,25 @@ fn vault_seeds() -> Result<()> {
         // Every seed must be accepted by the parser and pass verification.
         Vault::decode(&bytes)?.verify()?;
         write("vault_decode", &format!("{step:02}-{what}"), &bytes)?;
-        write("vault_replay", &format!("{step:02}-{what}"), &bytes)
+        write("vault_replay", &format!("{step:02}-{what}"), &bytes)?;
+        // The same records as three segments (round-robin, so parents are often in
+        // another segment), in the `segment_union` input framing.
+        let mut parts: [Vec<amanat::format::StoredRecord>; 3] = Default::default();
+        for (i, r) in v.records().iter().enumerate() {
+            parts[i % 3].push(r.clone());
+        }
+        let mut input = vec![2u8];
+        for (k, part) in parts.iter().enumerate() {
+            let seg = amanat::format::segment::Segment::encode(&v.id(), part);
+            if k < 2 {
+                let Ok(len) = u16::try_from(seg.len()) else {
+                    return Ok(());
+                };
+                input.extend_from_slice(&len.to_le_bytes());
+            }
+            input.extend_from_slice(&seg);
+        }
+        write("segment_union", &format!("{step:02}-{what}"), &input)
     };
 
     let mut v = Vault::create(&owner, "fuzz team")?;
