@@ -4,7 +4,8 @@
 //! cargo run --release --example make_big_vault -- DIR [ENTRIES] [--default-kdf]
 //! ```
 //!
-//! Writes `DIR/vault.amanat` (ENTRIES entries, default 10,000, all wrapped to `@admins`),
+//! Writes `DIR/vault/` (a vault directory of one segment) and the same records as one
+//! file `DIR/vault.amanat` (for the decode benchmarks) (ENTRIES entries, default 10,000, all wrapped to `@admins`),
 //! `DIR/identity.amanat` (the owner, sealed with `KdfParams::INSECURE_TEST` so unlocking
 //! costs nothing), and `DIR/passphrase`. With `--default-kdf` it also writes
 //! `DIR/identity-default.amanat`: the same keys sealed with `KdfParams::DEFAULT`, to time
@@ -286,6 +287,10 @@ fn main() {
         .seal(&pass, KdfParams::INSECURE_TEST, true)
         .unwrap();
     write(&dir.join("vault.amanat"), &bytes);
+    // The same records as a vault directory of one segment (what the CLI reads).
+    let _ = std::fs::remove_dir_all(dir.join("vault"));
+    std::fs::create_dir_all(dir.join("vault")).unwrap();
+    amanat::store::write_segment(&dir.join("vault"), &bytes).unwrap();
     write(&dir.join("identity.amanat"), &id_bytes);
     write(
         &dir.join("passphrase"),

@@ -47,7 +47,8 @@
 //! (`VaultFile::append` of nothing), and loading it (`VaultFile::decode`,
 //! `Vault::decode`).
 //!
-//! With `--out DIR` it writes `DIR/vault.amanat` (before the revocation),
+//! With `--out DIR` it writes `DIR/vault/` (a vault directory of one segment) and
+//! `DIR/vault.amanat` (the same records as one file) (before the revocation),
 //! `DIR/identity.amanat` (alice) and `DIR/passphrase`, for timing `amanat member rm bob`.
 //! Results go to stdout as `key<TAB>value` lines; progress to stderr.
 
@@ -428,6 +429,9 @@ fn main() {
             .seal(&pass, KdfParams::INSECURE_TEST, true)
             .unwrap();
         std::fs::write(dir.join("vault.amanat"), team.vault.encode()).unwrap();
+        let _ = std::fs::remove_dir_all(dir.join("vault"));
+        std::fs::create_dir_all(dir.join("vault")).unwrap();
+        amanat::store::write_segment(&dir.join("vault"), &team.vault.encode()).unwrap();
         std::fs::write(dir.join("identity.amanat"), id_bytes).unwrap();
         std::fs::write(dir.join("passphrase"), format!("{PASSPHRASE}\n")).unwrap();
     }

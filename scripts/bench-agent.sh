@@ -54,7 +54,7 @@ SAMPLE=$(awk -F'\t' '$1 == "sample_path" { print $2 }' "$RESULTS/overhead.tsv")
 
 export HOME=$WORK/home
 mkdir -p "$HOME"
-export AMANAT_VAULT=$BIG/vault.amanat
+export AMANAT_VAULT=$BIG/vault
 export AMANAT_IDENTITY=$BIG/identity.amanat
 export AMANAT_STATE_DIR=$WORK/state
 export AMANAT_AGENT_SOCK=$WORK/run/agent.sock

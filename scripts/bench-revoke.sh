@@ -104,14 +104,14 @@ cli() {
     local name=$1 dir=$2
     (
         export HOME=$dir/home XDG_RUNTIME_DIR=$dir/run
-        export AMANAT_VAULT=$dir/vault.amanat AMANAT_IDENTITY=$dir/identity.amanat
+        export AMANAT_VAULT=$dir/vault AMANAT_IDENTITY=$dir/identity.amanat
         export AMANAT_STATE_DIR=$dir/state AMANAT_PASSPHRASE_FILE=$dir/passphrase
         mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
         "$BIN" ls >/dev/null 2>&1 # first use: verify every signature and pin
-        cp "$AMANAT_VAULT" "$dir/vault.orig"
+        rm -rf "$dir/vault.orig"; cp -r "$AMANAT_VAULT" "$dir/vault.orig"
         cp -r "$AMANAT_STATE_DIR" "$dir/state.orig"
         cat >"$dir/reset.sh" <<EOF
-cp "$dir/vault.orig" "$AMANAT_VAULT"
+rm -rf "$AMANAT_VAULT"; cp -r "$dir/vault.orig" "$AMANAT_VAULT"
 rm -rf "$AMANAT_STATE_DIR"
 cp -r "$dir/state.orig" "$AMANAT_STATE_DIR"
 EOF
@@ -137,7 +137,7 @@ profile() {
     (
         dir=$WORK/issue
         export HOME=$dir/home XDG_RUNTIME_DIR=$dir/run
-        export AMANAT_VAULT=$dir/vault.amanat AMANAT_IDENTITY=$dir/identity.amanat
+        export AMANAT_VAULT=$dir/vault AMANAT_IDENTITY=$dir/identity.amanat
         export AMANAT_STATE_DIR=$dir/state AMANAT_PASSPHRASE_FILE=$dir/passphrase
         bash "$dir/reset.sh"
         perf record -q -F 1999 -e cpu-clock --call-graph dwarf,32768 -o "$WORK/perf.data" \

@@ -50,18 +50,18 @@ QUERY=${SAMPLE##*/} # e.g. login-5000: matches exactly one entry
 unset AMANAT_AGENT_SOCK
 export HOME=$WORK/home XDG_RUNTIME_DIR=$WORK/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-export AMANAT_VAULT=$BIG/vault.amanat
+export AMANAT_VAULT=$BIG/vault
 export AMANAT_IDENTITY=$BIG/identity.amanat
 export AMANAT_STATE_DIR=$WORK/state
 export AMANAT_PASSPHRASE_FILE=$BIG/passphrase
 
 # First use pins the vault (and prints a warning once).
 "$BIN" ls >/dev/null 2>&1
-cp "$AMANAT_VAULT" "$WORK/vault.orig"
+rm -rf "$WORK/vault.orig"; cp -r "$AMANAT_VAULT" "$WORK/vault.orig"
 cp -r "$AMANAT_STATE_DIR" "$WORK/state.orig"
 # `add` changes the vault and the pins: put both back before every run.
 cat >"$WORK/reset.sh" <<EOF
-cp "$WORK/vault.orig" "$AMANAT_VAULT"
+rm -rf "$AMANAT_VAULT"; cp -r "$WORK/vault.orig" "$AMANAT_VAULT"
 rm -rf "$AMANAT_STATE_DIR"
 cp -r "$WORK/state.orig" "$AMANAT_STATE_DIR"
 EOF
@@ -110,7 +110,7 @@ KDF=$WORK/kdf
 mkdir -p "$KDF"
 # A fresh default-KDF identity and an empty vault of its own.
 kdf() {
-    AMANAT_VAULT=$KDF/vault.amanat AMANAT_IDENTITY=$KDF/identity.amanat \
+    AMANAT_VAULT=$KDF/vault AMANAT_IDENTITY=$KDF/identity.amanat \
         AMANAT_STATE_DIR=$KDF/state "$@"
 }
 kdf "$BIN" identity new --name kdf-bench >/dev/null 2>&1
