@@ -163,7 +163,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(&dir)
         .map_err(io_err(&dir))?;
-    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
+    // Through the File (NamedTempFile's own Write adds the temporary path, which is
+    // gone by the time the error is read): errors name the file being written.
+    tmp.as_file_mut().write_all(bytes).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {
         path: path.to_path_buf(),
@@ -586,9 +588,18 @@ impl VaultStore {
     /// never pinned past it, so checking a tampered copy cannot lock you out of the
     /// real one.
     pub fn load(&self) -> Result<(Vault, PinStatus), StoreError> {
-        let (vault, status) = self.load_unpinned()?;
-        self.pin(&vault)?;
+        let (mut vault, status) = self.load_unpinned()?;
+        self.pin_or_note(&mut vault);
         Ok((vault, status))
+    }
+
+    /// Pin; a failure (a full or read-only state directory) is noted in the vault for
+    /// the caller to warn about, never an error: pins only move forward, so not moving
+    /// them loses nothing but this machine's record of what it has seen since.
+    fn pin_or_note(&self, vault: &mut Vault) {
+        if let Err(e) = self.pin(vault) {
+            vault.note_pin_failure(e.to_string());
+        }
     }
 
     /// [`load`](Self::load) for the agent, which must never wait for the vault's write
@@ -716,7 +727,9 @@ impl VaultStore {
         if let Some(bytes) = vault.segment_since(&before) {
             write_segment(&self.path, &bytes)?;
         }
-        self.pin(&vault)?;
+        // The write is done: a pin that cannot be written is a warning, not a failure
+        // (a script retrying a reported failure must not meet "already exists").
+        self.pin_or_note(&mut vault);
         // Past the threshold, compact; the write already succeeded, so a failure here
         // (a full disk, a read-only share) is left for `amanat gc` to report.
         if self.needs_compaction() {
@@ -731,8 +744,8 @@ impl VaultStore {
     pub fn add_segment(&self, bytes: &[u8]) -> Result<(Vault, String), StoreError> {
         let _lock = self.write_lock()?;
         let name = write_segment(&self.path, bytes)?;
-        let (vault, _) = self.load_unpinned()?;
-        self.pin(&vault)?;
+        let (mut vault, _) = self.load_unpinned()?;
+        self.pin_or_note(&mut vault);
         Ok((vault, name))
     }
 

@@ -204,6 +204,9 @@ pub struct Vault {
     signer: Vec<Option<[u8; 32]>>,
     /// What reading the vault's segments set aside (set by `store` on load).
     segments: SegmentReport,
+    /// Why this machine's pins could not be moved forward after this load or write
+    /// (a full or read-only state directory), if so: a warning, not a failure.
+    pin_failure: Option<String>,
 }
 
 /// What reading a vault directory set aside: segments that are damage, and records
@@ -461,6 +464,7 @@ impl Vault {
             trusted_any: r.sig.contains(&resolve::Sig::Trusted),
             voided_here: Vec::new(),
             segments: SegmentReport::default(),
+            pin_failure: None,
             sig: r.sig,
             signer: r.signer,
             file,
@@ -526,6 +530,17 @@ impl Vault {
         v.segments.segments = count;
         v.segments.held_back = u.held_back;
         Ok(v)
+    }
+
+    /// Why the pins could not be updated after the last load or write, if they could
+    /// not (set by `store`).
+    pub fn pin_failure(&self) -> Option<&str> {
+        self.pin_failure.as_deref()
+    }
+
+    /// Note that the pins could not be updated (by `store`).
+    pub fn note_pin_failure(&mut self, why: String) {
+        self.pin_failure = Some(why);
     }
 
     /// What reading the segments set aside.

@@ -584,16 +584,26 @@ fn full_state_filesystem() {
     assert_eq!(env.get("a/1"), "pw-1");
     env.verify();
 
+    // The write itself goes to the vault directory: it succeeds, and the pins that
+    // cannot move forward are a warning naming the pins file.
     let out = env
         .run(&["add", "a/full", "--password-stdin"], Some("pw-full\n"))
-        .code(1);
-    let line = out.one_error_naming(&env.pins_dir(), ENOSPC);
-    eprintln!("add with a full state filesystem: {line}");
+        .code(0);
+    assert!(out.errors().is_empty(), "{:?}", out.stderr);
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: could not record what this machine has verified"))
+        .unwrap_or_else(|| panic!("no pin warning: {:?}", out.stderr));
+    assert!(
+        warning.contains(&env.pins_dir().display().to_string()) && warning.contains(ENOSPC),
+        "{warning}"
+    );
     assert_eq!(temp_files(&env.pins_dir()), Vec::<String>::new());
 
     fs::remove_file(filler).unwrap();
     let listed = env.ls();
-    for want in ["a/0", "a/1", "a/2"] {
+    for want in ["a/0", "a/1", "a/2", "a/full"] {
         assert!(
             listed.contains(&want.to_string()),
             "{want} lost: {listed:?}"
@@ -609,7 +619,6 @@ fn full_state_filesystem() {
 /// An `add` that exits non-zero because the state filesystem is full has not added
 /// the entry (a script that retries a failed add must not meet "already exists").
 #[test]
-#[ignore = "bug: update() writes the segment, then fails to pin it and exits 1: the entry is added although the add reported failure"]
 fn failed_add_on_a_full_state_filesystem_adds_nothing() {
     if !in_private_mounts("failed_add_on_a_full_state_filesystem_adds_nothing") {
         return;
@@ -630,7 +639,6 @@ fn failed_add_on_a_full_state_filesystem_adds_nothing() {
 /// works while the state filesystem is full: failing to move a pin forward is no
 /// reason to refuse a read.
 #[test]
-#[ignore = "bug: load() pins after every read; with new segments the pin write fails and ls/get/verify exit 1 while the state filesystem is full"]
 fn reads_work_on_a_full_state_filesystem_after_new_segments_arrive() {
     if !in_private_mounts("reads_work_on_a_full_state_filesystem_after_new_segments_arrive") {
         return;
@@ -852,7 +860,6 @@ fn squatters_on_segment_names_are_skipped_never_followed() {
 /// Writes warn about the segments they skip, as every other command does
 /// (docs/format.md, "Damage": "every command warns").
 #[test]
-#[ignore = "bug: add, edit, rm and gc skip damaged segments silently: only cli::vault::load calls warn_segments, and writes go through VaultStore::update (gc through store.load)"]
 fn writes_warn_about_skipped_segments() {
     let env = Env::new();
     env.add("a/0", "pw-0");

@@ -147,7 +147,7 @@ pub fn sync(paths: &Paths, args: SyncArgs) -> anyhow::Result<()> {
 pub fn gc(paths: &Paths) -> anyhow::Result<()> {
     let store = paths.store();
     // The vault must verify (pins included) before its files are rewritten.
-    store.load()?;
+    super::vault::load(paths)?;
     let report = store.compact(true)?;
     match &report.pack {
         Some(name) => outln!(

@@ -21,6 +21,7 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vault> {
         );
     }
     warn_segments(&vault);
+    warn_pins(&vault);
     warn_ignored(&vault);
     // Announcing key changes is best effort: a read-only state directory must not
     // stop reading.
@@ -46,10 +47,22 @@ pub fn write<T, E>(
 where
     E: From<amanat::store::StoreError>,
 {
-    paths.store().update(|vault| {
+    let (vault, out) = paths.store().update(|vault| {
+        warn_segments(vault);
         warn_stale(vault);
         change(vault)
-    })
+    })?;
+    warn_pins(&vault);
+    Ok((vault, out))
+}
+
+/// A pin that could not be written (a full or read-only state directory).
+pub fn warn_pins(vault: &Vault) {
+    if let Some(why) = vault.pin_failure() {
+        eprintln!(
+            "warning: could not record what this machine has verified ({why}); rollback protection does not advance until the state directory is writable"
+        );
+    }
 }
 
 /// The freshness warning, when the newest heartbeat is older than the limit.
