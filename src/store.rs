@@ -9,6 +9,7 @@
 //! hold an exclusive lock in local state (never in the synced directory) and re-read
 //! the directory under it; readers take no lock.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -299,6 +300,18 @@ const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 /// with other names (temporary files, a README) are ignored; a segment deleted while
 /// the directory is read (compaction) is skipped.
 pub fn read_segments(dir: &Path) -> Result<SegmentSet, StoreError> {
+    read_segments_with(dir, &HashSet::new()).map(|(set, _)| set)
+}
+
+/// [`read_segments`], skipping the SHA-256 of the bytes of a segment whose name and
+/// file stamp (device, inode, size, modification and change times) are in `known`:
+/// this machine checked that very file before (the change time moves with any write
+/// to it and cannot be set back by its owner). Returns the `name stamp` lines of every
+/// sound segment, to remember.
+fn read_segments_with(
+    dir: &Path,
+    known: &HashSet<String>,
+) -> Result<(SegmentSet, Vec<String>), StoreError> {
     let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::NoVault(dir.to_path_buf()),
         _ => io_err(dir)(e),
@@ -315,30 +328,35 @@ pub fn read_segments(dir: &Path) -> Result<SegmentSet, StoreError> {
     }
     names.sort();
     let mut out = SegmentSet::default();
+    let mut checked = Vec::new();
     for name in names {
         let path = dir.join(&name);
         match read_segment_file(&path) {
             Ok(None) => {}
-            Ok(Some(bytes)) => {
-                if segment_name(&bytes) != name {
+            Ok(Some((bytes, stamp))) => {
+                let line = format!("{name} {stamp}");
+                if !known.contains(&line) && segment_name(&bytes) != name {
                     out.damaged
                         .push((name, "its name is not the SHA-256 of its bytes".into()));
                     continue;
                 }
                 match Segment::decode(&bytes) {
-                    Ok(seg) => out.segments.push((name, seg)),
+                    Ok(seg) => {
+                        out.segments.push((name, seg));
+                        checked.push(line);
+                    }
                     Err(e) => out.damaged.push((name, e.to_string())),
                 }
             }
             Err(reason) => out.damaged.push((name, reason)),
         }
     }
-    Ok(out)
+    Ok((out, checked))
 }
 
 /// Read one segment file without following a symlink or blocking on a FIFO. `Ok(None)`
 /// when it vanished since the directory was listed; `Err(why)` when it is damage.
-fn read_segment_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+fn read_segment_file(path: &Path) -> Result<Option<(Vec<u8>, String)>, String> {
     let flags = (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits();
     let file = match OpenOptions::new()
         .read(true)
@@ -368,7 +386,18 @@ fn read_segment_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
     if bytes.len() as u64 > MAX_VAULT_LEN {
         return Err("larger than the 1 GiB ceiling".into());
     }
-    Ok(Some(bytes))
+    use std::os::unix::fs::MetadataExt;
+    let stamp = format!(
+        "{} {} {} {}.{} {}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
+    Ok(Some((bytes, stamp)))
 }
 
 /// How many `*.seg` names a directory lists (cheap: no file is opened).
@@ -493,7 +522,19 @@ impl VaultStore {
     /// [`Self::read`] with `extra` segments (records from elsewhere, not written).
     fn read_with(&self, extra: Vec<Segment>) -> Result<Vault, StoreError> {
         self.check_directory()?;
-        let mut set = read_segments(&self.path)?;
+        let cache = self.state_dir.join("segments").join(self.path_key());
+        let known: HashSet<String> = fs::read_to_string(&cache)
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        let (mut set, checked) = read_segments_with(&self.path, &known)?;
+        if checked.len() != known.len() || checked.iter().any(|l| !known.contains(l)) {
+            // Best effort: without it the next read hashes every segment again.
+            let text: String = checked.iter().map(|l| format!("{l}\n")).collect();
+            if create_private_dir(cache.parent().unwrap_or(&self.state_dir)).is_ok() {
+                remove_stale_temps(&cache);
+                let _ = write_atomic(&cache, text.as_bytes());
+            }
+        }
         set.segments
             .extend(extra.into_iter().map(|s| ("(incoming)".to_string(), s)));
         let vault_id = self.choose_vault_id(&set)?;

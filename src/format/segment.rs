@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use super::{
     FORMAT_VERSION, FormatError, MAX_RECORD_LEN, MAX_RECORDS, MIN_STORED_RECORD, MemberId, Reader,
     RecordBody, RecordId, StoredRecord, VAULT_MAGIC, VaultFile, canonical_order,
-    check_record_shape, decode_record, record_id, write_varint,
+    check_canonical_order, check_record_shape, decode_record, record_id, write_varint,
 };
 use crate::crypto::{self, SIGNATURE_LABEL};
 
@@ -175,16 +175,19 @@ pub fn union(vault_id: RecordId, segments: Vec<Segment>) -> Result<Union, Format
         return Err(FormatError::VaultIdMismatch);
     }
     // Held back: a record with a parent that is not here, and everything below it.
-    let mut children: HashMap<RecordId, Vec<usize>> = HashMap::new();
     let mut held = vec![false; records.len()];
     let mut queue = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        for p in &r.record.parents {
-            if at.contains_key(p) {
+        if r.record.parents.iter().any(|p| !at.contains_key(p)) {
+            held[i] = true;
+            queue.push(i);
+        }
+    }
+    let mut children: HashMap<RecordId, Vec<usize>> = HashMap::new();
+    if !queue.is_empty() {
+        for (i, r) in records.iter().enumerate() {
+            for p in &r.record.parents {
                 children.entry(*p).or_default().push(i);
-            } else if !held[i] {
-                held[i] = true;
-                queue.push(i);
             }
         }
     }
@@ -207,12 +210,19 @@ pub fn union(vault_id: RecordId, segments: Vec<Segment>) -> Result<Union, Format
         }
     }
     held_back.sort();
-    let records = canonical_order(kept);
-    // Records on a cycle of parents (only possible with a hash collision) are left out
-    // by the topological sort; they are held back like any record that cannot be
-    // placed.
-    let index: HashMap<RecordId, usize> =
-        records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    // Usually one segment, written in canonical order (a linear history is checked in
+    // one pass): then nothing needs sorting.
+    let mut index: HashMap<RecordId, usize> =
+        kept.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let records = if check_canonical_order(&kept, &index).is_ok() {
+        kept
+    } else {
+        // Records on a cycle of parents (only possible with a hash collision) are
+        // left out by the topological sort.
+        let sorted = canonical_order(kept);
+        index = sorted.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        sorted
+    };
     if records.first().map(|r| r.id) != Some(vault_id) {
         return Err(FormatError::Order);
     }
