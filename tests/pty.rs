@@ -84,9 +84,14 @@ fn get_refuses_to_print_a_secret_to_a_terminal() {
     );
 }
 
+/// A username (or URL, path, notes, non-secret custom field) is not a secret: `get`
+/// prints it on a terminal as `show` does; the password and the TOTP seed are refused
+/// (and a secret custom field: the same check, by its `secret` flag).
 #[test]
-fn get_refuses_other_fields_on_a_terminal_too() {
+fn get_prints_non_secret_fields_on_a_terminal_and_refuses_secret_ones() {
     let env = with_entry();
+    env.run(&["edit", "web/github", "--field", "region=eu-west-1"])
+        .success();
     let p = spawn(
         &env,
         &["get", "web/github", "--field", "username"],
@@ -94,11 +99,30 @@ fn get_refuses_other_fields_on_a_terminal_too() {
         true,
     );
     let (out, code) = finish(p);
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("refusing to print a secret to a terminal"),
-        "{out}"
-    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice"), "{out}");
+    let (out, code) = finish(spawn(
+        &env,
+        &["get", "web/github", "--field", "region"],
+        false,
+        true,
+    ));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("eu-west-1"), "{out}");
+    for field in ["password", "totp"] {
+        let (out, code) = finish(spawn(
+            &env,
+            &["get", "web/github", "--field", field],
+            false,
+            true,
+        ));
+        assert_eq!(code, 2, "{field}: {out}");
+        assert!(
+            out.contains("refusing to print a secret to a terminal"),
+            "{out}"
+        );
+        assert!(!out.contains(SECRET), "{out}");
+    }
 }
 
 #[test]

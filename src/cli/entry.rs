@@ -819,17 +819,42 @@ pub(super) fn field_value(
     Ok(zeroize::Zeroizing::new(value))
 }
 
-/// `get`: one value on stdout, refused on a terminal unless --reveal.
+fn refuse_terminal() -> anyhow::Result<()> {
+    fail(
+        Exit::Usage,
+        "refusing to print a secret to a terminal",
+        "pipe it (amanat get PATH | wl-copy), use 'amanat show', or add --reveal",
+    )
+}
+
+/// Whether a field name could be a non-secret custom field (checked once the entry is
+/// open): not one of the built-in secret fields.
+fn custom_field_may_be_plain(field: &str) -> bool {
+    !matches!(field, "password" | "totp")
+}
+
+/// `get`: one value on stdout; a secret is refused on a terminal unless --reveal (a
+/// username, URL, path or non-secret custom field is not).
 pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
     let tty = stdout_is_tty();
-    if tty && !args.reveal {
-        return fail(
-            Exit::Usage,
-            "refusing to print a secret to a terminal",
-            "pipe it (amanat get PATH | wl-copy), use 'amanat show', or add --reveal",
-        );
+    // A username, URL, path or notes are not secrets: printed on a terminal as `show`
+    // prints them.
+    let plain = matches!(args.field.as_str(), "username" | "url" | "path" | "notes");
+    if tty && !args.reveal && !plain && !custom_field_may_be_plain(&args.field) {
+        return refuse_terminal();
     }
     let (_, e) = open_at(paths, &args.path, args.id.as_deref())?;
+    if tty
+        && !args.reveal
+        && !plain
+        && !e
+            .payload
+            .fields
+            .iter()
+            .any(|f| f.name == args.field && !f.secret)
+    {
+        return refuse_terminal();
+    }
     let value = field_value(&args.path, &e.payload, &args.field)?;
     let mut out = std::io::stdout().lock();
     use std::io::Write;
