@@ -71,6 +71,15 @@ pub enum VaultError {
     /// An entry already exists at this path.
     #[error("an entry '{0}' already exists")]
     Exists(String),
+    /// A member with that name, or those keys, already exists.
+    #[error("a member '{0}' already exists")]
+    MemberExists(String),
+    /// The keys belong to a current member already.
+    #[error("these keys already belong to member '{0}'")]
+    KeysInUse(String),
+    /// A group with that name already exists.
+    #[error("a group '@{0}' already exists")]
+    GroupExists(String),
     /// The member may not do this.
     #[error("access denied: {0}")]
     Denied(&'static str),

@@ -1554,7 +1554,7 @@ fn rollback_is_refused_until_the_pins_are_forgotten() {
     assert!(out.error().contains(&id[..8]), "{}", out.error());
     assert_eq!(
         out.hint(),
-        "do not use this copy; fetch the newest vault from your team's shared location"
+        "do not use this copy: bring in the records it lacks with 'amanat sync' (git) or 'amanat merge PATH' (a copy that has them); docs/sync.md"
     );
     assert_eq!(out.stdout, "");
     // Writers are refused too.

@@ -767,3 +767,49 @@ fn adopt_and_ownership_hand_over_end_to_end() {
     let out = alice.run(&["member", "rm", "bob"]);
     assert_ne!(out.code, 0);
 }
+
+/// Errors name the right thing and the next step (issue 11, first-day problems): a
+/// second `member add` is about a member (not an entry), a second `group create` about
+/// a group, someone else's key about that member, and an edit without write access
+/// asks for it.
+#[test]
+fn duplicate_names_and_missing_rights_get_the_right_nouns_and_hints() {
+    let (alice, bob, _carol) = team();
+    let (_, key, fp) = newcomer("bob");
+    let out = alice
+        .run(&["member", "add", "bob", &key, "--fingerprint", &fp])
+        .code(1);
+    assert_eq!(out.error(), "a member 'bob' already exists");
+    assert!(out.hint().contains("member rekey"), "{}", out.hint());
+    let bob_key = bob
+        .env
+        .run(&["identity", "show"])
+        .success()
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let bob_fp = bob.env.run(&["identity", "show"]).success().stdout;
+    let bob_fp = bob_fp
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: "))
+        .unwrap()
+        .to_string();
+    let out = alice
+        .run(&["member", "add", "bobby", &bob_key, "--fingerprint", &bob_fp])
+        .code(1);
+    assert_eq!(out.error(), "these keys already belong to member 'bob'");
+    let out = alice.run(&["group", "create", "devops"]).code(1);
+    assert_eq!(out.error(), "a group '@devops' already exists");
+    assert!(out.hint().contains("group add devops"), "{}", out.hint());
+    alice.add("ops/db", "pw", &["--share-with", "@devops"]);
+    let out = bob
+        .run_stdin(&["edit", "ops/db", "--password-stdin"], "x\n")
+        .code(5);
+    assert!(out.hint().contains("write access"), "{}", out.hint());
+    let out = bob.run(&["member", "rm", "carol"]).code(5);
+    assert!(out.hint().starts_with("ask an admin"), "{}", out.hint());
+    let out = alice.run(&["member", "rm", "alice"]).code(5);
+    assert!(out.hint().contains("owner"), "{}", out.hint());
+}

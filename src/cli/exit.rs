@@ -145,7 +145,7 @@ fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<Stri
         StoreError::Rollback { .. } | StoreError::Replaced { .. } => (
             Exit::Integrity,
             message,
-            Some("do not use this copy; fetch the newest vault from your team's shared location".into()),
+            Some("do not use this copy: bring in the records it lacks with 'amanat sync' (git) or 'amanat merge PATH' (a copy that has them); docs/sync.md".into()),
         ),
         StoreError::Vault(v) => {
             let (exit, hint) = classify_vault(v);
@@ -206,10 +206,25 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
             Exit::Other,
             Some("edit it with 'amanat edit', or choose another path".into()),
         ),
-        VaultError::Denied(_) => (
-            Exit::Denied,
-            Some("ask an admin to share it with you".into()),
+        VaultError::MemberExists(name) => (
+            Exit::Other,
+            Some(format!(
+                "see 'amanat member ls'; to give '{name}' new keys use 'amanat member rekey', or choose another name"
+            )),
         ),
+        VaultError::KeysInUse(name) => (
+            Exit::Other,
+            Some(format!(
+                "that public key is '{name}''s: check you were sent the right amanat1… key"
+            )),
+        ),
+        VaultError::GroupExists(name) => (
+            Exit::Other,
+            Some(format!(
+                "see 'amanat group ls'; add people to it with 'amanat group add {name} NAME'"
+            )),
+        ),
+        VaultError::Denied(why) => (Exit::Denied, Some(denied_hint(why))),
         VaultError::NoMember(_) => (Exit::NotFound, Some("see 'amanat member ls'".into())),
         VaultError::NoGroup(_) => (Exit::NotFound, Some("see 'amanat group ls'".into())),
         VaultError::NotShared(p) => (Exit::NotFound, Some(format!("see 'amanat access {p}'"))),
@@ -230,6 +245,25 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
             Some("nothing was written; run 'amanat lock' and retry (you will be asked for the passphrase)".into()),
         ),
         _ => (Exit::Other, None),
+    }
+}
+
+/// The next step for a refusal, by what was refused.
+fn denied_hint(why: &str) -> String {
+    if why.contains("write this entry")
+        || why.contains("delete this entry")
+        || why.contains("share this entry")
+        || why.contains("unshare this entry")
+    {
+        "ask an admin for write access to it ('amanat share PATH --with YOU --write'); 'amanat access PATH' shows who has it".into()
+    } else if why.contains("owner") {
+        "only the owner can do this; 'amanat member ls' shows who the owner is".into()
+    } else if why.contains("admin") {
+        "ask an admin ('amanat member ls' lists them)".into()
+    } else if why.contains("shared with you") {
+        "ask an admin or a writer of the entry to share it with you".into()
+    } else {
+        "ask an admin of this vault".into()
     }
 }
 

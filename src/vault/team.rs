@@ -170,12 +170,10 @@ impl Vault {
             return Err(VaultError::Denied("only the owner adds admins"));
         }
         if self.members.values().any(|m| m.active && m.name == name) {
-            return Err(VaultError::Exists(name.to_string()));
+            return Err(VaultError::MemberExists(name.to_string()));
         }
-        if self.members.values().any(|m| m.active && m.keys == keys) {
-            return Err(VaultError::Exists(format!(
-                "a member with these keys ({name})"
-            )));
+        if let Some(m) = self.members.values().find(|m| m.active && m.keys == keys) {
+            return Err(VaultError::KeysInUse(m.name.clone()));
         }
         crypto::check_agreement_public(&keys.agreement)
             .and_then(|_| crypto::check_signing_public(&keys.signing))
@@ -317,7 +315,7 @@ impl Vault {
         self.require_admin(identity)?;
         check_name(name)?;
         if name == "admins" || self.groups.values().any(|g| g.name == name) {
-            return Err(VaultError::Exists(format!("@{name}")));
+            return Err(VaultError::GroupExists(name.to_string()));
         }
         let ids: BTreeSet<MemberId> = members
             .iter()
