@@ -1490,7 +1490,7 @@ fn missing_vault_exit_4() {
         );
         assert_eq!(
             out.hint(),
-            "create one with 'amanat init', or point --vault / AMANAT_VAULT at it"
+            "create one with 'amanat init', or point --vault / AMANAT_VAULT at your team's vault directory (in your git clone or shared folder)"
         );
     }
 }
@@ -1936,4 +1936,39 @@ fn demo_runs_to_completion_and_cleans_up() {
     assert_eq!(fs::read_dir(env.path("tmp")).unwrap().count(), 0);
     assert!(!env.vault_path().exists());
     assert!(!env.identity_path().exists());
+}
+
+/// A mistyped path gets a did-you-mean; an empty `ls` says why (issue 11).
+#[test]
+fn a_mistyped_path_suggests_the_closest_and_an_empty_ls_says_why() {
+    let env = populated();
+    let out = env.run(&["get", "web/gihtub"]).code(4);
+    assert_eq!(out.error(), "no entry 'web/gihtub'");
+    assert_eq!(
+        out.hint(),
+        "did you mean 'web/github'? (see 'amanat ls web/')"
+    );
+    // The same name under another prefix.
+    let out = env.run(&["show", "old/github"]).code(4);
+    assert!(
+        out.hint().starts_with("did you mean 'web/github'?"),
+        "{}",
+        out.hint()
+    );
+    let out = env.run(&["ls", "nothing/"]).success();
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("no entry you can read is under 'nothing/'"),
+        "{}",
+        out.stderr
+    );
+    let empty = TestEnv::new();
+    empty.init_alice();
+    let out = empty.run(&["ls"]).success();
+    assert!(
+        out.stderr.contains("note: no entry you can read: none yet"),
+        "{}",
+        out.stderr
+    );
 }

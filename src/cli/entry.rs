@@ -537,6 +537,7 @@ fn under(path: &str, prefix: &str) -> bool {
 pub fn ls(paths: &Paths, args: LsArgs) -> anyhow::Result<()> {
     let prefix = args.prefix.unwrap_or_default();
     let (all, outcome) = readable(paths)?;
+    let (all_empty, total) = (all.is_empty(), all.len());
     let list: Vec<OpenEntry> = all
         .into_iter()
         .filter(|e| under(&e.payload.path, &prefix))
@@ -552,6 +553,19 @@ pub fn ls(paths: &Paths, args: LsArgs) -> anyhow::Result<()> {
     } else {
         for e in &list {
             outln!("{}", sanitize(&e.payload.path));
+        }
+    }
+    if list.is_empty() && !args.json {
+        // Say why nothing was listed.
+        if !all_empty && !prefix.is_empty() {
+            eprintln!(
+                "note: no entry you can read is under '{}' ('amanat ls' lists all {total})",
+                sanitize(&prefix)
+            );
+        } else if all_empty {
+            eprintln!(
+                "note: no entry you can read: none yet ('amanat add PATH'), or none shared with you (ask an admin)"
+            );
         }
     }
     outcome
@@ -641,7 +655,10 @@ fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<(Strin
     let identity = unlock(paths)?;
     let session = vault.session(&identity)?;
     let entry = match id {
-        None => session.open(path)?,
+        None => match session.open(path) {
+            Err(vault::VaultError::NotFound(p)) => return not_found(&session, &p),
+            other => other?,
+        },
         Some(prefix) => open_by_id(&vault, &session, path, prefix)?,
     };
     warn_conflict(&entry);
@@ -660,6 +677,54 @@ fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<(Strin
         .map(|m| m.name.clone())
         .unwrap_or_default();
     Ok((author, entry))
+}
+
+/// "no entry 'x'" with a did-you-mean: the readable paths closest to `path` (a typo of
+/// up to a third of its length, or the same last part under another prefix).
+fn not_found<T>(session: &vault::Session<'_>, path: &str) -> anyhow::Result<T> {
+    let paths: Vec<String> = session
+        .list_all()
+        .map(|l| l.entries.iter().map(|e| e.payload.path.clone()).collect())
+        .unwrap_or_default();
+    let leaf = path.rsplit('/').next().unwrap_or(path);
+    let mut close: Vec<(usize, &String)> = paths
+        .iter()
+        .filter_map(|p| {
+            let d = edit_distance(p, path);
+            let same_leaf = p.rsplit('/').next() == Some(leaf);
+            (d <= (path.chars().count() / 3).max(1) || same_leaf).then_some((d, p))
+        })
+        .collect();
+    close.sort();
+    let dir = path
+        .rsplit_once('/')
+        .map(|(d, _)| format!(" {d}/"))
+        .unwrap_or_default();
+    let hint = match close.first() {
+        Some((_, p)) => format!("did you mean '{}'? (see 'amanat ls{dir}')", sanitize(p)),
+        None => format!("see 'amanat ls{dir}'"),
+    };
+    fail(
+        Exit::NotFound,
+        format!("no entry '{}'", sanitize(path)),
+        hint,
+    )
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// The entry whose id starts with `prefix` (`--id`), which must be at `path`.
@@ -878,6 +943,14 @@ pub fn gen_password(args: GenArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("web/github", "web/github"), 0);
+        assert_eq!(edit_distance("web/gihtub", "web/github"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     #[test]
     fn prefix_matching() {

@@ -130,7 +130,7 @@ fn classify_store(e: &StoreError, message: String) -> (Exit, String, Option<Stri
         StoreError::NoVault(_) => (
             Exit::NotFound,
             message,
-            Some("create one with 'amanat init', or point --vault / AMANAT_VAULT at it".into()),
+            Some("create one with 'amanat init', or point --vault / AMANAT_VAULT at your team's vault directory (in your git clone or shared folder)".into()),
         ),
         StoreError::NoIdentity(_) => (
             Exit::NotFound,
