@@ -191,10 +191,7 @@ pub struct GenArgs {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    amanat::vault::now()
 }
 
 fn generate(
