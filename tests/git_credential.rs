@@ -364,7 +364,7 @@ impl<'a> Agent<'a> {
     }
 
     fn socket(env: &TestEnv) -> String {
-        env.path("agent.sock").display().to_string()
+        env.path("run/agent.sock").display().to_string()
     }
 
     /// Variables for git (and so the helper): this agent, and no passphrase source.
