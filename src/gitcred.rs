@@ -315,6 +315,61 @@ pub fn best_match(request: &Request, candidates: &[Candidate<'_>]) -> Option<usi
     ranked(request, candidates).first().copied()
 }
 
+/// An entry that answers a `store` request, as [`store_action`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreMatch {
+    /// Its current password is the one git stores.
+    pub holds: bool,
+    /// Its password is empty (`get` never answers with it).
+    pub empty: bool,
+    /// You created it, and nobody but you (and the admins, who read every entry) can
+    /// read or write its current revision: no direct share to anyone else, no group,
+    /// no write grant to anyone else.
+    pub yours_alone: bool,
+}
+
+/// What `store` does ([`store_action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreAction {
+    /// Write nothing.
+    Nothing,
+    /// Write git's password into `matches[i]`.
+    Update(usize),
+    /// Create a new entry readable by you alone.
+    Create,
+}
+
+/// The rule for `store` (issue 11): given the entries that answer the request, best
+/// first (the order of [`ranked`]), and whether `AMANAT_GIT_STORE=create` asks for an
+/// entry when none answers:
+///
+/// - the entry `get` answers with (the best one with a password) already holds git's
+///   password: git used it; nothing to write (the usual case);
+/// - otherwise git's password did not come from amanat (a prompt, another helper, a
+///   URL). It is written only into an entry of yours alone (the best such one; nothing
+///   if it already holds it): **never into an entry another member can read**, since
+///   anyone could make an entry that matches your host (with your username and an
+///   empty password, so `get` skips it and git prompts you) and share it with you;
+/// - with no such entry, a new one readable by you alone is created when some entry
+///   answered (the user keeps credentials for this host in amanat) or when asked to.
+pub fn store_action(matches: &[StoreMatch], create_when_none: bool) -> StoreAction {
+    if matches.iter().find(|m| !m.empty).is_some_and(|m| m.holds) {
+        return StoreAction::Nothing;
+    }
+    if let Some(i) = matches.iter().position(|m| m.yours_alone) {
+        return if matches[i].holds {
+            StoreAction::Nothing
+        } else {
+            StoreAction::Update(i)
+        };
+    }
+    if matches.is_empty() && !create_when_none {
+        StoreAction::Nothing
+    } else {
+        StoreAction::Create
+    }
+}
+
 /// The `username=`/`password=` lines for `get` (no `username=` line when it is
 /// empty). Refuses values that would break or inject into the protocol.
 pub fn response(username: &str, password: &str) -> Result<Zeroizing<String>, GitCredError> {
@@ -736,6 +791,44 @@ mod tests {
         ] {
             assert!(matches!(response(u, p), Err(GitCredError::UnsafeValue(_))));
         }
+    }
+
+    #[test]
+    fn store_writes_only_into_an_entry_of_yours_alone() {
+        let m = |holds, empty, yours_alone| StoreMatch {
+            holds,
+            empty,
+            yours_alone,
+        };
+        use StoreAction::{Create, Nothing, Update};
+        // Nothing answers: only `create` makes an entry.
+        assert_eq!(store_action(&[], false), Nothing);
+        assert_eq!(store_action(&[], true), Create);
+        // git used what `get` gave it: nothing to write, whoever owns the entry.
+        assert_eq!(store_action(&[m(true, false, false)], false), Nothing);
+        assert_eq!(store_action(&[m(true, false, true)], false), Nothing);
+        // A new password for your own private entry: update it (an empty one too).
+        assert_eq!(store_action(&[m(false, false, true)], false), Update(0));
+        assert_eq!(store_action(&[m(false, true, true)], false), Update(0));
+        // Issue 11: someone else's matching entry with an empty password (skipped by
+        // `get`, so git prompted) ranks first; it is never written into.
+        assert_eq!(store_action(&[m(false, true, false)], false), Create);
+        assert_eq!(
+            store_action(&[m(false, true, false), m(false, false, true)], false),
+            Update(1)
+        );
+        // Nor is a shared entry with another password (git got this one elsewhere).
+        assert_eq!(store_action(&[m(false, false, false)], false), Create);
+        // `get` skips the empty planted entry and answers with yours: git used it.
+        assert_eq!(
+            store_action(&[m(false, true, false), m(true, false, true)], false),
+            Nothing
+        );
+        // Your private entry already holds it, below a foreign one with another value.
+        assert_eq!(
+            store_action(&[m(false, false, false), m(true, false, true)], false),
+            Nothing
+        );
     }
 
     #[test]

@@ -345,6 +345,109 @@ fn nobody_available() -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
+/// Variables of this test binary's [`helper_as_another_user`].
+const HELPER_VAR: &str = "AMANAT_TEST_HELPER";
+const HELPER_SOCKET_VAR: &str = "AMANAT_TEST_HELPER_SOCKET";
+const HELPER_RECORD_VAR: &str = "AMANAT_TEST_HELPER_RECORD";
+
+/// Start this test binary's [`helper_as_another_user`] as nobody, doing `mode` on
+/// `socket` and writing what it saw to `record`. A copy of the binary goes into the
+/// home (which must be traversable: the build directory may sit where nobody cannot
+/// reach it, as a checkout under /root in CI).
+fn helper_as_nobody(
+    a: &AgentEnv,
+    mode: &str,
+    socket: &std::path::Path,
+    record: &std::path::Path,
+) -> std::process::Child {
+    let binary = a.env.path("agent-tests-for-nobody");
+    if !binary.exists() {
+        std::fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&binary)
+        .args([
+            "helper_as_another_user",
+            "--exact",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env_clear()
+        .env(HELPER_VAR, mode)
+        .env(HELPER_SOCKET_VAR, socket)
+        .env(HELPER_RECORD_VAR, record)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Not a test of its own: what [`helper_as_nobody`] runs as another user (it does
+/// nothing without its variables).
+///
+/// - `fake-agent`: listen on the socket for 30 s, like an agent another user planted,
+///   and append one line per connection to the record: how many bytes it received.
+/// - `hello`: connect to the socket, send a `hello`, and write the reply to the record.
+#[test]
+fn helper_as_another_user() {
+    let Ok(mode) = std::env::var(HELPER_VAR) else {
+        return;
+    };
+    let socket = PathBuf::from(std::env::var_os(HELPER_SOCKET_VAR).unwrap());
+    let record = PathBuf::from(std::env::var_os(HELPER_RECORD_VAR).unwrap());
+    match mode.as_str() {
+        "fake-agent" => {
+            let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                let mut got = Vec::new();
+                let _ = stream.read_to_end(&mut got);
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&record)
+                    .unwrap();
+                writeln!(file, "{}", got.len()).unwrap();
+            }
+        }
+        "hello" => {
+            let mut s = UnixStream::connect(&socket).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            // The agent may refuse and close before it reads: a failed write is
+            // expected, its answer is still there to read.
+            let _ = s.write_all(&frame(br#"{"type":"hello","version":2}"#));
+            let reply = read_reply(&mut s)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            std::fs::write(&record, reply).unwrap();
+        }
+        other => panic!("unknown helper mode {other}"),
+    }
+}
+
+/// A directory in the home owned by nobody (mode 0700), with the home opened (0711)
+/// so that nobody can reach it.
+fn nobodys_dir(a: &AgentEnv, name: &str) -> PathBuf {
+    std::fs::set_permissions(a.env.home(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let dir = a.env.path(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    dir
+}
+
 #[test]
 fn a_connection_from_another_uid_is_refused() {
     if !nobody_available() {
@@ -353,14 +456,15 @@ fn a_connection_from_another_uid_is_refused() {
     }
     let a = AgentEnv::new();
     let pid = a.unlock(&[]);
-    // Open the file-mode fence on purpose, so only the SO_PEERCRED check stands
+    // Open the file-mode fence on purpose, so only the SO_PEERCRED checks stand
     // between nobody and the agent.
     for dir in [a.env.home().to_path_buf(), a.env.path("run")] {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
     }
     std::fs::set_permissions(a.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
-    // nobody runs a copy of the binary inside the (now traversable) home: the build
-    // directory may sit where nobody cannot reach it (a checkout under /root in CI).
+    // nobody's amanat refuses root's socket itself (issue 11): the directory is not
+    // nobody's, so nothing is sent. It runs a copy of the binary inside the (now
+    // traversable) home: the build directory may sit where nobody cannot reach it.
     let binary = a.env.path("amanat-for-nobody");
     std::fs::copy(common::bin(), &binary).unwrap();
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -373,13 +477,209 @@ fn a_connection_from_another_uid_is_refused() {
         .env_remove("AMANAT_PASSPHRASE_FILE")
         .current_dir("/");
     let out = Outcome::from(cmd.output().unwrap());
-    assert_eq!(out.code, 5, "{out:?}");
-    assert_eq!(out.error(), "connection refused: peer is another user");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.error(),
+        format!(
+            "not using the agent at {}: the directory {} belongs to uid 0, not to you (uid 65534); nothing was sent to it",
+            a.socket().display(),
+            a.env.path("run").display()
+        )
+    );
     assert!(!out.stdout.contains("alice"), "{out:?}");
-    // The agent keeps serving its own user.
+    // A raw client of nobody's gets past every client-side check: the agent refuses it.
+    let record = nobodys_dir(&a, "nobody").join("reply");
+    let mut helper = helper_as_nobody(&a, "hello", &a.socket(), &record);
+    assert!(helper.wait().unwrap().success());
+    let reply: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["kind"], "uid", "{reply}");
+    assert_eq!(reply["message"], "connection refused: peer is another user");
+    // The agent keeps serving its own user (once the directory is private again: its
+    // own clients refuse it while it is open).
+    std::fs::set_permissions(a.env.path("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
     assert!(alive(pid));
     assert_eq!(a.get().success().stdout, "S3cret!\n");
     a.run(&["lock"]).success();
+}
+
+/// Listen on `socket` in this process and count what arrives: `(connections, bytes)`
+/// once `stop` is called.
+struct Listener {
+    seen: std::sync::Arc<std::sync::Mutex<(usize, usize)>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listener {
+    fn start(socket: PathBuf) -> Self {
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new((0, 0)));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (seen, done) = (seen.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let Ok((mut stream, _)) = listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
+                    let mut got = Vec::new();
+                    let _ = stream.read_to_end(&mut got);
+                    let mut seen = seen.lock().unwrap();
+                    seen.0 += 1;
+                    seen.1 += got.len();
+                }
+            })
+        };
+        Self {
+            seen,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) -> (usize, usize) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        *self.seen.lock().unwrap()
+    }
+}
+
+/// Run `args` as alice (root in CI) with `AMANAT_AGENT_SOCK` = `socket`.
+fn run_with_socket(a: &AgentEnv, socket: &std::path::Path, args: &[&str]) -> Outcome {
+    let mut cmd = a.command(args, true);
+    cmd.env("AMANAT_AGENT_SOCK", socket);
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.timeout(common::COMMAND_TIMEOUT);
+    Outcome::from(cmd.output().unwrap())
+}
+
+/// Issue 11, "fake agent": without `XDG_RUNTIME_DIR` the socket is
+/// `/tmp/amanat-UID/agent.sock`, and another local user can create that directory
+/// first and listen there. A socket whose directory is not private to us (another
+/// owner, or open to group or others) gets nothing: no `hello`, no passphrase; reads
+/// fall back to the vault, `unlock`, `lock` and `agent status` refuse it by name.
+#[test]
+fn a_socket_in_a_directory_that_is_not_ours_gets_nothing() {
+    let a = AgentEnv::new();
+    // Everywhere: a directory of ours, but open to others (mode 0755).
+    let open = a.env.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cases = vec![(
+        open.clone(),
+        format!(
+            "the directory {} is open to group or others (mode 0755; it must be 0700)",
+            open.display()
+        ),
+    )];
+    // As root: /tmp/amanat-0 made by nobody first (mode 0700, as a careful attacker
+    // would; root can still bind and connect in it).
+    if rustix::process::getuid().is_root() {
+        let squat = a.env.path("amanat-0");
+        std::fs::create_dir(&squat).unwrap();
+        std::os::unix::fs::chown(&squat, Some(65534), Some(65534)).unwrap();
+        cases.push((
+            squat.clone(),
+            format!(
+                "the directory {} belongs to uid 65534, not to you (uid 0)",
+                squat.display()
+            ),
+        ));
+    } else {
+        eprintln!("partly skipped: needs root to make a directory owned by nobody");
+    }
+    for (dir, reason) in cases {
+        let socket = dir.join("agent.sock");
+        let fake = Listener::start(socket.clone());
+        let warning = format!(
+            "warning: not using the agent at {}: {reason}; nothing was sent to it",
+            socket.display()
+        );
+        // Reads fall back to the local path (the passphrase file), with a warning.
+        let out = run_with_socket(&a, &socket, &["get", "web/github"]).success();
+        assert_eq!(out.stdout, "S3cret!\n");
+        assert!(out.stderr.contains(&warning), "{out:?}");
+        let out = run_with_socket(&a, &socket, &["ls"]).success();
+        assert!(out.stderr.contains(&warning), "{out:?}");
+        // Writes too (they would ask the agent for signatures).
+        let mut cmd = a.command(&["add", "db/x", "--password-stdin"], true);
+        cmd.env("AMANAT_AGENT_SOCK", &socket);
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(common::COMMAND_TIMEOUT).write_stdin("x\n");
+        let out = Outcome::from(cmd.output().unwrap()).success();
+        assert!(out.stderr.contains(&warning), "{out:?}");
+        a.run(&["rm", "db/x"]).success();
+        // unlock refuses before it asks for the passphrase, and starts no agent.
+        let error = format!(
+            "not using the agent at {}: {reason}; nothing was sent to it",
+            socket.display()
+        );
+        for args in [&["unlock"][..], &["lock"], &["agent", "status"]] {
+            let out = run_with_socket(&a, &socket, args).code(1);
+            assert_eq!(out.error(), error, "{args:?}: {out:?}");
+            assert!(out.hint().contains("AMANAT_AGENT_SOCK"), "{out:?}");
+        }
+        // No agent was started there (an agent takes its lock file first).
+        assert!(!dir.join("agent.sock.lock").exists());
+        // The fake agent was never even connected to.
+        assert_eq!(fake.stop(), (0, 0), "{}", dir.display());
+    }
+}
+
+/// The fake agent's directory may even be ours (a socket moved or linked into it): the
+/// listener's uid (`SO_PEERCRED`) is checked before anything is sent.
+#[test]
+fn a_listener_of_another_uid_gets_nothing() {
+    if !nobody_available() {
+        eprintln!("skipped: needs root and setpriv to run a listener as nobody");
+        return;
+    }
+    let a = AgentEnv::new();
+    let theirs = nobodys_dir(&a, "nobody");
+    let record = theirs.join("record");
+    let planted = theirs.join("agent.sock");
+    let mut fake = helper_as_nobody(&a, "fake-agent", &planted, &record);
+    wait_until("nobody's fake agent listens", || planted.exists());
+    // Our private directory, with nobody's listening socket in it.
+    let ours = a.env.path("run");
+    std::fs::create_dir(&ours).unwrap();
+    std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = ours.join("agent.sock");
+    std::fs::rename(&planted, &socket).unwrap();
+    let reason = "the process listening on it runs as uid 65534, not as you (uid 0)";
+    let out = run_with_socket(&a, &socket, &["get", "web/github"]).success();
+    assert_eq!(out.stdout, "S3cret!\n");
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: not using the agent at {}: {reason}; nothing was sent to it",
+            socket.display()
+        )),
+        "{out:?}"
+    );
+    let out = run_with_socket(&a, &socket, &["unlock"]).code(1);
+    assert_eq!(
+        out.error(),
+        format!(
+            "not using the agent at {}: {reason}; nothing was sent to it",
+            socket.display()
+        )
+    );
+    // Both commands connected, and sent not one byte: no hello, no passphrase.
+    wait_until("the fake agent records two connections", || {
+        std::fs::read_to_string(&record).is_ok_and(|r| r.lines().count() >= 2)
+    });
+    let _ = fake.kill();
+    let _ = fake.wait();
+    let record = std::fs::read_to_string(&record).unwrap();
+    assert!(record.lines().all(|l| l == "0"), "{record}");
 }
 
 /// Every `/proc/*/cmdline` and `/proc/*/environ` that contains `needle`.

@@ -364,7 +364,7 @@ impl<'a> Agent<'a> {
     }
 
     fn socket(env: &TestEnv) -> String {
-        env.path("agent.sock").display().to_string()
+        env.path("run/agent.sock").display().to_string()
     }
 
     /// Variables for git (and so the helper): this agent, and no passphrase source.
@@ -426,4 +426,172 @@ fn an_unlocked_agent_answers_get_and_a_same_password_store_without_the_passphras
         out.stderr.contains("error: no passphrase available"),
         "{out:?}"
     );
+}
+
+// Issue 11, "git-credential store exfiltration": what `store` may write into.
+
+const ALICE_TOKEN: &str = "glpat-Alice-5e0d2c";
+const CORP: &str = "protocol=https\nhost=git.corp.example\n\n";
+
+/// `amanat --vault VAULT ARGS` for another person sharing `vault`.
+fn as_member(env: &TestEnv, vault: &std::path::Path, args: &[&str], stdin: &str) -> Outcome {
+    let mut all = vec!["--vault", vault.to_str().unwrap()];
+    all.extend_from_slice(args);
+    env.run_stdin(&all, stdin)
+}
+
+/// bob, a plain member of `alice`'s vault, in his own home.
+fn join_bob(alice: &TestEnv) -> TestEnv {
+    let bob = TestEnv::new();
+    let (key, fp) = bob.identity_new("bob");
+    let out = alice
+        .run(&["member", "add", "bob", &key, "--fingerprint", &fp])
+        .success();
+    let invite = out.stdout.lines().last().unwrap().to_string();
+    as_member(&bob, &alice.vault_path(), &["join", &invite], "").success();
+    bob
+}
+
+/// `git credential approve` of alice's token for git.corp.example.
+fn approve_alice_token(alice: &TestEnv) -> Outcome {
+    git(
+        alice,
+        &["credential", "approve"],
+        &format!(
+            "protocol=https\nhost=git.corp.example\nusername=alice\npassword={ALICE_TOKEN}\n\n"
+        ),
+        &[],
+    )
+    .success()
+}
+
+#[test]
+fn store_never_writes_into_an_entry_someone_else_planted() {
+    let alice = setup();
+    let bob = join_bob(&alice);
+    let vault = alice.vault_path();
+    // bob plants entries for alice's git host, with her username and an empty
+    // password (so `get` skips them and git prompts her), shared with her; one of them
+    // at the very path `store` would create.
+    for path in ["git/corp-mirror", "git/git.corp.example/alice"] {
+        as_member(
+            &bob,
+            &vault,
+            &[
+                "add",
+                path,
+                "--username",
+                "alice",
+                "--url",
+                "https://git.corp.example",
+                "--password-stdin",
+                "--share-with",
+                "alice",
+            ],
+            "\n",
+        )
+        .success();
+    }
+    // alice's git asks amanat: nothing to offer (empty passwords), so git would prompt.
+    let out = alice.run_stdin(&["git-credential", "get"], CORP).success();
+    assert_eq!(out.stdout, "");
+    // She types her token, the login works, git stores it.
+    let out = approve_alice_token(&alice);
+    out.assert_absent(ALICE_TOKEN, "alice's token");
+    assert!(
+        out.stderr.contains(
+            "amanat: stored git's new login in a new entry 'git/git.corp.example/alice-2', shared with no one; 'git/corp-mirror' also matches but was not changed"
+        ),
+        "{out:?}"
+    );
+    // bob's entries still hold his (empty) value.
+    for path in ["git/corp-mirror", "git/git.corp.example/alice"] {
+        let out = as_member(&bob, &vault, &["get", path], "").success();
+        assert_eq!(out.stdout, "\n", "{path}: {out:?}");
+    }
+    // Her token is in a new entry that only she (the owner, so all the admins) reads.
+    assert_eq!(
+        alice.get("git/git.corp.example/alice-2", "password"),
+        ALICE_TOKEN
+    );
+    let access = alice
+        .run(&["access", "git/git.corp.example/alice-2"])
+        .success();
+    assert!(!access.stdout.contains("bob"), "{access:?}");
+    let out = as_member(&bob, &vault, &["ls"], "").success();
+    assert!(!out.stdout.contains("alice-2"), "{out:?}");
+    let out = as_member(&bob, &vault, &["get", "git/git.corp.example/alice-2"], "");
+    assert_ne!(out.code, 0, "{out:?}");
+    out.assert_absent(ALICE_TOKEN, "alice's token");
+    // Nothing bob can read anywhere holds it: every entry he can see, in full.
+    let listing = as_member(&bob, &vault, &["ls"], "").success().stdout;
+    for path in listing.lines() {
+        let out = as_member(&bob, &vault, &["show", path, "--reveal"], "").success();
+        out.assert_absent(ALICE_TOKEN, "alice's token");
+    }
+    // And git now gets her token from her entry.
+    let out = alice.run_stdin(&["git-credential", "get"], CORP).success();
+    assert_eq!(
+        out.stdout,
+        format!("username=alice\npassword={ALICE_TOKEN}\n")
+    );
+    // Storing it again writes nothing (git used that entry).
+    let names = segment_names(&vault);
+    approve_alice_token(&alice);
+    assert_eq!(segment_names(&vault), names);
+}
+
+#[test]
+fn store_fills_in_an_empty_password_of_your_own_private_entry() {
+    let alice = setup();
+    alice.add_with(
+        "git/corp",
+        "",
+        &["--username", "alice", "--url", "https://git.corp.example"],
+    );
+    let before = ls(&alice);
+    let out = approve_alice_token(&alice);
+    assert!(
+        out.stderr
+            .contains("amanat: updated the password of 'git/corp' from git"),
+        "{out:?}"
+    );
+    assert_eq!(alice.get("git/corp", "password"), ALICE_TOKEN);
+    assert_eq!(ls(&alice), before);
+}
+
+#[test]
+fn store_does_not_write_into_your_entry_once_others_can_read_it() {
+    let alice = setup();
+    let bob = join_bob(&alice);
+    // alice's own entry, shared with bob (a team credential): a new password git got
+    // elsewhere does not go into it; it goes into a new entry shared with no one.
+    alice.add_with(
+        "git/corp",
+        "Team-Old-1",
+        &[
+            "--username",
+            "alice",
+            "--url",
+            "https://git.corp.example",
+            "--share-with",
+            "bob",
+        ],
+    );
+    let out = approve_alice_token(&alice);
+    assert!(
+        out.stderr
+            .contains("new entry 'git/git.corp.example/alice'"),
+        "{out:?}"
+    );
+    let out = as_member(&bob, &alice.vault_path(), &["get", "git/corp"], "").success();
+    assert_eq!(out.stdout, "Team-Old-1\n");
+    assert_eq!(
+        alice.get("git/git.corp.example/alice", "password"),
+        ALICE_TOKEN
+    );
+    // Storing the same token again writes nothing: her entry holds it.
+    let names = segment_names(&alice.vault_path());
+    approve_alice_token(&alice);
+    assert_eq!(segment_names(&alice.vault_path()), names);
 }

@@ -147,7 +147,7 @@ fn otp_through_an_unlocked_agent_needs_no_passphrase() {
     env.init_alice();
     let uri = format!("otpauth://totp/x?secret={RFC_SEED_20}");
     add_with_totp(&env, "web/github", &uri);
-    let socket = env.path("agent.sock");
+    let socket = env.path("run/agent.sock");
     let mut cmd = env.cmd(&["unlock"]);
     cmd.env("AMANAT_AGENT_SOCK", &socket);
     let out = Outcome::from(cmd.output().unwrap()).success();

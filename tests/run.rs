@@ -266,7 +266,7 @@ impl Drop for AgentGuard {
 #[test]
 fn an_unlocked_agent_serves_run_and_its_socket_stays_hidden() {
     let env = vault();
-    let socket = env.path("agent.sock");
+    let socket = env.path("run/agent.sock");
     let socket = socket.to_str().unwrap();
     let out = run_with(&env, &["unlock"], &[("AMANAT_AGENT_SOCK", socket)]).success();
     let pid = out

@@ -15,7 +15,9 @@
 //! Not for: process hardening (`harden`), reading the vault file (`store`).
 
 use std::cell::RefCell;
+use std::fs;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,6 +87,82 @@ pub enum AgentError {
     /// A reply of the wrong type for the request.
     #[error("unexpected reply from the agent")]
     Unexpected,
+    /// The socket is not one of our own agent's: its directory is not private to this
+    /// user, or the process listening on it runs as another user. Nothing was sent.
+    #[error("{0}; nothing was sent to it")]
+    Untrusted(String),
+}
+
+/// The directory the socket `socket` lives in (`.` for a bare file name).
+pub fn socket_dir(socket: &Path) -> PathBuf {
+    match socket.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Why `dir` (its `lstat` metadata `meta`) may not hold the agent socket of user `uid`,
+/// or `None` when it may: a real directory (not a symlink to one), owned by `uid`, with
+/// no permission bits for group or others. Anyone else who can enter, list or write it
+/// could plant a socket of their own there (a fake agent that collects the passphrase
+/// and serves spoofed values) or replace ours.
+pub fn unsafe_dir_reason(dir: &Path, meta: &fs::Metadata, uid: u32) -> Option<String> {
+    let dir = dir.display();
+    if meta.file_type().is_symlink() {
+        return Some(format!("the directory {dir} is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Some(format!("{dir} is not a directory"));
+    }
+    if meta.uid() != uid {
+        return Some(format!(
+            "the directory {dir} belongs to uid {}, not to you (uid {uid})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Some(format!(
+            "the directory {dir} is open to group or others (mode {mode:04o}; it must be 0700)"
+        ));
+    }
+    None
+}
+
+/// Check the socket's directory before anything is sent (see [`unsafe_dir_reason`]).
+/// `Ok(false)`: the directory does not exist, so no agent can be listening there.
+pub fn check_socket_dir(socket: &Path) -> Result<bool, AgentError> {
+    let dir = socket_dir(socket);
+    let meta = match fs::symlink_metadata(&dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(AgentError::Untrusted(format!(
+                "the directory {} cannot be checked: {e}",
+                dir.display()
+            )));
+        }
+    };
+    match unsafe_dir_reason(&dir, &meta, rustix::process::getuid().as_raw()) {
+        Some(reason) => Err(AgentError::Untrusted(reason)),
+        None => Ok(true),
+    }
+}
+
+/// Check, with `SO_PEERCRED`, that the process listening on `stream` runs as this user.
+fn check_peer(stream: &UnixStream) -> Result<(), AgentError> {
+    let ours = rustix::process::getuid();
+    let cred = rustix::net::sockopt::socket_peercred(stream).map_err(|e| {
+        AgentError::Untrusted(format!("its owner cannot be checked (SO_PEERCRED): {e}"))
+    })?;
+    if cred.uid != ours {
+        return Err(AgentError::Untrusted(format!(
+            "the process listening on it runs as uid {}, not as you (uid {})",
+            cred.uid.as_raw(),
+            ours.as_raw()
+        )));
+    }
+    Ok(())
 }
 
 /// Which vault and identity a request is about. The agent serves one binding: the one
@@ -417,7 +495,12 @@ impl Client {
         Ok(Some((client, reply)))
     }
 
+    /// Connect to `socket` after checking its directory, then check the listener's uid:
+    /// nothing is written to a socket that fails either check ([`AgentError::Untrusted`]).
     fn open(socket: &Path) -> Result<Option<Self>, AgentError> {
+        if !check_socket_dir(socket)? {
+            return Ok(None);
+        }
         let stream = match UnixStream::connect(socket) {
             Ok(s) => s,
             Err(e)
@@ -430,6 +513,7 @@ impl Client {
             }
             Err(e) => return Err(e.into()),
         };
+        check_peer(&stream)?;
         stream.set_read_timeout(Some(CLIENT_IO_TIMEOUT))?;
         stream.set_write_timeout(Some(CLIENT_IO_TIMEOUT))?;
         Ok(Some(Self { stream, pid: 0 }))
@@ -598,6 +682,107 @@ impl Keyholder for AgentKeys {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn dir_with_mode(mode: u32) -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    }
+
+    fn untrusted(socket: &Path) -> String {
+        match check_socket_dir(socket) {
+            Err(AgentError::Untrusted(reason)) => reason,
+            other => panic!("{} was not refused: {other:?}", socket.display()),
+        }
+    }
+
+    #[test]
+    fn a_private_directory_passes_the_socket_checks() {
+        let dir = dir_with_mode(0o700);
+        let meta = fs::symlink_metadata(dir.path()).unwrap();
+        let uid = rustix::process::getuid().as_raw();
+        assert_eq!(unsafe_dir_reason(dir.path(), &meta, uid), None);
+        let socket = dir.path().join("agent.sock");
+        assert!(check_socket_dir(&socket).unwrap());
+        // No socket there yet: no agent, and no error.
+        assert!(Client::connect(&socket).unwrap().is_none());
+        // No directory: no agent either.
+        assert!(!check_socket_dir(&dir.path().join("none/agent.sock")).unwrap());
+    }
+
+    #[test]
+    fn a_socket_directory_open_to_group_or_others_is_refused() {
+        for mode in [0o755, 0o750, 0o711, 0o701, 0o770, 0o707, 0o1777] {
+            let dir = dir_with_mode(mode);
+            let reason = untrusted(&dir.path().join("agent.sock"));
+            assert!(
+                reason.contains(&format!("is open to group or others (mode {mode:04o}")),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_symlinked_socket_directory_is_refused() {
+        let base = dir_with_mode(0o700);
+        let real = base.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::set_permissions(&real, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // The target is private and ours; the link is still refused (lstat, not stat).
+        assert!(check_socket_dir(&real.join("agent.sock")).unwrap());
+        let reason = untrusted(&link.join("agent.sock"));
+        assert!(reason.ends_with("link is a symbolic link"), "{reason}");
+    }
+
+    #[test]
+    fn a_socket_directory_of_another_uid_is_refused() {
+        let dir = dir_with_mode(0o700);
+        let meta = fs::symlink_metadata(dir.path()).unwrap();
+        let other = rustix::process::getuid().as_raw() ^ 1;
+        let reason = unsafe_dir_reason(dir.path(), &meta, other).unwrap();
+        assert!(reason.contains(&format!(
+            "belongs to uid {}, not to you (uid {other})",
+            meta.uid()
+        )));
+        let file = dir.path().join("file");
+        fs::write(&file, b"").unwrap();
+        let meta = fs::symlink_metadata(&file).unwrap();
+        let reason = unsafe_dir_reason(&file, &meta, meta.uid()).unwrap();
+        assert!(reason.ends_with("is not a directory"), "{reason}");
+    }
+
+    #[test]
+    fn nothing_reaches_a_listener_in_a_directory_open_to_others() {
+        let dir = dir_with_mode(0o755);
+        let socket = dir.path().join("agent.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let unlock = Request::Unlock {
+            binding: Binding {
+                identity: "/i".into(),
+                vault: "/v".into(),
+                state: "/s".into(),
+            },
+            passphrase: SecretString::new("never-sent-7c1e".to_string()),
+            idle_secs: 60,
+        };
+        assert!(matches!(
+            Client::connect_with(&socket, &unlock),
+            Err(AgentError::Untrusted(_))
+        ));
+        assert!(matches!(
+            Client::connect(&socket),
+            Err(AgentError::Untrusted(_))
+        ));
+        // Refused before connecting: the listener never saw a connection.
+        match listener.accept() {
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::WouldBlock),
+            Ok(_) => panic!("the client connected to a socket in an open directory"),
+        }
+    }
 
     #[test]
     fn protocol_version_is_an_explicit_constant() {

@@ -55,9 +55,15 @@ pub enum BindError {
     /// Another agent holds the socket's lock: it is alive.
     #[error("an agent is already running at {0}")]
     AlreadyRunning(PathBuf),
-    /// The socket's directory is unsafe (another owner, or writable by others).
-    #[error("{0} is not a private directory (it must be yours and not writable by others)")]
-    UnsafeDir(PathBuf),
+    /// The socket's directory is unsafe: a symbolic link, another owner, or open to
+    /// group or others (see [`super::unsafe_dir_reason`]).
+    #[error("{reason}")]
+    UnsafeDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Something that is not a socket is in the way.
     #[error("{0} exists and is not a socket")]
     NotASocket(PathBuf),
@@ -91,19 +97,18 @@ pub struct Listener {
 /// Create the socket's directory (0700), take the agent lock, replace a stale socket
 /// left by a dead agent, and bind a new one with mode 0600.
 pub fn bind(socket: &Path) -> Result<Listener, BindError> {
-    let dir = match socket.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = super::socket_dir(socket);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)
         .map_err(io_at(&dir))?;
     let meta = fs::symlink_metadata(&dir).map_err(io_at(&dir))?;
-    // Removing a stale socket in a directory others can write to would race with them.
-    if !meta.is_dir() || meta.uid() != getuid().as_raw() || meta.mode() & 0o022 != 0 {
-        return Err(BindError::UnsafeDir(dir));
+    // Removing a stale socket in a directory others can write to would race with them,
+    // and clients refuse a socket in a directory that is not private (they could not
+    // tell this agent from one another user planted there).
+    if let Some(reason) = super::unsafe_dir_reason(&dir, &meta, getuid().as_raw()) {
+        return Err(BindError::UnsafeDir { dir, reason });
     }
     let lock_path = with_suffix(socket, ".lock");
     let lock = OpenOptions::new()

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 
 use amanat::agent::{
     AgentError, AgentKeys, Binding, Client, EntrySummary, EntryView, ErrorKind, MAX_UNLOCKED,
-    Reply, Request,
+    Reply, Request, check_socket_dir,
 };
 use amanat::format::{EntryId, EntryPayload, MemberId, RecordId};
 use amanat::identity as id;
@@ -99,7 +99,10 @@ fn human(secs: u64) -> String {
 }
 
 /// The socket: `AMANAT_AGENT_SOCK`, else `$XDG_RUNTIME_DIR/amanat/agent.sock`, else
-/// `/tmp/amanat-UID/agent.sock` (the agent refuses a directory that is not private).
+/// `/tmp/amanat-UID/agent.sock`. Anyone can create `/tmp/amanat-UID` first: the agent
+/// refuses to bind in a directory that is not private to its user, and clients refuse
+/// to send anything to a socket in one, or to a listener of another uid
+/// (`amanat::agent::Client`).
 pub fn socket_path() -> PathBuf {
     if let Some(s) = std::env::var_os(SOCKET_VAR).filter(|s| !s.is_empty()) {
         return PathBuf::from(s);
@@ -143,6 +146,27 @@ fn exit_for(kind: ErrorKind) -> (Exit, &'static str) {
     }
 }
 
+/// The hint for a socket that is not private to us ([`AgentError::Untrusted`]).
+const UNTRUSTED_HINT: &str = "another user may have put it there: use a directory only you can open (mode 0700), e.g. set AMANAT_AGENT_SOCK, and remove the other one if it is not yours";
+
+/// [`agent_failure`] for a command that has no local fallback (`unlock`, `lock`,
+/// `agent status`): an untrusted socket is an error that names it.
+fn agent_failure_at(socket: &Path, e: AgentError) -> anyhow::Error {
+    match e {
+        AgentError::Untrusted(_) => Failure::new(
+            Exit::Other,
+            format!(
+                "not using the agent at {}: {}",
+                sanitize(&socket.display().to_string()),
+                sanitize(&e.to_string())
+            ),
+            UNTRUSTED_HINT,
+        )
+        .into(),
+        e => agent_failure(e),
+    }
+}
+
 fn agent_failure(e: AgentError) -> anyhow::Error {
     match e {
         AgentError::Agent { kind, message } => {
@@ -179,11 +203,12 @@ fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Resul
     }
 }
 
-/// Warn that the agent at `socket` is skipped because of `e`; the caller works locally.
+/// Warn that the agent at `socket` is skipped because of `e`; the caller works locally
+/// (an untrusted socket was sent nothing: see `Client::connect`).
 fn not_using<T>(socket: &Path, e: &AgentError) -> Option<T> {
     eprintln!(
         "warning: not using the agent at {}: {}",
-        socket.display(),
+        sanitize(&socket.display().to_string()),
         sanitize(&e.to_string())
     );
     None
@@ -363,6 +388,10 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
     let binding = binding(paths)?;
     let bytes = store::read_identity(&paths.identity)?;
     let info = id::inspect(&bytes)?;
+    // A socket in a directory that is not ours could be anyone's agent: refuse before
+    // the passphrase is even asked for (the connection checks again, and checks the
+    // listener's uid, before anything is sent).
+    check_socket_dir(&socket).map_err(|e| agent_failure_at(&socket, e))?;
     // The passphrase is read here (file or prompt) and travels only over the socket.
     let passphrase = input::passphrase(&info.name)?;
     let mut client = match Client::connect(&socket) {
@@ -370,7 +399,7 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
         Ok(None) => {
             spawn_agent(&socket)?;
             Client::connect(&socket)
-                .map_err(agent_failure)?
+                .map_err(|e| agent_failure_at(&socket, e))?
                 .ok_or_else(|| {
                     Failure::new(
                         Exit::Other,
@@ -379,7 +408,7 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
                     )
                 })?
         }
-        Err(e) => return Err(agent_failure(e)),
+        Err(e) => return Err(agent_failure_at(&socket, e)),
     };
     let reply = client
         .request(&Request::Unlock {
@@ -432,7 +461,8 @@ fn first_time(paths: &Paths, name: &str) -> bool {
 /// `lock`.
 pub fn lock() -> anyhow::Result<()> {
     let socket = socket_path();
-    let Some(mut client) = Client::connect(&socket).map_err(agent_failure)? else {
+    let Some(mut client) = Client::connect(&socket).map_err(|e| agent_failure_at(&socket, e))?
+    else {
         outln!("locked (no agent running)");
         return Ok(());
     };
@@ -448,7 +478,8 @@ pub fn lock() -> anyhow::Result<()> {
 /// `agent status`.
 pub fn status(args: JsonArgs) -> anyhow::Result<()> {
     let socket = socket_path();
-    let Some(mut client) = Client::connect(&socket).map_err(agent_failure)? else {
+    let Some(mut client) = Client::connect(&socket).map_err(|e| agent_failure_at(&socket, e))?
+    else {
         if args.json {
             return print_json(&serde_json::json!({"running": false, "unlocked": false}));
         }

@@ -95,7 +95,8 @@ impl Demo {
     }
 
     /// `amanat ARGS` as `who`; with the passphrase file unless `passphrase` is false
-    /// (then only the agent can unlock). Each person's agent socket is in their home.
+    /// (then only the agent can unlock). Each person's agent socket is in a private
+    /// directory of their home (clients refuse a socket in a directory others can open).
     fn command(&self, who: &str, args: &[&str], passphrase: bool) -> Command {
         let home = self.home(who);
         let mut cmd = Command::new(&self.exe);
@@ -106,7 +107,7 @@ impl Demo {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_STATE_HOME", home.join(".local/state"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("AMANAT_AGENT_SOCK", home.join("agent.sock"))
+            .env("AMANAT_AGENT_SOCK", home.join(".run/agent.sock"))
             .env("AMANAT_VAULT", self.vault(who));
         if passphrase {
             cmd.env("AMANAT_PASSPHRASE_FILE", self.dir.join("passphrase"));

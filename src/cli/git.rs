@@ -3,9 +3,10 @@
 //! Configure with `git config --global credential.helper '!amanat git-credential'`.
 //! Git writes a request on stdin (`amanat::gitcred` reads it and picks the entry);
 //! `get` prints `username=`/`password=` for the best match and nothing when none
-//! matches, so git goes on to its next helper or prompt; `store` updates the matching
-//! entry when git reports that a different password worked (or creates
-//! `git/<host>/<username>` when `AMANAT_GIT_STORE=create`); `erase` never deletes:
+//! matches, so git goes on to its next helper or prompt; `store` writes a password git
+//! reports as working only into an entry of yours alone (created by you, readable and
+//! writable by nobody else), else into a new entry shared with no one — never into an
+//! entry someone else can read (`amanat::gitcred::store_action`, issue 11); `erase` never deletes:
 //! git calls it after any failed login, and a typo or an outage must not cost the
 //! team an entry. Values go to stdout for git only; stderr carries paths and hosts,
 //! never a username or password.
@@ -14,10 +15,10 @@ use clap::{Args, ValueEnum};
 use subtle::ConstantTimeEq;
 
 use amanat::crypto::SecretString;
-use amanat::format::EntryPayload;
-use amanat::gitcred::{self, Candidate, Location, Request};
+use amanat::format::{EntryPayload, Principal, RecordBody};
+use amanat::gitcred::{self, Candidate, Location, Request, StoreAction, StoreMatch};
 use amanat::identity::Keyholder;
-use amanat::vault::{self, EntryDraft, Listing, OpenEntry, Vault};
+use amanat::vault::{self, EntryDraft, Listing, OpenEntry, Session, Vault, VaultError};
 
 use super::exit::{Exit, Failure, fail};
 use super::identity::unlock;
@@ -111,23 +112,11 @@ fn candidates<'a>(entries: &[&'a OpenEntry]) -> Vec<Candidate<'a>> {
         .collect()
 }
 
-/// Which entries `best_*` may return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    /// Any match (`store` fills in an empty password too).
-    Any,
-    /// Only one with a password: an empty one would stop git from asking anyone else.
-    Password,
-}
-
-/// The best entry for `request` from an unlocked agent (no passphrase needed):
+/// The entry `get` answers with, from an unlocked agent (no passphrase needed):
 /// `Ok(None)` when there is no usable agent (or it locked meanwhile), so the caller
-/// decides locally; `Ok(Some(None))` when nothing matches.
-fn best_via_agent(
-    paths: &Paths,
-    request: &Request,
-    need: Need,
-) -> anyhow::Result<Option<Option<OpenEntry>>> {
+/// decides locally; `Ok(Some(None))` when nothing matches. Entries with an empty
+/// password are skipped: git would take an empty password and stop asking anyone else.
+fn best_via_agent(paths: &Paths, request: &Request) -> anyhow::Result<Option<Option<OpenEntry>>> {
     // The agent has already warned about entries it cannot open; one damaged entry
     // must not stop git from getting another.
     let Some((entries, _damaged)) = super::agent::listing(paths)? else {
@@ -139,32 +128,28 @@ fn best_via_agent(
         let Some((_, entry)) = super::agent::entry(paths, &all[i].payload.path)? else {
             return Ok(None);
         };
-        if need == Need::Any || !entry.payload.password.is_empty() {
+        if !entry.payload.password.is_empty() {
             return Ok(Some(Some(entry)));
         }
     }
     Ok(Some(None))
 }
 
-/// The best entry for `request`, decrypting the vault with `identity`. The chosen
-/// entry is opened again by id, which checks its revision's signature (the listing
-/// only decrypts).
+/// The entry `get` answers with, decrypting the vault with `identity` (entries with an
+/// empty password skipped, as above). The chosen entry is opened again by id, which
+/// checks its revision's signature (the listing only decrypts).
 fn best_local(
     vault: &Vault,
     identity: &dyn Keyholder,
     request: &Request,
-    need: Need,
-    warn: bool,
 ) -> anyhow::Result<Option<OpenEntry>> {
     let session = vault.session(identity)?;
     let listing = session.list_all()?;
-    if warn {
-        warn_failed(&listing);
-    }
+    warn_failed(&listing);
     let usable: Vec<&OpenEntry> = listing
         .entries
         .iter()
-        .filter(|e| need == Need::Any || !e.payload.password.is_empty())
+        .filter(|e| !e.payload.password.is_empty())
         .collect();
     match gitcred::ranked(request, &candidates(&usable)).first() {
         Some(&best) => Ok(Some(session.open_id(&usable[best].id)?)),
@@ -177,12 +162,12 @@ fn get(paths: &Paths, request: &Request) -> anyhow::Result<()> {
     if request.location().is_none() {
         return Ok(());
     }
-    let best = match best_via_agent(paths, request, Need::Password)? {
+    let best = match best_via_agent(paths, request)? {
         Some(best) => best,
         None => {
             let vault = load(paths)?;
             let identity = unlock(paths)?;
-            best_local(&vault, &identity, request, Need::Password, true)?
+            best_local(&vault, &identity, request)?
         }
     };
     let Some(entry) = best else {
@@ -222,21 +207,15 @@ struct Stored<'a> {
 }
 
 impl Stored<'_> {
-    /// Whether `best` (the best match, if any) calls for a write.
-    fn needs_write(&self, best: Option<&OpenEntry>) -> bool {
-        match best {
-            Some(entry) => {
-                let same: bool = entry
-                    .payload
-                    .password
-                    .expose()
-                    .as_bytes()
-                    .ct_eq(self.password.expose().as_bytes())
-                    .into();
-                !same
-            }
-            None => self.mode == StoreMode::Create,
-        }
+    /// Whether `entry`'s current password is the one git stores (constant time).
+    fn held_by(&self, entry: &OpenEntry) -> bool {
+        entry
+            .payload
+            .password
+            .expose()
+            .as_bytes()
+            .ct_eq(self.password.expose().as_bytes())
+            .into()
     }
 
     /// Where a new entry goes (`git/<host>/<username>`).
@@ -256,6 +235,111 @@ impl Stored<'_> {
     }
 }
 
+/// What `store` does on one vault (`gitcred::store_action`).
+enum Plan {
+    /// Write nothing.
+    Nothing,
+    /// Write git's password into this entry (opened by id: its signature checked).
+    Update(Box<OpenEntry>),
+    /// Create an entry shared with no one; `passed_over` is the best matching entry,
+    /// if any, which the rule does not let `store` write into.
+    Create { passed_over: Option<String> },
+}
+
+/// Whether only I (and the admins, who read every entry) can read or write `entry`, and
+/// I created it.
+fn yours_alone(vault: &Vault, session: &Session<'_>, entry: &OpenEntry) -> bool {
+    let me = session.me().id;
+    let only_me = |p: &Principal| *p == Principal::Member(me);
+    vault.path_candidate(&entry.id).creator == me
+        && session.shared_with(entry).iter().all(only_me)
+        && entry.payload.write_grants.iter().all(only_me)
+        && vault.writers_of(&entry.revision).iter().all(only_me)
+}
+
+/// Decide what `store` does on `vault` (module docs of `amanat::gitcred`, `store_action`).
+fn plan(
+    vault: &Vault,
+    identity: &dyn Keyholder,
+    request: &Request,
+    stored: &Stored<'_>,
+    warn: bool,
+) -> anyhow::Result<Plan> {
+    let session = vault.session(identity)?;
+    let listing = session.list_all()?;
+    if warn {
+        warn_failed(&listing);
+    }
+    let all: Vec<&OpenEntry> = listing.entries.iter().collect();
+    let ranked = gitcred::ranked(request, &candidates(&all));
+    let matches: Vec<StoreMatch> = ranked
+        .iter()
+        .map(|&i| StoreMatch {
+            holds: stored.held_by(all[i]),
+            empty: all[i].payload.password.is_empty(),
+            yours_alone: yours_alone(vault, &session, all[i]),
+        })
+        .collect();
+    Ok(
+        match gitcred::store_action(&matches, stored.mode == StoreMode::Create) {
+            StoreAction::Nothing => Plan::Nothing,
+            StoreAction::Update(n) => Plan::Update(Box::new(session.open_id(&all[ranked[n]].id)?)),
+            StoreAction::Create => Plan::Create {
+                passed_over: ranked.first().map(|&i| all[i].payload.path.clone()),
+            },
+        },
+    )
+}
+
+/// A new entry for git's login, shared with no one, at `git/<host>/<username>` or, when
+/// that path is taken (by anyone: a planted entry there must not block the write),
+/// the first free `git/<host>/<username>-N`.
+fn create_private(
+    session: &Session<'_>,
+    stored: &Stored<'_>,
+    time: u64,
+) -> anyhow::Result<(RecordBody, String)> {
+    let base = stored.new_path()?;
+    let mut payload = EntryPayload::default();
+    payload.username = stored.username.to_string();
+    payload.password = stored.password.clone();
+    payload.url = stored.location.url();
+    payload.created = time;
+    payload.modified = time;
+    payload.password_changed = time;
+    for n in 1..=MAX_PATH_TRIES {
+        let path = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        if vault::check_path(&path).is_err() {
+            break;
+        }
+        payload.path = path.clone();
+        let draft = EntryDraft {
+            payload: payload.clone(),
+            share_with: Vec::new(),
+        };
+        match session.create_entry(&draft) {
+            Ok(body) => return Ok((body, path)),
+            Err(VaultError::Exists(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fail(
+        Exit::Other,
+        format!(
+            "cannot store git's login: '{}' and its numbered variants are taken",
+            sanitize(&base)
+        ),
+        "add the entry yourself with 'amanat add PATH --url URL --username U'",
+    )
+}
+
+/// How many paths `create_private` tries.
+const MAX_PATH_TRIES: usize = 20;
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -263,7 +347,9 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// `store`: git reports a login that worked.
+/// `store`: git reports a login that worked. Its password is written only into an
+/// entry git got it from (then nothing changes) or an entry of yours alone; otherwise
+/// into a new entry shared with no one (`gitcred::store_action`, issue 11).
 fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
     let mode = store_mode()?;
     if mode == StoreMode::Off {
@@ -283,40 +369,32 @@ fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
         password,
         mode,
     };
-    // Decide without the lock (and, with an unlocked agent, without the passphrase)
-    // first: the usual answer (git stores what `get` gave it) is "nothing", and that
-    // must neither prompt nor rewrite the vault.
-    let mut identity = None;
-    let best = match best_via_agent(paths, request, Need::Any)? {
-        Some(best) => best,
-        None => {
-            let vault = load(paths)?;
-            let id = unlock(paths)?;
-            let best = best_local(&vault, &id, request, Need::Any, true)?;
-            identity = Some(id);
-            best
-        }
-    };
-    if !stored.needs_write(best.as_ref()) {
+    // The usual case — git stores what `get` just gave it — writes nothing, and with an
+    // unlocked agent needs neither the passphrase nor the vault decoded here.
+    if let Some(Some(answer)) = best_via_agent(paths, request)?
+        && stored.held_by(&answer)
+    {
         return Ok(());
     }
-    if best.is_none() {
-        stored.new_path()?;
+    // Decide without the lock first: most of the time there is still nothing to write.
+    let vault = load(paths)?;
+    let identity = unlock(paths)?;
+    match plan(&vault, &identity, request, &stored, true)? {
+        Plan::Nothing => return Ok(()),
+        Plan::Create { .. } => {
+            stored.new_path()?;
+        }
+        Plan::Update(_) => {}
     }
-    let identity = match identity {
-        Some(id) => id,
-        None => unlock(paths)?,
-    };
+    drop(vault);
     let (_, done) = super::vault::write(paths, |vault| -> anyhow::Result<Option<String>> {
         // Decide again on the newest file, under the lock.
-        let best = best_local(vault, &identity, request, Need::Any, false)?;
-        if !stored.needs_write(best.as_ref()) {
-            return Ok(None);
-        }
+        let plan = plan(vault, &identity, request, &stored, false)?;
         let session = vault.session(&identity)?;
         let time = now();
-        let (body, note) = match best {
-            Some(entry) => {
+        let (body, note) = match plan {
+            Plan::Nothing => return Ok(None),
+            Plan::Update(entry) => {
                 let mut payload = entry.payload.clone();
                 payload.password = stored.password.clone();
                 payload.password_changed = time;
@@ -333,31 +411,25 @@ fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
                 )?;
                 (
                     body,
-                    format!("updated the password of '{}'", entry.payload.path),
+                    format!("updated the password of '{}' from git", entry.payload.path),
                 )
             }
-            None => {
-                let path = stored.new_path()?;
-                let mut payload = EntryPayload::default();
-                payload.path = path.clone();
-                payload.username = stored.username.to_string();
-                payload.password = stored.password.clone();
-                payload.url = stored.location.url();
-                payload.created = time;
-                payload.modified = time;
-                payload.password_changed = time;
-                let body = session.create_entry(&EntryDraft {
-                    payload,
-                    share_with: Vec::new(),
-                })?;
-                (body, format!("created '{path}'"))
+            Plan::Create { passed_over } => {
+                let (body, path) = create_private(&session, &stored, time)?;
+                let note = match passed_over {
+                    None => format!("created '{path}' from git"),
+                    Some(other) => format!(
+                        "stored git's new login in a new entry '{path}', shared with no one; '{other}' also matches but was not changed: git did not get this password from it, and it is not an entry only you can read"
+                    ),
+                };
+                (body, note)
             }
         };
         vault.append(&identity, vec![body])?;
         Ok(Some(note))
     })?;
     if let Some(note) = done {
-        eprintln!("amanat: {} from git", sanitize(&note));
+        eprintln!("amanat: {}", sanitize(&note));
     }
     Ok(())
 }
