@@ -42,6 +42,9 @@ pub enum IdentityError {
     /// A public key text that does not parse.
     #[error("invalid public key text ({0})")]
     PublicKeyText(&'static str),
+    /// A key proof text (`amanat-rekey1…`) that does not parse.
+    #[error("invalid key proof ({0})")]
+    KeyProofText(&'static str),
     /// The system random number generator failed.
     #[error("the system random number generator failed")]
     Random,
@@ -396,6 +399,213 @@ pub fn fingerprint_matches(keys: &PublicKeys, typed: &str) -> bool {
     typed.len() == 16 && bool::from(typed.as_slice().ct_eq(&h[..16]))
 }
 
+/// First line of an armored identity (`identity export`).
+pub const ARMOR_BEGIN: &str = "-----BEGIN AMANAT IDENTITY-----";
+/// Last line of an armored identity.
+pub const ARMOR_END: &str = "-----END AMANAT IDENTITY-----";
+/// Label of the armor's checksum.
+pub const ARMOR_CHECKSUM_LABEL: &str = "amanat/v1/identity-armor";
+/// Ceiling on armored text (the file is at most 4 KiB; base64 and lines add a third).
+pub const MAX_ARMOR_LEN: usize = 16 * 1024;
+
+fn armor_checksum(bytes: &[u8]) -> String {
+    let h = crypto::labeled_hash(ARMOR_CHECKSUM_LABEL, &[bytes]);
+    crate::format::hex_string(&h[..8])
+}
+
+/// The identity file as text (docs/format.md, "Armored identity"): the BEGIN line,
+/// the file's bytes in base64 (64 characters a line), `checksum: ` and 16 hex digits,
+/// the END line. Still sealed under the passphrase: armoring adds no protection and
+/// removes none.
+pub fn armor(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::with_capacity(b64.len() + 200);
+    out.push_str(ARMOR_BEGIN);
+    out.push('\n');
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str("checksum: ");
+    out.push_str(&armor_checksum(bytes));
+    out.push('\n');
+    out.push_str(ARMOR_END);
+    out.push('\n');
+    out
+}
+
+/// Identity file bytes from an export: armored text ([`armor`]; lines before the
+/// BEGIN line and after the END line are ignored, as in a mail), or a raw identity
+/// file. Checks the armor's checksum and that the bytes parse as an identity file
+/// (not the passphrase: [`Identity::unlock`] does). Every failure is `Malformed`.
+pub fn dearmor(input: &[u8]) -> Result<Vec<u8>, IdentityError> {
+    if input.starts_with(IDENTITY_MAGIC) {
+        parse(input)?;
+        return Ok(input.to_vec());
+    }
+    if input.len() > MAX_ARMOR_LEN {
+        return Err(IdentityError::Malformed("too large"));
+    }
+    let text = std::str::from_utf8(input).map_err(|_| IdentityError::Malformed("not text"))?;
+    let mut lines = text.lines().map(str::trim);
+    if !lines.any(|l| l == ARMOR_BEGIN) {
+        return Err(IdentityError::Malformed("no BEGIN AMANAT IDENTITY line"));
+    }
+    let mut b64 = String::new();
+    let mut checksum = None;
+    let mut ended = false;
+    for line in lines.by_ref() {
+        if line == ARMOR_END {
+            ended = true;
+            break;
+        }
+        if let Some(c) = line.strip_prefix("checksum:") {
+            if checksum.replace(c.trim().to_ascii_lowercase()).is_some() {
+                return Err(IdentityError::Malformed("two checksum lines"));
+            }
+        } else if checksum.is_some() {
+            return Err(IdentityError::Malformed("text after the checksum"));
+        } else {
+            b64.push_str(line);
+        }
+    }
+    if !ended {
+        return Err(IdentityError::Malformed(
+            "no END AMANAT IDENTITY line (truncated?)",
+        ));
+    }
+    if lines.any(|l| l == ARMOR_BEGIN) {
+        return Err(IdentityError::Malformed("more than one identity"));
+    }
+    let checksum = checksum.ok_or(IdentityError::Malformed("no checksum line"))?;
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| IdentityError::Malformed("not base64"))?;
+    if bytes.len() > MAX_IDENTITY_LEN {
+        return Err(IdentityError::Malformed("too large"));
+    }
+    let expected = armor_checksum(&bytes);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        checksum.as_bytes(),
+    )) {
+        return Err(IdentityError::Malformed(
+            "checksum does not match (damaged)",
+        ));
+    }
+    parse(&bytes)?;
+    Ok(bytes)
+}
+
+/// Human-readable part of a key proof (`amanat-rekey1…`).
+pub const KEY_PROOF_HRP: &str = "amanat-rekey";
+
+/// A new key's proof of possession for a key replacement (`identity proof`, read by
+/// `member rekey`): the holder of the new keys signs, with the new signing key, the
+/// key change message for this vault and member (docs/format.md, "Key changes").
+/// As text: bech32 (`amanat-rekey1…`) of `vault id (32) || member id (16) ||
+/// agreement (32) || signing (32) || signature (64)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyProof {
+    /// The vault the proof is for.
+    pub vault: crate::format::RecordId,
+    /// The member whose keys are replaced.
+    pub member: crate::format::MemberId,
+    /// The new keys.
+    pub keys: PublicKeys,
+    /// Ed25519 by `keys.signing` over the key change message.
+    pub signature: [u8; crypto::SIGNATURE_LEN],
+}
+
+impl KeyProof {
+    /// Prove possession of `identity`'s keys for `member` of vault `vault`.
+    pub fn sign(
+        identity: &Identity,
+        vault: crate::format::RecordId,
+        member: crate::format::MemberId,
+    ) -> Self {
+        let signature = identity.signing.sign(
+            crate::vault::KEY_CHANGE_LABEL,
+            &crate::vault::key_change_message(&vault, &member, &identity.keys),
+        );
+        Self {
+            vault,
+            member,
+            keys: identity.keys,
+            signature,
+        }
+    }
+
+    /// Whether the signature verifies under the new signing key.
+    pub fn verifies(&self) -> bool {
+        crypto::verify(
+            &self.keys.signing,
+            crate::vault::KEY_CHANGE_LABEL,
+            &crate::vault::key_change_message(&self.vault, &self.member, &self.keys),
+            &self.signature,
+        )
+        .is_ok()
+    }
+
+    /// `amanat-rekey1…` text.
+    pub fn encode(&self) -> String {
+        let mut data = Vec::with_capacity(176);
+        data.extend_from_slice(&self.vault.0);
+        data.extend_from_slice(&self.member.0);
+        data.extend_from_slice(&self.keys.agreement);
+        data.extend_from_slice(&self.keys.signing);
+        data.extend_from_slice(&self.signature);
+        bech32::Hrp::parse(KEY_PROOF_HRP)
+            .ok()
+            .and_then(|hrp| bech32::encode::<bech32::Bech32>(hrp, &data).ok())
+            .unwrap_or_default()
+    }
+
+    /// Parse `amanat-rekey1…` text (checksum, length, valid public keys; the
+    /// signature is checked by [`KeyProof::verifies`]).
+    pub fn parse(text: &str) -> Result<Self, IdentityError> {
+        let text = text.trim();
+        if text.len() > 400 {
+            return Err(IdentityError::KeyProofText("too long"));
+        }
+        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
+            .map_err(|_| IdentityError::KeyProofText("bad checksum or characters"))?;
+        if !checked.hrp().as_str().eq_ignore_ascii_case(KEY_PROOF_HRP) {
+            return Err(IdentityError::KeyProofText(
+                "does not start with amanat-rekey1",
+            ));
+        }
+        let data: Vec<u8> = checked.byte_iter().collect();
+        if data.len() != 176 {
+            return Err(IdentityError::KeyProofText("wrong length"));
+        }
+        let mut vault = [0u8; 32];
+        vault.copy_from_slice(&data[..32]);
+        let mut member = [0u8; 16];
+        member.copy_from_slice(&data[32..48]);
+        let mut keys = PublicKeys {
+            agreement: [0; 32],
+            signing: [0; 32],
+        };
+        keys.agreement.copy_from_slice(&data[48..80]);
+        keys.signing.copy_from_slice(&data[80..112]);
+        let mut signature = [0u8; crypto::SIGNATURE_LEN];
+        signature.copy_from_slice(&data[112..]);
+        crypto::check_agreement_public(&keys.agreement)
+            .map_err(|_| IdentityError::KeyProofText("invalid X25519 key"))?;
+        crypto::check_signing_public(&keys.signing)
+            .map_err(|_| IdentityError::KeyProofText("invalid Ed25519 key"))?;
+        Ok(Self {
+            vault: crate::format::RecordId(vault),
+            member: crate::format::MemberId(member),
+            keys,
+            signature,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -403,6 +613,65 @@ mod tests {
 
     fn pass(s: &str) -> SecretString {
         SecretString::new(s.into())
+    }
+
+    #[test]
+    fn armor_round_trip_and_damage() {
+        let id = Identity::generate("alice").unwrap();
+        let bytes = id
+            .seal(&pass("pw"), KdfParams::INSECURE_TEST, true)
+            .unwrap();
+        let text = armor(&bytes);
+        assert!(text.starts_with(ARMOR_BEGIN) && text.trim_end().ends_with(ARMOR_END));
+        assert!(text.lines().all(|l| l.len() <= 64));
+        assert_eq!(dearmor(text.as_bytes()).unwrap(), bytes);
+        // In a mail, with CRLF line ends: still fine. A raw file passes through.
+        let mail = format!("Hi,\r\n{}\r\nbye\r\n", text.replace('\n', "\r\n"));
+        assert_eq!(dearmor(mail.as_bytes()).unwrap(), bytes);
+        assert_eq!(dearmor(&bytes).unwrap(), bytes);
+        // Any flipped character of the body or checksum, a truncation, a missing
+        // line: malformed (never a wrong passphrase).
+        let body_start = ARMOR_BEGIN.len() + 1;
+        for i in body_start..text.len() - ARMOR_END.len() - 1 {
+            let mut t = text.clone().into_bytes();
+            if t[i] == b'\n' || t[i] == b' ' {
+                continue;
+            }
+            t[i] = if t[i] == b'0' { b'1' } else { b'0' };
+            if t == text.as_bytes() {
+                continue;
+            }
+            assert!(
+                matches!(dearmor(&t), Err(IdentityError::Malformed(_))),
+                "flipped byte {i} accepted"
+            );
+        }
+        for cut in [10, text.len() / 2, text.len() - ARMOR_END.len() - 2] {
+            assert!(matches!(
+                dearmor(&text.as_bytes()[..cut]),
+                Err(IdentityError::Malformed(_))
+            ));
+        }
+        assert!(dearmor(b"hello").is_err());
+    }
+
+    #[test]
+    fn key_proof_round_trip() {
+        let id = Identity::generate("carol").unwrap();
+        let vault = crate::format::RecordId([7; 32]);
+        let member = crate::format::MemberId([9; 16]);
+        let p = KeyProof::sign(&id, vault, member);
+        assert!(p.verifies());
+        let text = p.encode();
+        assert!(text.starts_with("amanat-rekey1"));
+        assert_eq!(KeyProof::parse(&text).unwrap(), p);
+        let mut other = p.clone();
+        other.member = crate::format::MemberId([8; 16]);
+        assert!(!other.verifies());
+        assert!(matches!(
+            KeyProof::parse(&id.public_key_text()),
+            Err(IdentityError::KeyProofText(_))
+        ));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use path_choice::{Candidate, PathChoice, choose_at_path};
 pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
 pub use session::{EntryDraft, Listing, Session};
 use session::{open_payload, worker_threads};
-pub use team::{Access, RotateAtSource, WrapFinding, check_name};
+pub use team::{Access, KeyReplacement, RotateAtSource, WrapFinding, check_name};
 
 /// Errors of vault operations.
 #[derive(Debug, thiserror::Error)]
@@ -990,28 +990,10 @@ impl Vault {
         // key may not be used (concurrent versions, or held outside the group), so
         // that later writes wrap to the group again instead of to each member. Roster
         // work (a revocation, a group change) rotates on its own.
+        // After a member's key change, the same write re-keys what they could read
+        // only through the retired key (`Vault::stale_after_key_change`).
         if !roster_work && self.member_for(identity).is_ok_and(|m| m.role.is_admin()) {
-            let tainted: Vec<GroupId> = self
-                .groups
-                .values()
-                .filter(|g| self.tainted(g))
-                .map(|g| g.id)
-                .collect();
-            let mut rotations = Vec::with_capacity(tainted.len());
-            for g in tainted {
-                let members = if g == ADMINS_GROUP {
-                    BTreeSet::new()
-                } else {
-                    self.groups
-                        .get(&g)
-                        .map(|x| x.members.clone())
-                        .unwrap_or_default()
-                };
-                rotations.push(RecordBody::RotateGroupKey(self.new_group_key(g, &members)?));
-            }
-            if !rotations.is_empty() {
-                self.append(identity, rotations)?;
-            }
+            self.key_hygiene(identity, None, &mut |_, _| {})?;
         }
         Ok(ids)
     }

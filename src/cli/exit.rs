@@ -280,6 +280,10 @@ fn classify_identity(e: &IdentityError) -> (Exit, Option<String>) {
         IdentityError::PublicKeyText(_) => {
             (Exit::Usage, Some("copy the whole amanat1… line".into()))
         }
+        IdentityError::KeyProofText(_) => (
+            Exit::Usage,
+            Some("copy the whole amanat-rekey1… line that 'amanat identity proof' printed".into()),
+        ),
         IdentityError::Name => (
             Exit::Usage,
             Some("use a short name without spaces, '@' or control characters".into()),

@@ -57,7 +57,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create, show or re-seal your identity (your key pairs)
+    /// Create, show, re-seal, rotate, back up or restore your identity (your key pairs)
     #[command(
         subcommand,
         after_help = "Examples:\n  amanat identity new --name alice\n  amanat identity show"
@@ -233,6 +233,24 @@ pub enum IdentityCommand {
     /// Change the passphrase (re-seals the identity atomically)
     #[command(after_help = "Example:\n  amanat identity passwd")]
     Passwd(identity::PasswdArgs),
+    /// Replace your key pair in this vault (signed by the old and the new key); the old
+    /// identity is kept next to the file
+    #[command(
+        after_help = "Example:\n  amanat identity rotate     # then read teammates the new fingerprint"
+    )]
+    Rotate(identity::RotateArgs),
+    /// Prove you hold this (new) identity's keys, for an admin's `member rekey`
+    /// (a new laptop, a lost passphrase); prints an amanat-rekey1… line
+    #[command(
+        after_help = "Example:\n  amanat identity new --name carol && amanat identity proof   # send the line to an admin"
+    )]
+    Proof(identity::ProofArgs),
+    /// Print your identity as armored text, still sealed under your passphrase (a backup)
+    #[command(after_help = "Example:\n  amanat identity export > identity-backup.asc")]
+    Export(identity::ExportArgs),
+    /// Restore an exported identity (checks it opens first; asks before replacing one)
+    #[command(after_help = "Example:\n  amanat identity import identity-backup.asc")]
+    Import(identity::ImportArgs),
 }
 
 /// `init` arguments.
@@ -265,6 +283,10 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Identity(IdentityCommand::New(a)) => identity::new(&paths, a),
         Command::Identity(IdentityCommand::Show(a)) => identity::show(&paths, a),
         Command::Identity(IdentityCommand::Passwd(a)) => identity::passwd(&paths, a),
+        Command::Identity(IdentityCommand::Rotate(a)) => identity::rotate(&paths, a),
+        Command::Identity(IdentityCommand::Proof(a)) => identity::proof(&paths, a),
+        Command::Identity(IdentityCommand::Export(a)) => identity::export(&paths, a),
+        Command::Identity(IdentityCommand::Import(a)) => identity::import(&paths, a),
         Command::Init(a) => vault::init(&paths, a),
         Command::Info(a) => vault::info(&paths, a),
         Command::Verify => vault::verify(&paths),
@@ -294,6 +316,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Member(team::MemberCommand::Add(a)) => team::member_add(&paths, a),
         Command::Member(team::MemberCommand::Ls(a)) => team::member_ls(&paths, a),
         Command::Member(team::MemberCommand::Rm(a)) => team::member_rm(&paths, a),
+        Command::Member(team::MemberCommand::Rekey(a)) => team::member_rekey(&paths, a),
         Command::Member(team::MemberCommand::Role(a)) => team::member_role(&paths, a),
         Command::Member(team::MemberCommand::AcceptOwnership) => team::accept_ownership(&paths),
         Command::Join(a) => team::join(&paths, a),

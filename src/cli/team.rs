@@ -32,6 +32,13 @@ pub enum MemberCommand {
     /// and print those entries (path, URL, username) to change at their source
     #[command(after_help = "Example:\n  amanat member rm bob > rotate-at-source.tsv")]
     Rm(NameArg),
+    /// Replace a member's keys (a new laptop, a lost passphrase) without revoking them:
+    /// their name, groups, grants and shares stay; their groups' keys rotate and what
+    /// they read is re-keyed to the new key
+    #[command(
+        after_help = "Examples:\n  amanat member rekey carol amanat-rekey1qq… --fingerprint 3F2A-9C01-…   # carol ran 'amanat identity proof'\n  amanat member rekey carol amanat-rekey1qq… --fingerprint 3F2A-… --compromised > rotate-at-source.tsv"
+    )]
+    Rekey(MemberRekeyArgs),
     /// Change a member's role; `owner` offers ownership to an admin (the owner only)
     #[command(
         after_help = "Examples:\n  amanat member role carol admin\n  amanat member role carol owner    # carol then runs: amanat member accept-ownership"
@@ -58,6 +65,23 @@ pub struct MemberAddArgs {
     /// The fingerprint they read to you, to confirm without a prompt
     #[arg(long, value_name = "FP")]
     pub fingerprint: Option<String>,
+}
+
+/// `member rekey` arguments.
+#[derive(Debug, Args)]
+pub struct MemberRekeyArgs {
+    /// Their name in this vault
+    pub name: String,
+    /// Their new key with its proof: the amanat-rekey1… line `amanat identity proof`
+    /// printed for them
+    pub pubkey: String,
+    /// The fingerprint they read to you, to confirm without a prompt
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
+    /// Their old key may be in someone else's hands: also flag every entry it could
+    /// read for rotation at source (as `member rm` does)
+    #[arg(long)]
+    pub compromised: bool,
 }
 
 /// A member's name.
@@ -187,6 +211,156 @@ fn role_of(arg: RoleArg) -> Role {
     }
 }
 
+/// Check the fingerprint of the exact keys about to be used: against `--fingerprint`
+/// (a mismatch is exit 6 and never shows the key's own fingerprint, so it cannot be
+/// copied), or by asking on the terminal.
+fn confirm_fingerprint(
+    name: &str,
+    keys: &amanat::format::PublicKeys,
+    typed: Option<&str>,
+    doing: &str,
+) -> anyhow::Result<()> {
+    let fp = id::fingerprint(keys);
+    match typed {
+        Some(typed) if id::fingerprint_matches(keys, typed) => Ok(()),
+        Some(_) => fail(
+            Exit::Integrity,
+            "the fingerprint does not match this key",
+            "do not use this key: ask the person to read their fingerprint again ('amanat identity show')",
+        ),
+        None if input::has_tty() => {
+            eprintln!("{doing} '{}' with key fingerprint {fp}", sanitize(name));
+            eprintln!(
+                "compare it with {}'s own 'amanat identity show' (in person or by phone)",
+                sanitize(name)
+            );
+            let answer = rpassword::prompt_password("type 'yes' if it matches (input hidden): ")?;
+            if answer.trim() != "yes" {
+                return fail(
+                    Exit::Other,
+                    "not confirmed; nothing was changed",
+                    "run again once the fingerprints match",
+                );
+            }
+            Ok(())
+        }
+        None => fail(
+            Exit::Usage,
+            "cannot confirm the fingerprint without a terminal",
+            "pass --fingerprint with the fingerprint they read to you",
+        ),
+    }
+}
+
+/// A progress bar on stderr for long re-keying (shown on a terminal, from 50 entries).
+pub fn progress_bar(tty: bool) -> impl FnMut(usize, usize) {
+    move |done: usize, total: usize| {
+        if tty && total >= 50 && (done.is_multiple_of(25) || done == total) {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\rre-keying [{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+/// `member rekey`: replace a member's keys with the new key its holder proved.
+pub fn member_rekey(paths: &Paths, args: MemberRekeyArgs) -> anyhow::Result<()> {
+    if id::parse_public_key_text(&args.pubkey).is_ok() {
+        return fail(
+            Exit::Usage,
+            format!(
+                "replacing {}'s keys needs proof that they hold the new key, not the bare amanat1… key",
+                sanitize(&args.name)
+            ),
+            format!(
+                "ask {} to run 'amanat identity proof' with the new identity and this vault, and send you the amanat-rekey1… line it prints",
+                sanitize(&args.name)
+            ),
+        );
+    }
+    let proof = id::KeyProof::parse(&args.pubkey)?;
+    let fp = id::fingerprint(&proof.keys);
+    confirm_fingerprint(
+        &args.name,
+        &proof.keys,
+        args.fingerprint.as_deref(),
+        "giving",
+    )?;
+    if !proof.verifies() {
+        return fail(
+            Exit::Integrity,
+            "the key proof does not verify (forged or damaged)",
+            "do not use it: ask them to run 'amanat identity proof' again",
+        );
+    }
+    let identity = unlock(paths)?;
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = progress_bar(tty);
+    let (vault, done) = super::vault::write(paths, |vault| -> anyhow::Result<_> {
+        if proof.vault != vault.id() {
+            return fail(
+                Exit::Usage,
+                "this key proof is for another vault",
+                "ask them to run 'amanat identity proof' with this vault (--vault)",
+            );
+        }
+        let m = vault.member_named(&args.name)?;
+        if proof.member != m.id {
+            return fail(
+                Exit::Usage,
+                format!(
+                    "this key proof is for another member, not '{}'",
+                    sanitize(&args.name)
+                ),
+                "ask them to run 'amanat identity proof --member NAME' with their name in this vault",
+            );
+        }
+        Ok(vault.replace_member_keys(
+            &identity,
+            &args.name,
+            proof.keys,
+            &proof.signature,
+            args.compromised,
+            &mut progress,
+        )?)
+    })?;
+    eprintln!(
+        "replaced {}'s keys (new fingerprint {fp}): {} group key(s) rotated, {} entr{} re-keyed; their old key opens nothing written from now on",
+        sanitize(&args.name),
+        done.rotated,
+        done.rekeyed,
+        if done.rekeyed == 1 { "y" } else { "ies" }
+    );
+    if args.compromised {
+        eprintln!(
+            "their old key may have been used to read these passwords: change each where it is used, then update it here (amanat edit PATH --generate):"
+        );
+        for r in &done.rotate_at_source {
+            outln!(
+                "{}\t{}\t{}",
+                sanitize(&r.path),
+                sanitize(&r.url),
+                sanitize(&r.username)
+            );
+        }
+    }
+    let invite = Invite {
+        vault: vault.id(),
+        heads: vault.heads(),
+    };
+    eprintln!("on a new machine, they run 'amanat join' with this invite line:");
+    outln!("{}", invite.encode());
+    Ok(())
+}
+
 /// `member add`.
 pub fn member_add(paths: &Paths, args: MemberAddArgs) -> anyhow::Result<()> {
     amanat::vault::check_name(&args.name)?;
@@ -290,21 +464,7 @@ pub fn member_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
 pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let tty = std::io::stderr().is_terminal();
-    let mut progress = |done: usize, total: usize| {
-        if tty && total >= 50 && (done.is_multiple_of(25) || done == total) {
-            let width = 30;
-            let filled = done * width / total.max(1);
-            eprint!(
-                "\rre-keying [{}{}] {done}/{total}",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-            if done == total {
-                eprintln!();
-            }
-            let _ = std::io::stderr().flush();
-        }
-    };
+    let mut progress = progress_bar(tty);
     let (_, listed) = super::vault::write(paths, |vault| -> anyhow::Result<_> {
         Ok(vault.revoke_member(&identity, &args.name, &mut progress)?)
     })?;

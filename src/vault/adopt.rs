@@ -95,6 +95,9 @@ impl Vault {
                         new_key_signature,
                     }],
                 )?;
+                // As `member rekey` does: rotate what the retired key held and re-key
+                // what the member reads.
+                self.key_hygiene(identity, None, &mut |_, _| {})?;
                 Ok(format!("replaced {n}'s keys"))
             }
             RecordBody::CreateGroup {

@@ -421,7 +421,18 @@ impl Session<'_> {
         let EntryContent::Sealed(sealed) = &rev.content else {
             return Ok(None);
         };
-        let (key, direct) = self.entry_key(rev, sealed)?;
+        let (key, direct) = match self.entry_key(rev, sealed) {
+            Ok(k) => k,
+            // After my key change, what was wrapped to my retired key (directly or
+            // under a group key version I held with it) does not open with the new one
+            // until an admin re-keys it: not shared with me, rather than damage.
+            Err(VaultError::Integrity(_)) if self.wrapped_before_my_key_change(stored) => {
+                return Err(VaultError::Denied(
+                    "wrapped to your retired key; an admin's next write re-keys it",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         // Anyone can make a public-key wrap: it is read only from a revision that
         // counts (signature verified by resolution, or pinned). The value handed out
         // has its signature checked again by `open`/`open_id`.
@@ -429,6 +440,25 @@ impl Session<'_> {
             return Err(VaultError::Integrity("entry revision signature"));
         }
         open_payload(&self.vault.id(), &key, rev, sealed).map(Some)
+    }
+
+    /// Whether a counted change of my keys is not an ancestor of this revision (it was
+    /// written before the change, or concurrently with it). Only asked when a wrap
+    /// fails to open, so the scan over the records is rare.
+    fn wrapped_before_my_key_change(&self, stored: &StoredRecord) -> bool {
+        let Some(&at) = self.vault.index.get(&stored.id) else {
+            return false;
+        };
+        self.vault
+            .file
+            .records
+            .iter()
+            .enumerate()
+            .any(|(k, r)| {
+                matches!(&r.record.body, RecordBody::ChangeMemberKeys { member, .. } if *member == self.me.id)
+                    && self.vault.counts(&r.id)
+                    && !self.vault.dag.is_ancestor(k, at)
+            })
     }
 
     /// Every live entry I can read, decrypted and sorted by path, and the entries

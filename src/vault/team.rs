@@ -30,6 +30,50 @@ pub struct RotateAtSource {
     pub username: String,
 }
 
+/// What a key replacement (or key hygiene) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyReplacement {
+    /// Group keys rotated.
+    pub rotated: usize,
+    /// Entries given a new revision under a fresh key.
+    pub rekeyed: usize,
+    /// With a compromised key: what it could read, to change at its source.
+    pub rotate_at_source: Vec<RotateAtSource>,
+}
+
+/// An admin's own key rotation in progress: signs and is recognised as the new key,
+/// and opens a wrap with the new key or, failing that, the retired one (what the
+/// admin re-keys was wrapped to the old key).
+#[derive(Debug)]
+struct Rotating<'a> {
+    new: &'a crate::identity::Identity,
+    old: &'a dyn Keyholder,
+}
+
+impl Keyholder for Rotating<'_> {
+    fn name(&self) -> &str {
+        self.new.name()
+    }
+    fn keys(&self) -> &PublicKeys {
+        self.new.keys()
+    }
+    fn sign_record(
+        &self,
+        record: &[u8],
+    ) -> Result<[u8; crypto::SIGNATURE_LEN], crate::identity::KeyholderError> {
+        self.new.sign_record(record)
+    }
+    fn unwrap_key(
+        &self,
+        info: &[u8],
+        wrapped: &crypto::HpkeWrapped,
+    ) -> Result<SymmetricKey, crate::identity::KeyholderError> {
+        self.new
+            .unwrap_key(info, wrapped)
+            .or_else(|_| self.old.unwrap_key(info, wrapped))
+    }
+}
+
 /// Check a member or group name: 1–64 characters, no whitespace, `@`, `/` or control
 /// characters.
 pub fn check_name(name: &str) -> Result<(), VaultError> {
@@ -422,24 +466,300 @@ impl Vault {
             let Some((i, _)) = self.current(id) else {
                 continue;
             };
-            let Some((_, rev)) = self.revision(i) else {
-                continue;
-            };
-            let EntryContent::Sealed(sealed) = &rev.content else {
-                continue;
-            };
-            let readable = sealed.wraps.iter().any(|w| match w {
-                KeyWrap::Member(mw) => mw.member == *member,
-                w => w
-                    .key_id()
-                    .is_some_and(|key_id| self.holds_group_key(member, &key_id)),
-            });
-            if readable {
+            if self.reads_revision(member, i) {
                 out.push(*id);
             }
         }
         out.sort();
         out
+    }
+
+    /// Whether `member` can open revision `i`: it is sealed and wrapped to them, or to
+    /// a group key version they hold a wrap of (to whatever key: a retired one too).
+    fn reads_revision(&self, member: &MemberId, i: usize) -> bool {
+        let Some((_, rev)) = self.revision(i) else {
+            return false;
+        };
+        let EntryContent::Sealed(sealed) = &rev.content else {
+            return false;
+        };
+        sealed.wraps.iter().any(|w| match w {
+            KeyWrap::Member(mw) => mw.member == *member,
+            w => w
+                .key_id()
+                .is_some_and(|key_id| self.holds_group_key(member, &key_id)),
+        })
+    }
+
+    /// Entries whose current revision a current member can read although it is not a
+    /// descendant of one of that member's counted key changes: written before the
+    /// change (or concurrently with it), so wrapped to the retired key or under group
+    /// key versions held with it. Key hygiene re-keys them, so that the new key reads
+    /// them and the old one opens nothing written afterwards. Empty (and cheap) when
+    /// no member ever changed keys.
+    pub fn stale_after_key_change(&self) -> Vec<EntryId> {
+        let mut changes: std::collections::BTreeMap<MemberId, Vec<usize>> = Default::default();
+        for (i, r) in self.file.records.iter().enumerate() {
+            if let RecordBody::ChangeMemberKeys { member, .. } = &r.record.body
+                && self.counted_role(i).is_some()
+                && self
+                    .members
+                    .get(member)
+                    .is_some_and(|m| m.active && m.key_current)
+            {
+                changes.entry(*member).or_default().push(i);
+            }
+        }
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<EntryId> = self
+            .heads
+            .keys()
+            .filter(|id| {
+                self.current(id).is_some_and(|(i, _)| {
+                    changes.iter().any(|(m, ks)| {
+                        ks.iter().any(|&k| !self.dag.is_ancestor(k, i)) && self.reads_revision(m, i)
+                    })
+                })
+            })
+            .copied()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Key hygiene, by an admin: rotate every group whose current key version may not
+    /// be used ([`Vault::tainted`]: concurrent versions, held outside the group or by
+    /// a retired key), then re-key every entry [stale after a key
+    /// change](Vault::stale_after_key_change). With `flag`, the listed entries (what a
+    /// member whose key is compromised could read) are also re-keyed, flagged
+    /// "rotate at source" and recorded in a `RotateAtSource` record for that member.
+    pub(super) fn key_hygiene(
+        &mut self,
+        identity: &dyn Keyholder,
+        flag: Option<(MemberId, &BTreeSet<EntryId>)>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<KeyReplacement, VaultError> {
+        let tainted: Vec<GroupId> = self
+            .groups
+            .values()
+            .filter(|g| self.tainted(g))
+            .map(|g| g.id)
+            .collect();
+        let mut rotations = Vec::with_capacity(tainted.len());
+        for g in tainted {
+            let members = if g == ADMINS_GROUP {
+                BTreeSet::new()
+            } else {
+                self.groups
+                    .get(&g)
+                    .map(|x| x.members.clone())
+                    .unwrap_or_default()
+            };
+            rotations.push(RecordBody::RotateGroupKey(self.new_group_key(g, &members)?));
+        }
+        let rotated = rotations.len();
+        if !rotations.is_empty() {
+            self.append(identity, rotations)?;
+        }
+        let mut ids: BTreeSet<EntryId> = self.stale_after_key_change().into_iter().collect();
+        if let Some((_, flagged)) = flag {
+            ids.extend(flagged.iter().copied());
+        }
+        let mut plain = Vec::new();
+        let mut flagged_bodies = Vec::new();
+        let mut listed = Vec::new();
+        {
+            let session = self.session(identity)?;
+            let total = ids.len();
+            for (done, id) in ids.iter().enumerate() {
+                let flag_it = flag.is_some_and(|(_, f)| f.contains(id));
+                // As in a revocation: a current revision that does not open must not
+                // stop the change; a flagged one is re-keyed from the newest revision
+                // that opens, or listed by id.
+                let opened = if flag_it {
+                    session
+                        .open_id_counted(id)
+                        .or_else(|_| session.open_newest_readable(id))
+                } else {
+                    session.open_id_counted(id)
+                };
+                let Ok(entry) = opened else {
+                    if flag_it {
+                        listed.push(RotateAtSource {
+                            id: *id,
+                            path: format!("(unreadable entry {})", id.short()),
+                            url: String::new(),
+                            username: String::new(),
+                        });
+                    }
+                    progress(done + 1, total);
+                    continue;
+                };
+                let mut payload = entry.payload.clone();
+                if flag_it {
+                    payload.rotate_at_source = true;
+                    listed.push(RotateAtSource {
+                        id: *id,
+                        path: payload.path.clone(),
+                        url: payload.url.clone(),
+                        username: payload.username.clone(),
+                    });
+                }
+                let share_with = session.shared_with(&entry);
+                let body = session.seal(
+                    entry.id,
+                    Some(entry.revision),
+                    &super::EntryDraft {
+                        payload,
+                        share_with,
+                    },
+                )?;
+                if flag_it {
+                    flagged_bodies.push(body);
+                } else {
+                    plain.push(body);
+                }
+                progress(done + 1, total);
+            }
+        }
+        let rekeyed = plain.len() + flagged_bodies.len();
+        if !plain.is_empty() {
+            self.append(identity, plain)?;
+        }
+        // The flagged revisions and their bookkeeping record in one chain, as a
+        // revocation writes them (`audit` shows them as re-keys for that member).
+        if let Some((member, flagged)) = flag {
+            flagged_bodies.push(RecordBody::RotateAtSource {
+                member,
+                entries: flagged.iter().copied().collect(),
+            });
+            self.append(identity, flagged_bodies)?;
+        }
+        listed.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(KeyReplacement {
+            rotated,
+            rekeyed,
+            rotate_at_source: listed,
+        })
+    }
+
+    /// Replace a member's keys (`member rekey`: a lost passphrase, a new laptop) without
+    /// revoking them: name, role, groups, grants and shares stay. Needs a strictly
+    /// higher rank than theirs and the new key's proof of possession (made by whoever
+    /// holds the new key: `identity proof`). In one write: the `ChangeMemberKeys`
+    /// record, then key hygiene ([`Vault::key_hygiene`]): every group key version they
+    /// held is rotated and every entry they can read re-keyed, so the new key reads
+    /// them and the old key opens nothing written afterwards. `compromised`: those
+    /// entries are also flagged "rotate at source", as in a revocation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn replace_member_keys(
+        &mut self,
+        identity: &dyn Keyholder,
+        name: &str,
+        keys: PublicKeys,
+        proof: &[u8],
+        compromised: bool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<KeyReplacement, VaultError> {
+        let me = self.require_admin(identity)?;
+        let m = self.member_named(name)?.clone();
+        if m.id == me {
+            return Err(VaultError::Denied(
+                "replace your own keys with 'amanat identity rotate'",
+            ));
+        }
+        if m.role == Role::Owner {
+            return Err(VaultError::Denied(
+                "no one outranks the owner: the owner replaces their own keys with 'amanat identity rotate'",
+            ));
+        }
+        if !self.outranks(&me, m.role) {
+            return Err(VaultError::Denied(
+                "only the owner replaces an admin's keys",
+            ));
+        }
+        if m.keys == keys {
+            return Err(VaultError::Denied("these are already the member's keys"));
+        }
+        if self.members.values().any(|x| x.active && x.keys == keys) {
+            return Err(VaultError::Denied("these keys belong to another member"));
+        }
+        crypto::check_agreement_public(&keys.agreement)
+            .and_then(|_| crypto::check_signing_public(&keys.signing))
+            .map_err(|_| VaultError::Integrity("invalid member public key"))?;
+        let proof_ok = <[u8; crypto::SIGNATURE_LEN]>::try_from(proof).is_ok_and(|sig| {
+            crypto::verify(
+                &keys.signing,
+                super::KEY_CHANGE_LABEL,
+                &super::key_change_message(&self.id(), &m.id, &keys),
+                &sig,
+            )
+            .is_ok()
+        });
+        if !proof_ok {
+            return Err(VaultError::Integrity(
+                "the new key's proof of possession does not verify",
+            ));
+        }
+        let exposed: BTreeSet<EntryId> = if compromised {
+            self.readable_by(&m.id).into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
+        let ids = self.append(
+            identity,
+            vec![RecordBody::ChangeMemberKeys {
+                member: m.id,
+                keys,
+                new_key_signature: proof.to_vec(),
+            }],
+        )?;
+        if !ids.first().is_some_and(|id| self.counts(id)) {
+            return Err(VaultError::Denied("the key change would not count"));
+        }
+        let flag = compromised.then_some((m.id, &exposed));
+        self.key_hygiene(identity, flag, progress)
+    }
+
+    /// Change this member's own keys (`identity rotate`): a `ChangeMemberKeys` signed
+    /// by the old key (the author) carrying the new key's proof of possession. The
+    /// group key versions they hold are then held by a retired key: an admin rotates
+    /// them at once (and re-keys what they read, opening the old wraps with the old
+    /// key); a member's are rotated by the next admin write, and until then writers
+    /// wrap to the group's members directly.
+    pub fn change_own_keys(
+        &mut self,
+        old: &dyn Keyholder,
+        new: &crate::identity::Identity,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<KeyReplacement, VaultError> {
+        let m = self.member_for(old)?.clone();
+        if self
+            .members
+            .values()
+            .any(|x| x.active && x.keys == new.keys)
+        {
+            return Err(VaultError::Denied("these keys belong to a member already"));
+        }
+        let proof = crate::identity::KeyProof::sign(new, self.id(), m.id);
+        let ids = self.append(
+            old,
+            vec![RecordBody::ChangeMemberKeys {
+                member: m.id,
+                keys: new.keys,
+                new_key_signature: proof.signature.to_vec(),
+            }],
+        )?;
+        if !ids.first().is_some_and(|id| self.counts(id)) || self.member_for(new).is_err() {
+            return Err(VaultError::Denied("the key change would not count"));
+        }
+        if !m.role.is_admin() {
+            return Ok(KeyReplacement::default());
+        }
+        let both = Rotating { new, old };
+        self.key_hygiene(&both, None, progress)
     }
 
     /// Revoke a member in one batch of records (DESIGN.md "Revocation"): remove them,
@@ -1042,6 +1362,242 @@ mod tests {
         assert!(reopened.verify().unwrap().ignored.is_empty());
         assert_eq!(reopened.member_for(&carol_new).unwrap().id, carol_id);
         assert!(reopened.member_for(&carol).is_err());
+    }
+
+    /// Someone holding only `old`'s secret keys, presented as the member whose keys
+    /// are now `keys` (so that the vault lets them try): what the retired key opens.
+    #[derive(Debug)]
+    struct RetiredKey<'a> {
+        keys: PublicKeys,
+        old: &'a Identity,
+    }
+
+    impl Keyholder for RetiredKey<'_> {
+        fn name(&self) -> &str {
+            "retired"
+        }
+        fn keys(&self) -> &PublicKeys {
+            &self.keys
+        }
+        fn sign_record(
+            &self,
+            record: &[u8],
+        ) -> Result<[u8; crypto::SIGNATURE_LEN], crate::identity::KeyholderError> {
+            self.old.sign_record(record)
+        }
+        fn unwrap_key(
+            &self,
+            info: &[u8],
+            wrapped: &crypto::HpkeWrapped,
+        ) -> Result<SymmetricKey, crate::identity::KeyholderError> {
+            self.old.unwrap_key(info, wrapped)
+        }
+    }
+
+    /// The paths of live entries `who` opens, tried one by one by id (a failure is
+    /// "does not open").
+    fn opens(v: &Vault, who: &dyn Keyholder) -> Vec<String> {
+        let Ok(s) = v.session(who) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<EntryId> = v.heads.keys().copied().collect();
+        ids.sort();
+        let mut out: Vec<String> = ids
+            .iter()
+            .filter_map(|id| s.open_id(id).ok().map(|e| e.payload.path.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// team() plus ops/redis (@devops), ops/db (direct to carol), hr/payroll (admins).
+    fn shared_team() -> (Vault, Identity, Identity, Identity) {
+        let (mut v, alice, bob, carol) = team();
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        let carol_id = v.member_named("carol").unwrap().id;
+        add(&mut v, &alice, "ops/redis", "r1", vec![devops]);
+        add(
+            &mut v,
+            &alice,
+            "ops/db",
+            "d1",
+            vec![Principal::Member(carol_id)],
+        );
+        add(&mut v, &alice, "hr/payroll", "p1", vec![]);
+        (v, alice, bob, carol)
+    }
+
+    fn proof(v: &Vault, member: &str, new: &Identity) -> Vec<u8> {
+        let id = v.member_named(member).unwrap().id;
+        crate::identity::KeyProof::sign(new, v.id(), id)
+            .signature
+            .to_vec()
+    }
+
+    #[test]
+    fn an_admins_rekey_keeps_groups_and_shares_and_closes_the_old_key() {
+        let (mut v, alice, bob, carol) = shared_team();
+        let carol_new = person("carol");
+        let p = proof(&v, "carol", &carol_new);
+        let done = v
+            .replace_member_keys(&alice, "carol", carol_new.keys, &p, false, &mut |_, _| {})
+            .unwrap();
+        assert_eq!(done.rotated, 1, "@devops");
+        assert_eq!(done.rekeyed, 2, "ops/db and ops/redis");
+        assert!(done.rotate_at_source.is_empty());
+        let retired = RetiredKey {
+            keys: carol_new.keys,
+            old: &carol,
+        };
+        assert_eq!(opens(&v, &carol_new), ["ops/db", "ops/redis"]);
+        assert!(opens(&v, &retired).is_empty());
+        assert!(matches!(v.session(&carol), Err(VaultError::NotMember(_))));
+        // Written afterwards: to the group, and directly.
+        let devops = Principal::Group(v.group_named("devops").unwrap().id);
+        let carol_id = v.member_named("carol").unwrap().id;
+        add(&mut v, &alice, "ops/new", "n1", vec![devops]);
+        add(
+            &mut v,
+            &alice,
+            "ops/direct",
+            "x1",
+            vec![Principal::Member(carol_id)],
+        );
+        assert_eq!(
+            opens(&v, &carol_new),
+            ["ops/db", "ops/direct", "ops/new", "ops/redis"]
+        );
+        assert!(opens(&v, &retired).is_empty());
+        assert_eq!(opens(&v, &bob), ["ops/new", "ops/redis"]);
+        let v = Vault::decode(&v.encode()).unwrap();
+        assert!(v.verify().unwrap().ignored.is_empty());
+        assert!(v.stale_after_key_change().is_empty());
+        assert_eq!(v.member_named("carol").unwrap().keys, carol_new.keys);
+    }
+
+    #[test]
+    fn a_compromised_rekey_flags_what_the_old_key_could_read() {
+        let (mut v, alice, _bob, _carol) = shared_team();
+        let carol_new = person("carol");
+        let p = proof(&v, "carol", &carol_new);
+        let done = v
+            .replace_member_keys(&alice, "carol", carol_new.keys, &p, true, &mut |_, _| {})
+            .unwrap();
+        let listed: Vec<&str> = done
+            .rotate_at_source
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect();
+        assert_eq!(listed, ["ops/db", "ops/redis"]);
+        let s = v.session(&alice).unwrap();
+        assert!(s.open("ops/db").unwrap().payload.rotate_at_source);
+        assert!(!s.open("hr/payroll").unwrap().payload.rotate_at_source);
+        let carol_id = v.member_named("carol").unwrap().id;
+        assert!(v.records().iter().any(|r| matches!(&r.record.body,
+            RecordBody::RotateAtSource { member, entries } if *member == carol_id && entries.len() == 2)));
+    }
+
+    #[test]
+    fn a_rekey_needs_the_new_keys_proof_and_a_higher_rank() {
+        let (mut v, alice, bob, _carol) = shared_team();
+        let carol_new = person("carol");
+        let p = proof(&v, "carol", &carol_new);
+        // A proof for another member, or none, does not do.
+        let for_bob = proof(&v, "bob", &carol_new);
+        for bad in [for_bob, vec![0; 64], Vec::new()] {
+            assert!(matches!(
+                v.replace_member_keys(&alice, "carol", carol_new.keys, &bad, false, &mut |_, _| {}),
+                Err(VaultError::Integrity(_))
+            ));
+        }
+        // A member cannot; nobody re-keys themselves or the owner this way.
+        assert!(matches!(
+            v.replace_member_keys(&bob, "carol", carol_new.keys, &p, false, &mut |_, _| {}),
+            Err(VaultError::Denied(_))
+        ));
+        let alice_new = person("alice");
+        let pa = proof(&v, "alice", &alice_new);
+        assert!(matches!(
+            v.replace_member_keys(&alice, "alice", alice_new.keys, &pa, false, &mut |_, _| {}),
+            Err(VaultError::Denied(_))
+        ));
+        // Another member's keys are refused.
+        let pb = proof(&v, "carol", &bob);
+        assert!(matches!(
+            v.replace_member_keys(&alice, "carol", bob.keys, &pb, false, &mut |_, _| {}),
+            Err(VaultError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn a_members_own_rotation_waits_for_an_admin_write() {
+        let (mut v, alice, bob, carol) = shared_team();
+        let carol_new = person("carol");
+        let done = v
+            .change_own_keys(&carol, &carol_new, &mut |_, _| {})
+            .unwrap();
+        assert_eq!(done, KeyReplacement::default());
+        let retired = RetiredKey {
+            keys: carol_new.keys,
+            old: &carol,
+        };
+        // The group's key is now held by a retired key: tainted, not used.
+        let devops = v.group_named("devops").unwrap().clone();
+        assert!(v.tainted(&devops));
+        // What was wrapped to the old key does not open with the new one yet, and
+        // reads as not shared (not as damage).
+        assert!(opens(&v, &carol_new).is_empty());
+        assert!(v.session(&carol_new).unwrap().list().unwrap().is_empty());
+        // A plain member's write wraps to the group's members directly.
+        add(
+            &mut v,
+            &bob,
+            "ops/bob",
+            "b1",
+            vec![Principal::Group(devops.id)],
+        );
+        assert_eq!(opens(&v, &carol_new), ["ops/bob"]);
+        // The retired key still opens what was written before, nothing after.
+        assert_eq!(opens(&v, &retired), ["ops/db", "ops/redis"]);
+        assert!(v.tainted(v.group_named("devops").unwrap()));
+        // The next admin write rotates the group and re-keys what she reads.
+        add(
+            &mut v,
+            &alice,
+            "ops/new",
+            "n1",
+            vec![Principal::Group(devops.id)],
+        );
+        assert!(!v.tainted(v.group_named("devops").unwrap()));
+        assert_eq!(
+            opens(&v, &carol_new),
+            ["ops/bob", "ops/db", "ops/new", "ops/redis"]
+        );
+        assert!(opens(&v, &retired).is_empty());
+        let v = Vault::decode(&v.encode()).unwrap();
+        assert!(v.verify().unwrap().ignored.is_empty());
+        assert!(v.stale_after_key_change().is_empty());
+    }
+
+    #[test]
+    fn an_admins_own_rotation_rekeys_at_once() {
+        let (mut v, alice, bob, _carol) = shared_team();
+        let alice_new = person("alice");
+        let done = v
+            .change_own_keys(&alice, &alice_new, &mut |_, _| {})
+            .unwrap();
+        assert!(done.rotated >= 1, "@admins");
+        assert_eq!(done.rekeyed, 3);
+        assert_eq!(opens(&v, &alice_new), ["hr/payroll", "ops/db", "ops/redis"]);
+        let retired = RetiredKey {
+            keys: alice_new.keys,
+            old: &alice,
+        };
+        assert!(opens(&v, &retired).is_empty());
+        assert_eq!(v.owner(), v.member_for(&alice_new).unwrap().id);
+        assert_eq!(opens(&v, &bob), ["ops/redis"]);
+        let v = Vault::decode(&v.encode()).unwrap();
+        assert!(v.verify().unwrap().ignored.is_empty());
     }
 
     #[test]
