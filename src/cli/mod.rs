@@ -181,7 +181,7 @@ pub enum Command {
     /// Who can read and write an entry, and through what
     #[command(after_help = "Example:\n  amanat access ops/db")]
     Access(team::AccessArgs),
-    /// The signed history: who changed what, when (entry names stay encrypted)
+    /// The signed history: who changed what, when (paths of the entries you can read)
     #[command(
         after_help = "Examples:\n  amanat log --since 7d\n  amanat log --entry ops/db --json"
     )]
