@@ -279,6 +279,11 @@ fn restore_failure<T>(path: &str, e: RestoreError) -> anyhow::Result<T> {
             "pick the revision before the delete",
         ),
         RestoreError::Unchanged(_) => fail(Exit::Usage, e.to_string(), history),
+        RestoreError::NotReadable(_) => fail(
+            Exit::Denied,
+            e.to_string(),
+            "pick a revision 'amanat history' can read for you (one without 'fields not readable by you')",
+        ),
         RestoreError::Vault(VaultError::Denied(why)) => fail(
             Exit::Denied,
             format!("access denied: {why}"),

@@ -178,6 +178,9 @@ pub enum RestoreError {
     /// The revision is a delete.
     #[error("revision {0} is a delete: it has no fields to restore")]
     Tombstone(String),
+    /// The revision was not readable by this member (not shared with them then).
+    #[error("revision {0} was not shared with you: its fields cannot be read")]
+    NotReadable(String),
     /// The revision's fields are the current ones and there is nothing to merge.
     #[error("revision {0} has the same fields as the current one")]
     Unchanged(String),
@@ -400,9 +403,12 @@ impl Session<'_> {
             return Err(RestoreError::Tombstone(short));
         }
         self.check_revision(revision)?;
-        let old = self
-            .decrypt(stored, rev)?
-            .ok_or_else(|| RestoreError::Tombstone(short.clone()))?;
+        let old = match self.decrypt(stored, rev) {
+            Ok(Some(old)) => old,
+            Ok(None) => return Err(RestoreError::Tombstone(short)),
+            Err(VaultError::Denied(_)) => return Err(RestoreError::NotReadable(short)),
+            Err(e) => return Err(e.into()),
+        };
         let current = &entry.payload;
         if same_content(&old, current) && entry.heads <= 1 {
             return Err(RestoreError::Unchanged(short));
@@ -719,6 +725,48 @@ mod tests {
         let r = restore(&mut v, &alice, "ops/db", &later);
         assert_eq!(r.payload.password.expose(), "after-3");
         assert!(!r.payload.rotate_at_source);
+    }
+
+    /// A writer who was given access later cannot restore what was never theirs to
+    /// read.
+    #[test]
+    fn a_revision_i_could_not_read_is_not_restored() {
+        let (alice, carol) = (person("alice"), person("carol"));
+        let mut v = Vault::create(&alice, "acme").unwrap();
+        v.add_member(&alice, "carol", carol.keys, Role::Member)
+            .unwrap();
+        let c = Principal::Member(v.member_named("carol").unwrap().id);
+        create(&mut v, &alice, "ops/x", "admins-only", vec![]);
+        let first = v.session(&alice).unwrap().open("ops/x").unwrap().revision;
+        let s = v.session(&alice).unwrap();
+        let e = s.open("ops/x").unwrap();
+        let mut payload = e.payload.clone();
+        payload.password = SecretString::new("shared".into());
+        payload.write_grants = vec![c];
+        let body = s
+            .revise_entry(
+                &e,
+                &EntryDraft {
+                    payload,
+                    share_with: vec![c],
+                },
+            )
+            .unwrap();
+        drop(s);
+        v.append(&alice, vec![body]).unwrap();
+        let s = v.session(&carol).unwrap();
+        let e = s.open("ops/x").unwrap();
+        assert!(s.may_write(&e));
+        assert!(matches!(
+            s.restore_revision(&e, &first, 9),
+            Err(RestoreError::NotReadable(_))
+        ));
+        let h = s.entry_history(&e.id).unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(!h[0].readable && !h[1].readable);
+        assert_eq!(h[1].changes, [Change::Created]);
+        assert_eq!(h[0].path.as_deref(), Some("ops/x"));
+        assert_eq!(h[1].path, None);
     }
 
     #[test]
