@@ -29,6 +29,7 @@ mod proptest_resolve;
 mod resolve;
 mod session;
 mod team;
+pub use history::{Change, RestoreError, Revision, field_changes};
 pub use path_choice::{Candidate, PathChoice, choose_at_path};
 pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
 pub use session::{EntryDraft, Listing, Session};

@@ -2,6 +2,8 @@
 //! findings, CSV quoting) is in the library's `audit` module; this file resolves the
 //! arguments, formats and prints.
 
+use std::collections::{HashMap, HashSet};
+
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -10,7 +12,7 @@ use amanat::format::{EntryId, RecordBody};
 use amanat::vault::{OpenEntry, Vault};
 
 use super::exit::{Exit, fail};
-use super::identity::unlock;
+use super::identity::{Unlocked, unlock};
 use super::output::{format_time, print_json, sanitize, stdout_is_tty};
 use super::paths::Paths;
 use super::vault::load;
@@ -30,6 +32,9 @@ pub struct LogArgs {
     /// Machine-readable output
     #[arg(long)]
     pub json: bool,
+    /// Show entries by id only: no passphrase asked, nothing decrypted
+    #[arg(long)]
+    pub ids: bool,
 }
 
 /// `audit` arguments.
@@ -132,12 +137,13 @@ fn print_table(rows: &[Vec<String>]) -> anyhow::Result<()> {
 
 /// An entry for `log --entry`: an entry id (8 or more hex digits, as `log` prints it;
 /// needs no passphrase and finds deleted entries too), else a path (unlocks the
-/// identity). Returns the id and, when known, the current path.
+/// identity, kept in `unlocked` for resolving the other paths). Returns the id.
 fn resolve_log_entry(
     paths: &Paths,
     vault: &Vault,
     text: &str,
-) -> anyhow::Result<(EntryId, Option<String>)> {
+    unlocked: &mut Option<Unlocked>,
+) -> anyhow::Result<EntryId> {
     if (8..=32).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit()) {
         let prefix = text.to_ascii_lowercase();
         let mut ids: Vec<EntryId> = vault
@@ -153,7 +159,7 @@ fn resolve_log_entry(
         ids.sort();
         ids.dedup();
         match ids.as_slice() {
-            [id] => return Ok((*id, None)),
+            [id] => return Ok(*id),
             [] => {}
             _ => {
                 return fail(
@@ -165,14 +171,44 @@ fn resolve_log_entry(
         }
     }
     let identity = unlock(paths)?;
-    let session = vault.session(&identity)?;
-    let entry = session.open(text)?;
-    Ok((entry.id, Some(entry.payload.path.clone())))
+    let id = vault.session(&identity)?.open(text)?.id;
+    *unlocked = Some(identity);
+    Ok(id)
 }
 
-/// `log`: the signed history, one record a line, in canonical order. Reads only what
-/// is in clear (roster, wraps, ids), so it needs no passphrase unless `--entry` names a
-/// path.
+/// The paths of the entries among `ids` that the caller can read (`log` shows them
+/// next to the ids). Unlocks the identity unless `unlocked` already holds it; when
+/// that fails (no passphrase, no identity, not a member), says so on stderr and
+/// returns nothing: the entries are then shown by id.
+fn readable_paths(
+    paths: &Paths,
+    vault: &Vault,
+    ids: &HashSet<EntryId>,
+    unlocked: Option<Unlocked>,
+) -> HashMap<EntryId, String> {
+    if ids.is_empty() {
+        return HashMap::new();
+    }
+    let found = (|| -> anyhow::Result<HashMap<EntryId, String>> {
+        let identity = match unlocked {
+            Some(i) => i,
+            None => unlock(paths)?,
+        };
+        Ok(vault.session(&identity)?.readable_paths(ids)?)
+    })();
+    found.unwrap_or_else(|e| {
+        eprintln!(
+            "note: entries are shown by id, not path ({}); --ids skips this",
+            sanitize(&super::exit::classify(&e).1)
+        );
+        HashMap::new()
+    })
+}
+
+/// `log`: the signed history, one record a line, in canonical order. The events come
+/// from what is in clear (roster, wraps, ids); the paths of the entries the caller can
+/// read are decrypted (unlocking the identity; without it, or with `--ids`, entries
+/// are shown by id only).
 pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
     let since = match args.since.as_deref().map(audit::parse_duration).transpose() {
         Ok(s) => s,
@@ -194,8 +230,9 @@ pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
             "see 'amanat member ls'",
         );
     }
+    let mut unlocked = None;
     let entry = match &args.entry {
-        Some(text) => Some(resolve_log_entry(paths, &vault, text)?),
+        Some(text) => Some(resolve_log_entry(paths, &vault, text, &mut unlocked)?),
         None => None,
     };
     let cutoff = since.map(|s| now().saturating_sub(s));
@@ -203,13 +240,17 @@ pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|e| cutoff.is_none_or(|c| e.time >= c))
         .filter(|e| args.member.as_deref().is_none_or(|m| e.involves(m)))
-        .filter(|e| entry.as_ref().is_none_or(|(id, _)| e.entry == Some(*id)))
+        .filter(|e| entry.is_none_or(|id| e.entry == Some(id)))
         .collect();
+    // Paths are encrypted: shown for the entries the caller can read.
+    let paths_of = if args.ids {
+        HashMap::new()
+    } else {
+        let ids: HashSet<EntryId> = events.iter().filter_map(|e| e.entry).collect();
+        readable_paths(paths, &vault, &ids, unlocked)
+    };
     let path_of = |e: &audit::Event| -> Option<&str> {
-        match (&entry, &e.entry) {
-            (Some((id, Some(path))), Some(eid)) if id == eid => Some(path.as_str()),
-            _ => None,
-        }
+        e.entry.and_then(|id| paths_of.get(&id)).map(String::as_str)
     };
     if args.json {
         let items: Vec<_> = events

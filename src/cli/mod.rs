@@ -21,6 +21,7 @@ pub mod demo;
 pub mod entry;
 pub mod exit;
 pub mod git;
+pub mod history;
 pub mod identity;
 pub mod input;
 pub mod otp;
@@ -181,11 +182,19 @@ pub enum Command {
     /// Who can read and write an entry, and through what
     #[command(after_help = "Example:\n  amanat access ops/db")]
     Access(team::AccessArgs),
-    /// The signed history: who changed what, when (entry names stay encrypted)
+    /// The signed history: who changed what, when (paths of the entries you can read)
     #[command(
         after_help = "Examples:\n  amanat log --since 7d\n  amanat log --entry ops/db --json"
     )]
     Log(audit::LogArgs),
+    /// The revisions of an entry: when, who, which fields changed (never values)
+    #[command(
+        after_help = "Examples:\n  amanat history web/github\n  amanat history web/github --json"
+    )]
+    History(history::HistoryArgs),
+    /// Bring back an old revision's fields as a new revision (see 'history')
+    #[command(after_help = "Example:\n  amanat restore web/github --revision 3f2a9c01")]
+    Restore(history::RestoreArgs),
     /// Findings: entries to rotate at source, reused, old or stale passwords
     #[command(after_help = "Examples:\n  amanat audit\n  amanat audit --strict --max-age 365")]
     Audit(audit::AuditArgs),
@@ -328,6 +337,8 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Unshare(a) => team::unshare(&paths, a),
         Command::Access(a) => team::access(&paths, a),
         Command::Log(a) => audit::log(&paths, a),
+        Command::History(a) => history::history(&paths, a),
+        Command::Restore(a) => history::restore(&paths, a),
         Command::Audit(a) => audit::audit(&paths, a),
         Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
         Command::Clip(a) => clip::clip(&paths, a),
