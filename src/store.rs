@@ -400,6 +400,18 @@ fn read_segment_file(path: &Path) -> Result<Option<(Vec<u8>, String)>, String> {
     Ok(Some((bytes, stamp)))
 }
 
+/// The sorted `*.seg` names of a directory (cheap: no file is opened).
+fn segment_listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir).map_or(Vec::new(), |d| {
+        d.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}")))
+            .collect()
+    });
+    names.sort();
+    names
+}
+
 /// How many `*.seg` names a directory lists (cheap: no file is opened).
 fn count_segments(dir: &Path) -> usize {
     fs::read_dir(dir).map_or(0, |d| {
@@ -656,10 +668,25 @@ impl VaultStore {
     /// record missing from a listing made just before that rename is found by reading
     /// the directory once more.
     pub fn load_unpinned(&self) -> Result<(Vault, PinStatus), StoreError> {
-        match self.load_unpinned_once() {
-            Err(StoreError::Rollback { .. }) => self.load_unpinned_once(),
-            other => other,
+        // A writer renames its segment into place before it pins it, and a compaction
+        // elsewhere deletes (after its grace period) a segment this read listed but had
+        // not opened yet, its records now in a pack the listing predates: a pinned
+        // record that looks missing is read for again, up to four times, while the
+        // directory keeps changing. A genuine rollback leaves the directory as it is.
+        let mut listing = segment_listing(&self.path);
+        let mut result = self.load_unpinned_once();
+        for _ in 0..4 {
+            if !matches!(result, Err(StoreError::Rollback { .. })) {
+                break;
+            }
+            let now = segment_listing(&self.path);
+            if now == listing {
+                break;
+            }
+            listing = now;
+            result = self.load_unpinned_once();
         }
+        result
     }
 
     fn load_unpinned_once(&self) -> Result<(Vault, PinStatus), StoreError> {
