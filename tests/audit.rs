@@ -419,6 +419,13 @@ fn report_access_before_and_after_removal() {
     );
     env.run(&["report", "access", "--group", "nope"]).code(4);
     env.run(&["report", "access", "--member", "nope"]).code(4);
+    // `--json` is `--format json`, as for every other listing.
+    assert_eq!(
+        only(&["--json", "--member", "bob"]),
+        only(&["--format", "json", "--member", "bob"])
+    );
+    env.run(&["report", "access", "--json", "--format", "csv"])
+        .code(2);
     // JSON.
     let json = env
         .run(&["report", "access", "--format", "json", "--member", "bob"])

@@ -323,3 +323,26 @@ fn ls_defuses_osc52_and_cr_in_a_planted_entry_name() {
     );
     assert!(out.contains("web/github"));
 }
+
+/// The fingerprint confirmation of `member add` is typed visibly (it is not a secret:
+/// the person should see their `yes`), and only `yes` adds the member.
+#[test]
+fn member_add_confirms_the_fingerprint_with_a_visible_yes() {
+    let env = with_entry();
+    let bob = TestEnv::new();
+    let (key, fp) = bob.identity_new("bob");
+    let mut p = spawn(&env, &["member", "add", "bob", &key], true, true);
+    p.exp_string(&fp).unwrap();
+    p.exp_string("type 'yes' if it matches: ").unwrap();
+    p.send_line("yes").unwrap();
+    // The terminal echoes what was typed.
+    p.exp_string("yes").unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("amanat-invite1"), "{out}");
+    let mut p = spawn(&env, &["member", "add", "carol", &key], true, true);
+    p.exp_string("type 'yes' if it matches: ").unwrap();
+    p.send_line("no").unwrap();
+    let (out, code) = finish(p);
+    assert_ne!(code, 0, "{out}");
+}

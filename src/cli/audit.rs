@@ -91,6 +91,9 @@ pub struct ReportAccessArgs {
     /// Only access through this group
     #[arg(long, value_name = "G")]
     pub group: Option<String>,
+    /// Shorthand for `--format json`, as every other listing takes it
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 fn now() -> u64 {
@@ -447,7 +450,12 @@ pub fn report_access(paths: &Paths, args: ReportAccessArgs) -> anyhow::Result<()
         note_reader_scope(&vault, entries.len(), "this report");
     }
     let access = |r: &AccessRow| if r.write { "write" } else { "read" };
-    match args.format {
+    let format = if args.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    };
+    match format {
         ReportFormat::Json => {
             let items: Vec<_> = rows
                 .iter()

@@ -204,7 +204,8 @@ pub enum Command {
         after_help = "Example:\n  amanat report access --format csv"
     )]
     Report(audit::ReportCommand),
-    /// Start (or refresh) the agent: passphrase once, then get/ls/show/find without it
+    /// Start (or refresh) the agent: passphrase once, then every command (reads, writes,
+    /// sharing, team changes, git-credential) without it until `lock` or the timeout
     #[command(after_help = "Examples:\n  amanat unlock\n  amanat unlock --timeout 2h")]
     Unlock(agent::UnlockArgs),
     /// Lock the agent now: it forgets the identity and the vault and exits

@@ -211,6 +211,22 @@ fn role_of(arg: RoleArg) -> Role {
     }
 }
 
+/// Ask on the controlling terminal and read one line, echoed (a confirmation is not a
+/// secret: the person should see what they typed).
+fn ask_visible(prompt: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let mut out = &tty;
+    out.write_all(prompt.as_bytes())?;
+    out.flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 /// Check the fingerprint of the exact keys about to be used: against `--fingerprint`
 /// (a mismatch is exit 6 and never shows the key's own fingerprint, so it cannot be
 /// copied), or by asking on the terminal.
@@ -234,7 +250,7 @@ fn confirm_fingerprint(
                 "compare it with {}'s own 'amanat identity show' (in person or by phone)",
                 sanitize(name)
             );
-            let answer = rpassword::prompt_password("type 'yes' if it matches (input hidden): ")?;
+            let answer = ask_visible("type 'yes' if it matches: ")?;
             if answer.trim() != "yes" {
                 return fail(
                     Exit::Other,
@@ -386,7 +402,7 @@ pub fn member_add(paths: &Paths, args: MemberAddArgs) -> anyhow::Result<()> {
                 "compare it with {}'s own 'amanat identity show' (in person or by phone)",
                 sanitize(&args.name)
             );
-            let answer = rpassword::prompt_password("type 'yes' if it matches (input hidden): ")?;
+            let answer = ask_visible("type 'yes' if it matches: ")?;
             if answer.trim() != "yes" {
                 return fail(
                     Exit::Other,
@@ -660,7 +676,16 @@ pub fn group_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
             .map(|m| m.name.clone())
             .unwrap_or_default()
     };
-    let groups: Vec<_> = vault.groups().collect();
+    // `@admins` first, then by name; members by name.
+    let mut groups: Vec<_> = vault.groups().collect();
+    groups.sort_by(|a, b| {
+        (a.id != ADMINS_GROUP, &a.name, a.id).cmp(&(b.id != ADMINS_GROUP, &b.name, b.id))
+    });
+    let sorted_names = |g: &amanat::vault::Group| {
+        let mut names: Vec<String> = g.members.iter().map(name_of).collect();
+        names.sort();
+        names
+    };
     if args.json {
         let items: Vec<_> = groups
             .iter()
@@ -669,7 +694,7 @@ pub fn group_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
                     "name": g.name,
                     "id": g.id.to_hex(),
                     "builtin": g.id == ADMINS_GROUP,
-                    "members": g.members.iter().map(name_of).collect::<Vec<_>>(),
+                    "members": sorted_names(g),
                     "key_id": g.key_id.to_hex(),
                 })
             })
@@ -677,10 +702,9 @@ pub fn group_ls(paths: &Paths, args: super::JsonArgs) -> anyhow::Result<()> {
         return print_json(&json!(items));
     }
     for g in groups {
-        let members: Vec<String> = g
-            .members
+        let members: Vec<String> = sorted_names(g)
             .iter()
-            .map(|m| sanitize(&name_of(m)).into_owned())
+            .map(|m| sanitize(m).into_owned())
             .collect();
         outln!(
             "{}",
