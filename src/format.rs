@@ -8,7 +8,7 @@
 //! fixed ceiling and against the bytes actually present before anything is allocated,
 //! every object must be in its one canonical encoding, and trailing bytes are rejected.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -1628,12 +1628,12 @@ fn canonical_order(records: Vec<StoredRecord>) -> Vec<StoredRecord> {
 fn kahn(records: &[StoredRecord], index: &HashMap<RecordId, usize>) -> Vec<usize> {
     let n = records.len();
     let mut pending = vec![0usize; n];
-    let mut children: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, r) in records.iter().enumerate() {
         for p in &r.record.parents {
             if let Some(&pi) = index.get(p) {
                 pending[i] += 1;
-                children.entry(pi).or_default().push(i);
+                children[pi].push(i);
             }
         }
     }
@@ -1646,12 +1646,10 @@ fn kahn(records: &[StoredRecord], index: &HashMap<RecordId, usize>) -> Vec<usize
     let mut order = Vec::with_capacity(n);
     while let Some(std::cmp::Reverse((_, i))) = ready.pop() {
         order.push(i);
-        if let Some(kids) = children.get(&i) {
-            for &k in kids {
-                pending[k] -= 1;
-                if pending[k] == 0 {
-                    ready.push(std::cmp::Reverse((records[k].id, k)));
-                }
+        for &k in &children[i] {
+            pending[k] -= 1;
+            if pending[k] == 0 {
+                ready.push(std::cmp::Reverse((records[k].id, k)));
             }
         }
     }

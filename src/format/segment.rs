@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use super::{
     FORMAT_VERSION, FormatError, MAX_RECORD_LEN, MAX_RECORDS, MIN_STORED_RECORD, MemberId, Reader,
     RecordBody, RecordId, StoredRecord, VAULT_MAGIC, VaultFile, canonical_order,
-    check_canonical_order, check_record_shape, decode_record, record_id, write_varint,
+    check_record_shape, decode_record, record_id, write_varint,
 };
 use crate::crypto::{self, SIGNATURE_LABEL};
 
@@ -210,11 +210,17 @@ pub fn union(vault_id: RecordId, segments: Vec<Segment>) -> Result<Union, Format
         }
     }
     held_back.sort();
-    // Usually one segment, written in canonical order (a linear history is checked in
-    // one pass): then nothing needs sorting.
+    // A linear history (each record's only parent is the one before it) has one order,
+    // checked in one pass; anything else is sorted once (checking it would cost the
+    // same topological sort).
+    let linear = kept
+        .iter()
+        .enumerate()
+        .skip(1)
+        .all(|(i, r)| r.record.parents.len() == 1 && r.record.parents[0] == kept[i - 1].id);
     let mut index: HashMap<RecordId, usize> =
         kept.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-    let records = if check_canonical_order(&kept, &index).is_ok() {
+    let records = if linear {
         kept
     } else {
         // Records on a cycle of parents (only possible with a hash collision) are
