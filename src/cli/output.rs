@@ -147,10 +147,10 @@ mod tests {
     #[test]
     fn json_escapes_hidden_characters_and_keeps_the_value() {
         let value = serde_json::json!({"path": "invoice\u{202e}fdp.exe\u{e0041}\u{85}"});
-        let text = escape_json_hidden(serde_json::to_string_pretty(&value).unwrap());
+        let text = escape_json_hidden(serde_json::to_string_pretty(&value).expect("serializes"));
         assert!(!text.chars().any(json_hidden), "{text}");
         assert!(text.contains("\\u202e"), "{text}");
-        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&text).expect("still JSON");
         assert_eq!(back, value);
     }
 
