@@ -231,3 +231,16 @@ pub fn content_mut(revision: &mut EntryRevision) -> &mut EntryContent {
 pub fn set_ciphertext(sealed: &mut SealedEntry, ciphertext: Vec<u8>) {
     sealed.ciphertext = ciphertext;
 }
+
+// ---------------------------------------------------------------------------------------
+// Entries
+
+/// A record creating an entry at `draft`'s path exactly as given, without the path
+/// check of [`crate::vault::Session::create_entry`] (no NFC, bidi controls or invisible
+/// characters allowed): what an older or another client may have written.
+pub fn entry_at_any_path(
+    session: &crate::vault::Session<'_>,
+    draft: &crate::vault::EntryDraft,
+) -> Result<RecordBody, crate::vault::VaultError> {
+    session.create_unchecked(draft)
+}

@@ -1486,11 +1486,180 @@ impl<'a> RecordParser<'a> {
     }
 }
 
-fn check_name(name: &str, what: &'static str) -> Result<(), FormatError> {
+/// The decoding rule for names in records (docs/format.md, "Record shape"): looser than
+/// [`check_name`], which every new name passes. A name another client wrote that is
+/// not in NFC or holds a bidi control or an invisible character still decodes; it is
+/// shown escaped and looked up by its NFC form.
+fn check_record_name(name: &str, what: &'static str) -> Result<(), FormatError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         return Err(FormatError::Malformed(what));
     }
     Ok(())
+}
+
+/// The most characters in a member or group name.
+pub const MAX_MEMBER_NAME_CHARS: usize = 64;
+/// The most bytes in an entry path.
+pub const MAX_PATH_LEN: usize = 512;
+
+/// What a name names: member and group names share one rule, a team name may hold
+/// spaces (docs/format.md, "Names and paths").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A member (also an identity's name, which becomes the owner's in `init`) or a
+    /// group.
+    Member,
+    /// The team: a vault's display name.
+    Team,
+}
+
+/// Why a new name or path is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Empty, or an empty part of a path.
+    #[error("it is empty or has an empty part")]
+    Empty,
+    /// Over the length limit.
+    #[error("it is too long")]
+    TooLong,
+    /// A control, bidi or invisible character (shown escaped).
+    #[error("it holds the invisible or direction-changing character {}", .0.escape_unicode())]
+    Hidden(char),
+    /// A character not allowed in this kind of name.
+    #[error("it holds {}", describe(*.0))]
+    Forbidden(char),
+    /// A `.` or `..` part, or a part with leading or trailing spaces.
+    #[error("it has a '.', '..' or space-padded part")]
+    BadPart,
+}
+
+fn describe(c: char) -> String {
+    if c.is_whitespace() {
+        "a space".to_string()
+    } else {
+        format!("'{c}'")
+    }
+}
+
+/// A character that never appears in a new name or path and is escaped whenever text
+/// is shown: controls (Cc), bidi controls (U+202A–U+202E, U+2066–U+2069, U+200E,
+/// U+200F, U+061C), zero-width and other format characters (general category Cf:
+/// U+200B–U+200D, U+2060, U+FEFF, …), line and paragraph separators, and the Hangul
+/// fillers, which render as blanks.
+pub fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            // General category Cf (Unicode 16).
+            '\u{ad}'
+                | '\u{600}'..='\u{605}'
+                | '\u{61c}'
+                | '\u{6dd}'
+                | '\u{70f}'
+                | '\u{890}'..='\u{891}'
+                | '\u{8e2}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+                // Line and paragraph separators (Zl, Zp).
+                | '\u{2028}'
+                | '\u{2029}'
+                // Hangul fillers: letters that render as nothing.
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{3164}'
+                | '\u{ffa0}'
+        )
+}
+
+/// `text` in Unicode Normalization Form C (borrowed when it already is).
+pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::UnicodeNormalization;
+    if unicode_normalization::is_nfc(text) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
+}
+
+/// Whether two names or paths are the same once both are in NFC: how every lookup
+/// compares what was typed with what a record holds.
+pub fn same_text(stored: &str, wanted: &str) -> bool {
+    stored == wanted || nfc(stored) == nfc(wanted)
+}
+
+/// The one check of a new member, group or team name (docs/format.md, "Names and
+/// paths"): returns it in NFC, or why it is refused. Member and group names are 1–64
+/// characters without whitespace, `@`, `/`, controls, bidi controls or invisible
+/// characters; a team name is 1–128 bytes without those (spaces inside are allowed).
+pub fn check_name(kind: NameKind, name: &str) -> Result<String, NameError> {
+    let name = nfc(name).into_owned();
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if let Some(c) = name.chars().find(|&c| is_hidden_char(c)) {
+        return Err(NameError::Hidden(c));
+    }
+    match kind {
+        NameKind::Member => {
+            if name.len() > MAX_NAME_LEN || name.chars().count() > MAX_MEMBER_NAME_CHARS {
+                return Err(NameError::TooLong);
+            }
+            if let Some(c) = name
+                .chars()
+                .find(|&c| c.is_whitespace() || c == '@' || c == '/')
+            {
+                return Err(NameError::Forbidden(c));
+            }
+        }
+        NameKind::Team => {
+            if name.len() > MAX_NAME_LEN {
+                return Err(NameError::TooLong);
+            }
+            if let Some(c) = name.chars().find(|&c| c.is_whitespace() && c != ' ') {
+                return Err(NameError::Forbidden(c));
+            }
+            if name.trim() != name {
+                return Err(NameError::BadPart);
+            }
+        }
+    }
+    Ok(name)
+}
+
+/// The one check of a new entry path (docs/format.md, "Names and paths"): returns it
+/// in NFC, or why it is refused. 1–512 bytes of `/`-separated non-empty parts, none
+/// `.` or `..` or with leading or trailing whitespace, and no controls, bidi controls
+/// or invisible characters.
+pub fn check_path(path: &str) -> Result<String, NameError> {
+    let path = nfc(path).into_owned();
+    if path.is_empty() || path.split('/').any(str::is_empty) {
+        return Err(NameError::Empty);
+    }
+    if path.len() > MAX_PATH_LEN {
+        return Err(NameError::TooLong);
+    }
+    if let Some(c) = path.chars().find(|&c| is_hidden_char(c)) {
+        return Err(NameError::Hidden(c));
+    }
+    if path
+        .split('/')
+        .any(|s| s == "." || s == ".." || s.trim() != s)
+    {
+        return Err(NameError::BadPart);
+    }
+    Ok(path)
 }
 
 fn check_member_wrap(w: &MemberWrap) -> Result<(), FormatError> {
@@ -1526,14 +1695,14 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
     }
     match &record.body {
         RecordBody::Genesis(g) => {
-            check_name(&g.team, "team name")?;
-            check_name(&g.owner_name, "member name")?;
+            check_record_name(&g.team, "team name")?;
+            check_record_name(&g.owner_name, "member name")?;
             if g.owner != record.author {
                 return Err(FormatError::Malformed("genesis author"));
             }
         }
         RecordBody::AddMember(a) => {
-            check_name(&a.name, "member name")?;
+            check_record_name(&a.name, "member name")?;
             if a.role == Role::Owner {
                 return Err(FormatError::Malformed("a second owner"));
             }
@@ -1559,7 +1728,7 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
             }
         }
         RecordBody::CreateGroup { name, members, key } => {
-            check_name(name, "group name")?;
+            check_record_name(name, "group name")?;
             if members.len() > MAX_IDS {
                 return Err(FormatError::TooLarge("group members"));
             }

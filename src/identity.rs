@@ -148,9 +148,12 @@ pub struct IdentityInfo {
 }
 
 impl Identity {
-    /// Make a fresh identity.
+    /// Make a fresh identity. Its name follows the member-name rule
+    /// ([`crate::format::check_name`]), in NFC, so that `init` and `member add` agree.
     pub fn generate(name: &str) -> Result<Self, IdentityError> {
-        check_name(name)?;
+        let name = crate::format::check_name(crate::format::NameKind::Member, name)
+            .map_err(|_| IdentityError::Name)?;
+        let name = name.as_str();
         let agreement = AgreementSecret::generate().map_err(|_| IdentityError::Random)?;
         let signing = SigningSecret::generate().map_err(|_| IdentityError::Random)?;
         let keys = PublicKeys {

@@ -285,33 +285,26 @@ pub const DEFAULT_FRESHNESS_DAYS: u64 = 7;
 /// Heartbeats dated more than this far ahead of the local clock are ignored.
 const HEARTBEAT_SKEW: u64 = 60 * 60;
 
-/// Check an entry path: slash-separated non-empty segments, no `.`/`..`, no control
-/// characters, at most 512 bytes.
-pub fn check_path(path: &str) -> Result<(), VaultError> {
-    let bad = path.is_empty()
-        || path.len() > 512
-        || path.chars().any(char::is_control)
-        || path
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == ".." || s.trim() != s);
-    if bad {
-        return Err(VaultError::InvalidPath(path.to_string()));
-    }
-    Ok(())
+/// Check a new entry path ([`format::check_path`], the one rule) and return it in NFC.
+pub fn check_path(path: &str) -> Result<String, VaultError> {
+    format::check_path(path).map_err(|_| VaultError::InvalidPath(path.to_string()))
 }
 
 impl Vault {
     /// A new vault owned by `owner`: the genesis record and the first `@admins` key.
     pub fn create(owner: &dyn Keyholder, team: &str) -> Result<Self, VaultError> {
+        let team = format::check_name(format::NameKind::Team, team)
+            .map_err(|_| VaultError::InvalidName(team.to_string()))?;
+        let owner_name = team::check_name(owner.name())?;
         let owner_id = MemberId(crypto::random_array().map_err(|_| VaultError::Random)?);
         let genesis = Record {
             parents: vec![],
             author: owner_id,
             time: now(),
             body: RecordBody::Genesis(Genesis {
-                team: team.to_string(),
+                team,
                 owner: owner_id,
-                owner_name: owner.name().to_string(),
+                owner_name,
                 owner_keys: *owner.keys(),
                 nonce: crypto::random_array().map_err(|_| VaultError::Random)?,
             }),

@@ -198,14 +198,14 @@ fn identity_show_json_shape() {
 #[test]
 fn identity_new_rejects_invalid_names() {
     let env = TestEnv::new();
-    for name in ["a b", "a@b", "", "tab\there"] {
+    for name in ["a b", "a@b", "", "tab\there", "a/b", "a\u{202e}b"] {
         let out = env
             .run(&["identity", "new", "--name", name, "--insecure-kdf"])
             .code(2);
         assert_eq!(out.error(), "invalid identity name", "name {name:?}");
         assert_eq!(
             out.hint(),
-            "use a short name without spaces, '@' or control characters"
+            "names are 1–64 characters without spaces, '@', '/', control, bidi (right-to-left) or invisible characters"
         );
     }
     assert!(!env.identity_path().exists());
@@ -633,7 +633,7 @@ fn add_invalid_paths_exit_2() {
         assert_eq!(out.error(), format!("invalid entry path '{path}'"));
         assert_eq!(
             out.hint(),
-            "paths look like team/service/login: no empty, '.' or '..' parts"
+            "paths look like team/service/login: no empty, '.' or '..' parts, and no control, bidi (right-to-left) or invisible characters"
         );
     }
     assert_eq!(env.stdout(&["ls"]), "");

@@ -374,8 +374,8 @@ fn warn_conflict(e: &OpenEntry) {
 }
 
 /// `add`.
-pub fn add(paths: &Paths, args: AddArgs) -> anyhow::Result<()> {
-    vault::check_path(&args.path)?;
+pub fn add(paths: &Paths, mut args: AddArgs) -> anyhow::Result<()> {
+    args.path = vault::check_path(&args.path)?;
     let password = new_password(&args.password, true)?;
     let secrets = gather(&args.fields, password)?;
     let time = now();
@@ -468,8 +468,8 @@ pub fn rm(paths: &Paths, args: PathArg) -> anyhow::Result<()> {
 }
 
 /// `mv`.
-pub fn mv(paths: &Paths, args: MvArgs) -> anyhow::Result<()> {
-    vault::check_path(&args.new_path)?;
+pub fn mv(paths: &Paths, mut args: MvArgs) -> anyhow::Result<()> {
+    args.new_path = vault::check_path(&args.new_path)?;
     let identity = unlock(paths)?;
     super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let session = vault.session(&identity)?;
@@ -526,6 +526,9 @@ fn readable(paths: &Paths) -> anyhow::Result<(Vec<OpenEntry>, anyhow::Result<()>
 }
 
 fn under(path: &str, prefix: &str) -> bool {
+    let path = amanat::format::nfc(path);
+    let path = path.as_ref();
+    let prefix = amanat::format::nfc(prefix);
     let p = prefix.trim_end_matches('/');
     p.is_empty() || path == p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
 }
@@ -594,14 +597,16 @@ fn print_tree(list: &[OpenEntry]) -> anyhow::Result<()> {
 
 /// `find`.
 pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
-    let q = args.query.to_lowercase();
+    // Compared in NFC: a query matches whichever spelling a record holds.
+    let fold = |t: &str| amanat::format::nfc(t).to_lowercase();
+    let q = fold(&args.query);
     let (all, outcome) = readable(paths)?;
     let hits: Vec<OpenEntry> = all
         .into_iter()
         .filter(|e| {
-            e.payload.path.to_lowercase().contains(&q)
-                || e.payload.username.to_lowercase().contains(&q)
-                || e.payload.url.to_lowercase().contains(&q)
+            fold(&e.payload.path).contains(&q)
+                || fold(&e.payload.username).contains(&q)
+                || fold(&e.payload.url).contains(&q)
         })
         .collect();
     if args.json {

@@ -34,6 +34,10 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The hint for a refused member, group or identity name (`amanat::format::check_name`).
+const NAME_HINT: &str = "names are 1–64 characters without spaces, '@', '/', control, bidi \
+                         (right-to-left) or invisible characters";
+
 /// An error raised by the CLI itself, with its exit code and a hint line.
 #[derive(Debug)]
 pub struct Failure {
@@ -228,13 +232,14 @@ fn classify_vault(e: &VaultError) -> (Exit, Option<String>) {
         VaultError::NoMember(_) => (Exit::NotFound, Some("see 'amanat member ls'".into())),
         VaultError::NoGroup(_) => (Exit::NotFound, Some("see 'amanat group ls'".into())),
         VaultError::NotShared(p) => (Exit::NotFound, Some(format!("see 'amanat access {p}'"))),
-        VaultError::InvalidName(_) => (
-            Exit::Usage,
-            Some("names are 1–64 characters without spaces, '@', '/' or control characters".into()),
-        ),
+        VaultError::InvalidName(_) => (Exit::Usage, Some(NAME_HINT.into())),
         VaultError::InvalidPath(_) => (
             Exit::Usage,
-            Some("paths look like team/service/login: no empty, '.' or '..' parts".into()),
+            Some(
+                "paths look like team/service/login: no empty, '.' or '..' parts, and no \
+                 control, bidi (right-to-left) or invisible characters"
+                    .into(),
+            ),
         ),
         VaultError::Keyholder(KeyholderError::Locked(_)) => (
             Exit::Passphrase,
@@ -284,10 +289,7 @@ fn classify_identity(e: &IdentityError) -> (Exit, Option<String>) {
             Exit::Usage,
             Some("copy the whole amanat-rekey1… line that 'amanat identity proof' printed".into()),
         ),
-        IdentityError::Name => (
-            Exit::Usage,
-            Some("use a short name without spaces, '@' or control characters".into()),
-        ),
+        IdentityError::Name => (Exit::Usage, Some(NAME_HINT.into())),
         _ => (Exit::Other, None),
     }
 }

@@ -200,7 +200,7 @@ pub fn new(paths: &Paths, args: NewArgs) -> anyhow::Result<()> {
     outln!("fingerprint: {}", identity.fingerprint());
     eprintln!(
         "identity '{}' saved to {}; give the amanat1… line to your admin and compare the fingerprint with them",
-        identity.name,
+        sanitize(&identity.name),
         paths.identity.display()
     );
     Ok(())

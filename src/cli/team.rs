@@ -378,8 +378,8 @@ pub fn member_rekey(paths: &Paths, args: MemberRekeyArgs) -> anyhow::Result<()> 
 }
 
 /// `member add`.
-pub fn member_add(paths: &Paths, args: MemberAddArgs) -> anyhow::Result<()> {
-    amanat::vault::check_name(&args.name)?;
+pub fn member_add(paths: &Paths, mut args: MemberAddArgs) -> anyhow::Result<()> {
+    args.name = amanat::vault::check_name(&args.name)?;
     // The fingerprint shown or checked is computed from this very object, which is
     // the one the records will carry and every wrap will target.
     let keys = id::parse_public_key_text(&args.pubkey)?;
@@ -627,8 +627,8 @@ pub fn join(paths: &Paths, args: JoinArgs) -> anyhow::Result<()> {
 
 /// `group create`.
 pub fn group_create(paths: &Paths, args: GroupCreateArgs) -> anyhow::Result<()> {
+    let name = amanat::vault::check_name(args.name.trim_start_matches('@'))?;
     let identity = unlock(paths)?;
-    let name = args.name.trim_start_matches('@').to_string();
     super::vault::write(paths, |vault| -> anyhow::Result<()> {
         vault.create_group(&identity, &name, &args.members)?;
         Ok(())

@@ -126,7 +126,7 @@ fn warn_ignored(vault: &Vault) {
 }
 
 /// `init`.
-pub fn init(paths: &Paths, args: InitArgs) -> anyhow::Result<()> {
+pub fn init(paths: &Paths, mut args: InitArgs) -> anyhow::Result<()> {
     let store = paths.store();
     if store.exists() {
         return fail(
@@ -135,15 +135,16 @@ pub fn init(paths: &Paths, args: InitArgs) -> anyhow::Result<()> {
             "use it, or choose another file with --vault / AMANAT_VAULT",
         );
     }
-    if args.name.is_empty()
-        || args.name.len() > amanat::format::MAX_NAME_LEN
-        || args.name.chars().any(char::is_control)
-    {
-        return fail(
-            Exit::Usage,
-            "invalid team name",
-            "use a short name without control characters",
-        );
+    match amanat::format::check_name(amanat::format::NameKind::Team, &args.name) {
+        Ok(name) => args.name = name,
+        Err(why) => {
+            return fail(
+                Exit::Usage,
+                format!("invalid team name: {why}"),
+                "use a name of at most 128 bytes without control, bidi (right-to-left) or \
+                 invisible characters",
+            );
+        }
     }
     let identity = super::identity::unlock(paths)?;
     let vault = Vault::create(&identity, &args.name)?;

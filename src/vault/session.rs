@@ -262,6 +262,20 @@ pub struct EntryDraft {
     pub share_with: Vec<format::Principal>,
 }
 
+/// Check a draft's path ([`check_path`]); a copy with the path in NFC when it was not.
+fn nfc_draft(draft: &EntryDraft) -> Result<Option<EntryDraft>, VaultError> {
+    let path = check_path(&draft.payload.path)?;
+    if path == draft.payload.path {
+        return Ok(None);
+    }
+    let mut payload = draft.payload.clone();
+    payload.path = path;
+    Ok(Some(EntryDraft {
+        payload,
+        share_with: draft.share_with.clone(),
+    }))
+}
+
 impl EntryDraft {
     /// A draft with only a path and an empty password (tests, examples).
     pub fn with_path(mut self, path: &str) -> Self {
@@ -496,8 +510,9 @@ impl Session<'_> {
     /// the others are dropped at once). `failed` says whether some entry addressed to
     /// me failed to open: it could have been at `path`.
     pub(super) fn at_path(&self, path: &str) -> Result<PathMatches, VaultError> {
+        let wanted = format::nfc(path);
         let walk = self.walk(&|id, stored, heads, payload| {
-            (payload.path == path).then(|| opened(id, stored, heads, payload))
+            format::same_text(&payload.path, &wanted).then(|| opened(id, stored, heads, payload))
         })?;
         let mut found = walk.kept;
         found.sort_by_key(|e| e.id);
@@ -906,7 +921,20 @@ impl Session<'_> {
 
     /// A record creating a new entry. Fails if the path is taken.
     pub fn create_entry(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
-        check_path(&draft.payload.path)?;
+        let normal;
+        let draft = match nfc_draft(draft)? {
+            Some(d) => {
+                normal = d;
+                &normal
+            }
+            None => draft,
+        };
+        self.create_unchecked(draft)
+    }
+
+    /// [`Session::create_entry`] without the path check: what an older or other client
+    /// may have written (`forge::entry_at_any_path`, for tests).
+    pub(crate) fn create_unchecked(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         if !self.at_path(&draft.payload.path)?.found.is_empty() {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
@@ -933,7 +961,14 @@ impl Session<'_> {
         entry: &OpenEntry,
         draft: &EntryDraft,
     ) -> Result<RecordBody, VaultError> {
-        check_path(&draft.payload.path)?;
+        let normal;
+        let draft = match nfc_draft(draft)? {
+            Some(d) => {
+                normal = d;
+                &normal
+            }
+            None => draft,
+        };
         if !self.may_write(entry) {
             return Err(VaultError::Denied("you may not write this entry"));
         }

@@ -74,19 +74,11 @@ impl Keyholder for Rotating<'_> {
     }
 }
 
-/// Check a member or group name: 1–64 characters, no whitespace, `@`, `/` or control
-/// characters.
-pub fn check_name(name: &str) -> Result<(), VaultError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '@' || c == '/');
-    if ok {
-        Ok(())
-    } else {
-        Err(VaultError::InvalidName(name.to_string()))
-    }
+/// Check a new member or group name ([`format::check_name`], the one rule) and return
+/// it in NFC.
+pub fn check_name(name: &str) -> Result<String, VaultError> {
+    format::check_name(format::NameKind::Member, name)
+        .map_err(|_| VaultError::InvalidName(name.to_string()))
 }
 
 impl Vault {
@@ -108,7 +100,11 @@ impl Vault {
     /// A current member by name. Two current members with one name (added
     /// concurrently) make the name ambiguous: refer to them by member id then.
     pub fn member_named(&self, name: &str) -> Result<&super::Member, VaultError> {
-        let mut found = self.members.values().filter(|m| m.active && m.name == name);
+        let wanted = format::nfc(name);
+        let mut found = self
+            .members
+            .values()
+            .filter(|m| m.active && format::same_text(&m.name, &wanted));
         let Some(first) = found.next() else {
             // No member by that name: a member id (or a prefix of at least 8 hex
             // digits) names one exactly, for when a name is ambiguous.
@@ -143,7 +139,11 @@ impl Vault {
     /// A group by name (without `@`; `admins` is the built-in group). Two groups with
     /// one name (created concurrently) make the name ambiguous.
     pub fn group_named(&self, name: &str) -> Result<&super::Group, VaultError> {
-        let mut found = self.groups.values().filter(|g| g.name == name);
+        let wanted = format::nfc(name);
+        let mut found = self
+            .groups
+            .values()
+            .filter(|g| format::same_text(&g.name, &wanted));
         let first = found
             .next()
             .ok_or_else(|| VaultError::NoGroup(name.to_string()))?;
@@ -206,14 +206,19 @@ impl Vault {
         role: Role,
     ) -> Result<MemberId, VaultError> {
         let me = self.require_admin(identity)?;
-        check_name(name)?;
+        let name = check_name(name)?;
+        let name = name.as_str();
         if role == Role::Owner {
             return Err(VaultError::Denied("there is one owner"));
         }
         if !self.outranks(&me, role) {
             return Err(VaultError::Denied("only the owner adds admins"));
         }
-        if self.members.values().any(|m| m.active && m.name == name) {
+        if self
+            .members
+            .values()
+            .any(|m| m.active && format::same_text(&m.name, name))
+        {
             return Err(VaultError::MemberExists(name.to_string()));
         }
         if let Some(m) = self.members.values().find(|m| m.active && m.keys == keys) {
@@ -357,8 +362,14 @@ impl Vault {
         members: &[String],
     ) -> Result<GroupId, VaultError> {
         self.require_admin(identity)?;
-        check_name(name)?;
-        if name == "admins" || self.groups.values().any(|g| g.name == name) {
+        let name = check_name(name)?;
+        let name = name.as_str();
+        if name == "admins"
+            || self
+                .groups
+                .values()
+                .any(|g| format::same_text(&g.name, name))
+        {
             return Err(VaultError::GroupExists(name.to_string()));
         }
         let ids: BTreeSet<MemberId> = members
