@@ -256,8 +256,10 @@ pub fn overhead(bytes: &[u8], entries: usize, time: u64) -> Overhead {
     }
 }
 
+/// Written 0600: amanat refuses a passphrase file others can read.
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 }
 
 fn main() {

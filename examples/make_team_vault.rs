@@ -434,6 +434,11 @@ fn main() {
         amanat::store::write_segment(&dir.join("vault"), &team.vault.encode()).unwrap();
         std::fs::write(dir.join("identity.amanat"), id_bytes).unwrap();
         std::fs::write(dir.join("passphrase"), format!("{PASSPHRASE}\n")).unwrap();
+        std::fs::set_permissions(
+            dir.join("passphrase"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
     }
 
     // Warm-up (allocator, caches), then the timed runs.

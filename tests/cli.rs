@@ -275,6 +275,11 @@ fn identity_passwd_replaces_the_passphrase() {
     env.add("web/github", "S3cret");
     let key = env.run(&["identity", "show", "--json"]).success().json()["public_key"].clone();
     let new_file = env.write_file("new-passphrase", "a brand new passphrase\n");
+    fs::set_permissions(
+        &new_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let out = Outcome::from(
         env.cmd(&["identity", "passwd"])
             .env("AMANAT_NEW_PASSPHRASE_FILE", &new_file)

@@ -95,6 +95,11 @@ impl Env {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("passphrase"), format!("{PASSPHRASE}\n")).unwrap();
+        fs::set_permissions(
+            dir.path().join("passphrase"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         Self { dir }
     }
     fn root(&self) -> &Path {

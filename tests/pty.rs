@@ -37,9 +37,31 @@ fn with_entry() -> TestEnv {
     env
 }
 
+/// The agent socket of `env`'s home, in a private directory of its own (the agent
+/// creates it 0700): an agent started by a test never uses the user's real socket.
+fn agent_socket(env: &TestEnv) -> std::path::PathBuf {
+    env.path("run/agent.sock")
+}
+
 /// Spawn `amanat ARGS` on a fresh PTY with the hermetic environment. With
-/// `echo`, terminal echo is switched on before amanat starts.
+/// `echo`, terminal echo is switched on before amanat starts. A passphrase typed at
+/// the prompt starts no agent ([`spawn_auto_agent`] lets it).
 fn spawn(env: &TestEnv, args: &[&str], echo: bool, passphrase_file: bool) -> PtySession {
+    spawn_with(env, args, echo, passphrase_file, false)
+}
+
+/// [`spawn`], with the automatic agent left on (its socket inside the test's home).
+fn spawn_auto_agent(env: &TestEnv, args: &[&str]) -> PtySession {
+    spawn_with(env, args, false, false, true)
+}
+
+fn spawn_with(
+    env: &TestEnv,
+    args: &[&str],
+    echo: bool,
+    passphrase_file: bool,
+    auto_agent: bool,
+) -> PtySession {
     let mut cmd = if echo {
         let mut c = std::process::Command::new("sh");
         c.arg("-c")
@@ -53,6 +75,10 @@ fn spawn(env: &TestEnv, args: &[&str], echo: bool, passphrase_file: bool) -> Pty
     };
     if !passphrase_file {
         cmd.env_remove("AMANAT_PASSPHRASE_FILE");
+    }
+    cmd.env("AMANAT_AGENT_SOCK", agent_socket(env));
+    if !auto_agent {
+        cmd.env("AMANAT_AGENT", "off");
     }
     rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
 }
@@ -182,20 +208,186 @@ fn passphrase_prompt_is_hidden() {
 }
 
 #[test]
-fn wrong_passphrase_at_the_prompt_exit_3() {
+fn wrong_passphrase_at_the_prompt_is_asked_three_times_then_exit_3() {
     let env = with_entry();
     let mut p = spawn(&env, &["ls"], true, false);
-    p.exp_string("passphrase for alice: ").unwrap();
-    std::thread::sleep(BEFORE_TYPING);
-    p.send_line("not the passphrase").unwrap();
+    for attempt in 1..=3 {
+        p.exp_string("passphrase for alice: ").unwrap();
+        std::thread::sleep(BEFORE_TYPING);
+        p.send_line("not the passphrase").unwrap();
+        if attempt < 3 {
+            p.exp_string("wrong passphrase, try again").unwrap();
+        }
+    }
     let (out, code) = finish(p);
     assert_eq!(code, 3, "{out}");
+    // No fourth prompt.
+    assert!(!out.contains("passphrase for alice"), "{out}");
     assert!(
         out.contains("error: wrong passphrase, or the identity file was modified"),
         "{out}"
     );
     assert!(!out.contains("not the passphrase"), "echoed: {out}");
     assert!(!out.contains("web/github"), "{out}");
+}
+
+#[test]
+fn a_right_passphrase_on_the_second_try_works() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["ls"], false, false);
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line("not the passphrase").unwrap();
+    p.exp_string("wrong passphrase, try again").unwrap();
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line(PASSPHRASE).unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("web/github"), "{out}");
+}
+
+/// Run `amanat ARGS` (no terminal) in `env` with its agent socket; with
+/// `passphrase_file`, `AMANAT_PASSPHRASE_FILE` stays set.
+fn run_with_agent(env: &TestEnv, args: &[&str], passphrase_file: bool) -> common::Outcome {
+    let mut cmd = env.detached_command(args);
+    cmd.env("AMANAT_AGENT_SOCK", agent_socket(env));
+    if !passphrase_file {
+        cmd.env_remove("AMANAT_PASSPHRASE_FILE");
+    }
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.timeout(common::COMMAND_TIMEOUT);
+    common::Outcome::from(cmd.output().unwrap())
+}
+
+/// Locks the test's agent (if any) when dropped, so that no test leaves one running.
+struct LockOnDrop<'a>(&'a TestEnv);
+
+impl Drop for LockOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = run_with_agent(self.0, &["lock"], false);
+    }
+}
+
+/// Wait until the agent in `env` reports itself unlocked (it derives the key after the
+/// command that started it has gone on).
+fn wait_unlocked(env: &TestEnv) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let out = run_with_agent(env, &["agent", "status", "--json"], false);
+        if out.stdout.contains("\"unlocked\":true") || out.stdout.contains("\"unlocked\": true") {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_passphrase_typed_at_the_prompt_starts_the_agent() {
+    let env = with_entry();
+    let _lock = LockOnDrop(&env);
+    // No agent yet: with no passphrase source, a read fails.
+    run_with_agent(&env, &["ls"], false).code(3);
+    let mut p = spawn_auto_agent(&env, &["ls"]);
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line(PASSPHRASE).unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("web/github"), "{out}");
+    assert!(wait_unlocked(&env), "the agent did not unlock");
+    // The next commands need no passphrase source: the agent answers.
+    let got = run_with_agent(&env, &["get", "web/github"], false).success();
+    assert_eq!(got.stdout, format!("{SECRET}\n"));
+    let listed = run_with_agent(&env, &["ls"], false).success();
+    assert!(listed.stdout.contains("web/github"), "{}", listed.stdout);
+    let status = run_with_agent(&env, &["agent", "status", "--json"], false)
+        .success()
+        .json();
+    // The default idle timeout: 15 minutes.
+    let idle = status["idle_left_secs"].as_u64().unwrap();
+    assert!((800..=900).contains(&idle), "{status}");
+    // `lock` ends it: back to needing a passphrase.
+    run_with_agent(&env, &["lock"], false).success();
+    run_with_agent(&env, &["get", "web/github"], false).code(3);
+    assert!(!agent_socket(&env).exists());
+}
+
+#[test]
+fn amanat_agent_off_starts_no_agent() {
+    let env = with_entry();
+    let _lock = LockOnDrop(&env);
+    let mut p = spawn(&env, &["ls"], false, false);
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line(PASSPHRASE).unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!agent_socket(&env).exists(), "an agent started");
+    let status = run_with_agent(&env, &["agent", "status", "--json"], false)
+        .success()
+        .json();
+    assert_eq!(status["running"], false, "{status}");
+    run_with_agent(&env, &["get", "web/github"], false).code(3);
+}
+
+#[test]
+fn a_passphrase_file_starts_no_agent() {
+    let env = with_entry();
+    let _lock = LockOnDrop(&env);
+    run_with_agent(&env, &["ls"], true).success();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!agent_socket(&env).exists(), "an agent started");
+    run_with_agent(&env, &["get", "web/github"], false).code(3);
+}
+
+#[test]
+fn a_passphrase_file_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = with_entry();
+    for mode in [0o644, 0o640, 0o604] {
+        std::fs::set_permissions(env.passphrase_file(), std::fs::Permissions::from_mode(mode))
+            .unwrap();
+        let out = env.run(&["ls"]).code(3);
+        assert!(
+            out.stderr.contains("readable by group or others"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains(&format!("chmod 600 {}", env.passphrase_file().display())),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("web/github"));
+    }
+    std::fs::set_permissions(
+        env.passphrase_file(),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    env.run(&["ls"]).success();
+}
+
+#[test]
+fn get_with_a_passphrase_file_right_after_lock_works() {
+    let env = with_entry();
+    let _lock = LockOnDrop(&env);
+    for round in 0..4 {
+        run_with_agent(&env, &["unlock"], true).success();
+        run_with_agent(&env, &["lock"], false).success();
+        let got = run_with_agent(&env, &["get", "web/github"], true);
+        assert_eq!(got.code, 0, "round {round}: {}", got.stderr);
+        assert_eq!(got.stdout, format!("{SECRET}\n"));
+        assert!(
+            !got.stderr.contains("agent"),
+            "round {round}: {}",
+            got.stderr
+        );
+    }
 }
 
 #[test]

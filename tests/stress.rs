@@ -49,6 +49,11 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("home")).unwrap();
         fs::write(dir.path().join("passphrase"), "correct horse battery\n").unwrap();
+        fs::set_permissions(
+            dir.path().join("passphrase"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         Self { dir }
     }
 

@@ -424,6 +424,16 @@ fn fail_identity_vectors_fail_with_their_error_class() {
 /// A hermetic `amanat` command: empty environment, HOME and XDG dirs in `dir`, the
 /// golden passphrase file, `--vault` / `--identity` pointing at copies in `dir` (the
 /// vault a directory, `dir/vault`).
+/// A copy of the golden passphrase file in `dir`, mode 0600 (git keeps no such mode,
+/// and amanat refuses a passphrase file others can read).
+fn private_passphrase(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let copy = dir.join("golden.passphrase");
+    std::fs::copy(vectors().join("golden.passphrase"), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    copy
+}
+
 fn amanat(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amanat"));
     cmd.env_clear()
@@ -432,10 +442,7 @@ fn amanat(dir: &Path) -> assert_cmd::Command {
         .env("XDG_CONFIG_HOME", dir.join("config"))
         .env("XDG_STATE_HOME", dir.join("state"))
         .env("XDG_RUNTIME_DIR", dir.join("run"))
-        .env(
-            "AMANAT_PASSPHRASE_FILE",
-            vectors().join("golden.passphrase"),
-        )
+        .env("AMANAT_PASSPHRASE_FILE", private_passphrase(dir))
         .arg("--vault")
         .arg(dir.join("vault"))
         .arg("--identity")

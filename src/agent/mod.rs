@@ -93,6 +93,19 @@ pub enum AgentError {
     Untrusted(String),
 }
 
+impl AgentError {
+    /// Whether this says the agent is gone or no longer serves us (it closed the
+    /// connection, the socket broke, or it answered `locked`/`mismatch`), rather than
+    /// that the request itself failed: a command can go on without the agent.
+    pub fn is_gone(&self) -> bool {
+        match self {
+            Self::Closed | Self::Io(_) => true,
+            Self::Agent { kind, .. } => matches!(kind, ErrorKind::Locked | ErrorKind::Mismatch),
+            _ => false,
+        }
+    }
+}
+
 /// The directory the socket `socket` lives in (`.` for a bare file name).
 pub fn socket_dir(socket: &Path) -> PathBuf {
     match socket.parent() {
@@ -540,6 +553,12 @@ impl Client {
         }
     }
 
+    /// Send one request without waiting for its reply (the automatic agent's `unlock`:
+    /// the agent derives the key while the command goes on).
+    pub fn send(&mut self, request: &Request) -> Result<(), AgentError> {
+        write_frame(&mut self.stream, request)
+    }
+
     /// Send one request and read its reply; an error reply becomes [`AgentError::Agent`].
     pub fn request(&mut self, request: &Request) -> Result<Reply, AgentError> {
         // The agent may answer and close before reading (it refuses another user's
@@ -568,6 +587,8 @@ impl Client {
 #[derive(Debug)]
 pub struct AgentKeys {
     client: RefCell<Client>,
+    /// Set when the agent went away or stopped serving this binding mid-way.
+    vanished: std::cell::Cell<bool>,
     binding: Binding,
     name: String,
     keys: PublicKeys,
@@ -588,6 +609,7 @@ impl AgentKeys {
                 let keys = parse_public_key_text(&public_key).map_err(|_| AgentError::Malformed)?;
                 Ok(Some(Self {
                     client: RefCell::new(client),
+                    vanished: std::cell::Cell::new(false),
                     binding,
                     name,
                     keys,
@@ -602,10 +624,22 @@ impl AgentKeys {
         }
     }
 
+    /// Whether the agent went away (closed the connection, locked, or was unlocked for
+    /// something else) after [`connect`](Self::connect): the caller may then go on
+    /// without it, with the identity unlocked locally.
+    pub fn vanished(&self) -> bool {
+        self.vanished.get()
+    }
+
     fn ask(&self, request: &Request) -> Result<Reply, KeyholderError> {
         self.client
             .borrow_mut()
             .request(request)
+            .inspect_err(|e| {
+                if e.is_gone() {
+                    self.vanished.set(true);
+                }
+            })
             .map_err(|e| match e {
                 AgentError::Agent {
                     kind: ErrorKind::Locked | ErrorKind::Mismatch,

@@ -12,9 +12,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use amanat::agent::{
-    AgentError, AgentKeys, Binding, Client, EntrySummary, EntryView, ErrorKind, MAX_UNLOCKED,
-    Reply, Request, check_socket_dir,
+    AgentError, AgentKeys, Binding, Client, DEFAULT_IDLE, EntrySummary, EntryView, ErrorKind,
+    MAX_UNLOCKED, Reply, Request, SERVER_IO_TIMEOUT, check_socket_dir,
 };
+use amanat::crypto::SecretString;
 use amanat::format::{EntryId, EntryPayload, MemberId, RecordId};
 use amanat::identity as id;
 use amanat::store;
@@ -28,6 +29,8 @@ use super::paths::Paths;
 
 /// Variable naming the agent socket.
 pub const SOCKET_VAR: &str = "AMANAT_AGENT_SOCK";
+/// Variable that turns the automatic agent off (`AMANAT_AGENT=off`).
+pub const AGENT_VAR: &str = "AMANAT_AGENT";
 
 /// `unlock` arguments.
 #[derive(Debug, Args)]
@@ -206,6 +209,11 @@ fn ask(paths: &Paths, request: impl FnOnce(Binding) -> Request) -> anyhow::Resul
 /// Warn that the agent at `socket` is skipped because of `e`; the caller works locally
 /// (an untrusted socket was sent nothing: see `Client::connect`).
 fn not_using<T>(socket: &Path, e: &AgentError) -> Option<T> {
+    // An agent that went away between the connection and its answer (`lock`, a
+    // timeout) is no agent: the command works as if none were running.
+    if e.is_gone() {
+        return None;
+    }
     eprintln!(
         "warning: not using the agent at {}: {}",
         sanitize(&socket.display().to_string()),
@@ -382,6 +390,93 @@ fn spawn_agent(socket: &Path) -> anyhow::Result<()> {
     )
 }
 
+/// A connection to the agent at `socket`, starting one if none answers.
+fn connect_or_spawn(socket: &Path) -> anyhow::Result<Client> {
+    if let Some(c) = Client::connect(socket).map_err(|e| agent_failure_at(socket, e))? {
+        return Ok(c);
+    }
+    spawn_agent(socket)?;
+    Client::connect(socket)
+        .map_err(|e| agent_failure_at(socket, e))?
+        .ok_or_else(|| {
+            Failure::new(
+                Exit::Other,
+                format!("the agent at {} does not answer", socket.display()),
+                "try 'amanat unlock' again",
+            )
+            .into()
+        })
+}
+
+/// Wait (at most `within`) until process `pid` has exited: gone from `/proc`, or a
+/// zombie. Returns whether it did.
+fn wait_gone(pid: u32, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let gone = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // `PID (comm) STATE …`: the state follows the last ')'.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        };
+        if gone {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The automatic agent (docs/agent.md): after a passphrase typed at the prompt opened
+/// the identity, start the agent for these paths with the default idle timeout, so
+/// the next commands need no passphrase. Not with `AMANAT_AGENT=off`, and never over
+/// an agent that is already running (locked, or unlocked for something else). It
+/// neither delays nor fails the command: the `unlock` request is sent without waiting
+/// for the agent's key derivation, and if the agent cannot start, one note says why.
+pub fn start_automatically(paths: &Paths, passphrase: &SecretString) {
+    if std::env::var(AGENT_VAR).is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")) {
+        return;
+    }
+    if let Err(e) = try_start_automatically(paths, passphrase) {
+        eprintln!(
+            "note: the unlock agent was not started ({}); set {AGENT_VAR}=off to stop trying",
+            sanitize(&format!("{e:#}"))
+        );
+    }
+}
+
+fn try_start_automatically(paths: &Paths, passphrase: &SecretString) -> anyhow::Result<()> {
+    let socket = socket_path();
+    // An untrusted directory was already named by the command (`not_using`).
+    if check_socket_dir(&socket).is_err() {
+        return Ok(());
+    }
+    match Client::connect(&socket) {
+        Ok(None) => {}
+        // Running (or not ours): leave it alone.
+        Ok(Some(_)) | Err(_) => return Ok(()),
+    }
+    spawn_agent(&socket)?;
+    let Some(mut client) = Client::connect(&socket)? else {
+        return fail(Exit::Other, "it does not answer", "run 'amanat unlock'");
+    };
+    // Another command may have started one at the same moment: never re-unlock it.
+    if let Ok(Reply::Status(s)) = client.request(&Request::Status {})
+        && s.unlocked
+    {
+        return Ok(());
+    }
+    client.send(&Request::Unlock {
+        binding: binding(paths)?,
+        passphrase: passphrase.clone(),
+        idle_secs: DEFAULT_IDLE.as_secs(),
+    })?;
+    Ok(())
+}
+
 /// `unlock`.
 pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
     let socket = socket_path();
@@ -393,30 +488,39 @@ pub fn unlock(paths: &Paths, args: UnlockArgs) -> anyhow::Result<()> {
     // listener's uid, before anything is sent).
     check_socket_dir(&socket).map_err(|e| agent_failure_at(&socket, e))?;
     // The passphrase is read here (file or prompt) and travels only over the socket.
-    let passphrase = input::passphrase(&info.name)?;
-    let mut client = match Client::connect(&socket) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            spawn_agent(&socket)?;
-            Client::connect(&socket)
-                .map_err(|e| agent_failure_at(&socket, e))?
-                .ok_or_else(|| {
-                    Failure::new(
-                        Exit::Other,
-                        format!("the agent at {} does not answer", socket.display()),
-                        "try 'amanat unlock' again",
-                    )
-                })?
+    // A wrong one typed at the prompt is asked for again (three tries in all).
+    let mut tries = 0;
+    // An agent whose first unlock failed exits: wait for it before starting the next.
+    let mut dying: Option<u32> = None;
+    let (client, reply) = loop {
+        tries += 1;
+        let (passphrase, source) = input::passphrase_from(&info.name)?;
+        if let Some(pid) = dying.take() {
+            wait_gone(pid, SERVER_IO_TIMEOUT + Duration::from_secs(2));
         }
-        Err(e) => return Err(agent_failure_at(&socket, e)),
-    };
-    let reply = client
-        .request(&Request::Unlock {
-            binding,
+        let mut client = connect_or_spawn(&socket)?;
+        let was_unlocked = matches!(
+            client.request(&Request::Status {}),
+            Ok(Reply::Status(ref s)) if s.unlocked
+        );
+        let reply = client.request(&Request::Unlock {
+            binding: binding.clone(),
             passphrase,
             idle_secs: args.timeout.as_secs(),
-        })
-        .map_err(agent_failure)?;
+        });
+        match reply {
+            Err(AgentError::Agent {
+                kind: ErrorKind::Passphrase,
+                ..
+            }) if source == input::Source::Prompt && tries < input::PROMPT_TRIES => {
+                eprintln!("wrong passphrase, try again");
+                if !was_unlocked {
+                    dying = Some(client.pid);
+                }
+            }
+            reply => break (client, reply.map_err(agent_failure)?),
+        }
+    };
     let Reply::Unlocked {
         name,
         insecure_kdf,
@@ -466,8 +570,18 @@ pub fn lock() -> anyhow::Result<()> {
         outln!("locked (no agent running)");
         return Ok(());
     };
+    let pid = client.pid;
     match client.request(&Request::Lock {}).map_err(agent_failure)? {
         Reply::Locked {} => {
+            drop(client);
+            // Return only once the agent is gone, so that the next command finds no
+            // agent rather than one on its way out (bounded: it exits at once after
+            // answering, or by its own backstop).
+            if !wait_gone(pid, SERVER_IO_TIMEOUT + Duration::from_secs(2)) {
+                eprintln!(
+                    "note: the agent (pid {pid}) has forgotten everything but not exited yet"
+                );
+            }
             outln!("locked");
             Ok(())
         }

@@ -275,6 +275,10 @@ pub fn run() -> anyhow::Result<()> {
         dir.path().join("passphrase"),
         "correct horse battery staple\n",
     )?;
+    std::fs::set_permissions(
+        dir.path().join("passphrase"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )?;
     let demo = Demo {
         exe: std::env::current_exe()?,
         dir: dir.path().to_path_buf(),

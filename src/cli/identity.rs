@@ -69,28 +69,68 @@ pub struct ImportArgs {
 /// unlocked for these paths (no passphrase), else the file unlocked in this process.
 #[derive(Debug)]
 pub enum Unlocked {
-    /// Held by the agent; its secret keys never leave it.
-    Agent(AgentKeys),
+    /// Held by the agent; its secret keys never leave it. If the agent goes away in
+    /// the middle of the command (`lock`, a timeout), the identity is unlocked here
+    /// instead (passphrase file or prompt) and the command goes on.
+    Agent(AgentKeys, Box<Fallback>),
     /// Unlocked here with the passphrase.
     Local(Identity),
+}
+
+/// The local identity an [`Unlocked::Agent`] falls back to when its agent vanishes.
+#[derive(Debug)]
+pub struct Fallback {
+    paths: Paths,
+    local: std::cell::OnceCell<Identity>,
+}
+
+impl Fallback {
+    fn new(paths: &Paths) -> Box<Self> {
+        Box::new(Self {
+            paths: paths.clone(),
+            local: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The identity unlocked here, once the agent holding `keys` is gone.
+    fn local(&self, keys: &PublicKeys) -> Result<&Identity, KeyholderError> {
+        if let Some(i) = self.local.get() {
+            return Ok(i);
+        }
+        eprintln!("note: the unlock agent went away; unlocking here instead");
+        let identity = unlock_local_with(&self.paths, false)
+            .map_err(|e| KeyholderError::Locked(format!("{e:#}")))?;
+        if identity.keys != *keys {
+            return Err(KeyholderError::Failed(
+                "the identity file changed while the command ran".into(),
+            ));
+        }
+        Ok(self.local.get_or_init(|| identity))
+    }
 }
 
 impl Keyholder for Unlocked {
     fn name(&self) -> &str {
         match self {
-            Self::Agent(k) => k.name(),
+            Self::Agent(k, _) => k.name(),
             Self::Local(i) => i.name(),
         }
     }
     fn keys(&self) -> &PublicKeys {
         match self {
-            Self::Agent(k) => k.keys(),
+            Self::Agent(k, _) => k.keys(),
             Self::Local(i) => i.keys(),
         }
     }
     fn sign_record(&self, record: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyholderError> {
         match self {
-            Self::Agent(k) => k.sign_record(record),
+            Self::Agent(k, f) => match f.local.get() {
+                Some(i) => i.sign_record(record),
+                None => match k.sign_record(record) {
+                    Err(_) if k.vanished() => f.local(k.keys())?.sign_record(record),
+                    other => other,
+                },
+            },
             Self::Local(i) => i.sign_record(record),
         }
     }
@@ -100,30 +140,59 @@ impl Keyholder for Unlocked {
         wrapped: &HpkeWrapped,
     ) -> Result<SymmetricKey, KeyholderError> {
         match self {
-            Self::Agent(k) => k.unwrap_key(info, wrapped),
+            Self::Agent(k, f) => match f.local.get() {
+                Some(i) => i.unwrap_key(info, wrapped),
+                None => match k.unwrap_key(info, wrapped) {
+                    Err(_) if k.vanished() => f.local(k.keys())?.unwrap_key(info, wrapped),
+                    other => other,
+                },
+            },
             Self::Local(i) => i.unwrap_key(info, wrapped),
         }
     }
 }
 
 /// The identity for a command: through the agent when it is unlocked for these
-/// paths, else read and unlocked here ([`unlock_local`]).
+/// paths, else read and unlocked here ([`unlock_local`]). A passphrase typed at the
+/// prompt then starts the agent (docs/agent.md, "Automatic agent").
 pub fn unlock(paths: &Paths) -> anyhow::Result<Unlocked> {
     // Keys and decrypted entries ahead: lock every page (see `harden_command`).
     amanat::harden::lock_all_memory();
     if let Some(keys) = super::agent::keys(paths)? {
-        return Ok(Unlocked::Agent(keys));
+        return Ok(Unlocked::Agent(keys, Fallback::new(paths)));
     }
-    unlock_local(paths).map(Unlocked::Local)
+    unlock_local_with(paths, true).map(Unlocked::Local)
+}
+
+/// Unlock the identity in `bytes` with its passphrase: a wrong one typed at the
+/// prompt is asked for again (three tries in all).
+pub fn open_with_passphrase(
+    bytes: &[u8],
+    name: &str,
+) -> anyhow::Result<(Identity, amanat::crypto::SecretString, input::Source)> {
+    input::passphrase_checked(
+        name,
+        |pass| match Identity::unlock(bytes, pass) {
+            Ok(i) => Ok(Some(i)),
+            Err(id::IdentityError::WrongPassphrase) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        || id::IdentityError::WrongPassphrase.into(),
+    )
 }
 
 /// Read and unlock the identity file in this process, with the passphrase (warns when
 /// its KDF is below the floor).
 pub fn unlock_local(paths: &Paths) -> anyhow::Result<Identity> {
+    unlock_local_with(paths, false)
+}
+
+/// [`unlock_local`]; with `start_agent`, a passphrase typed at the prompt also starts
+/// the unlock agent (unless `AMANAT_AGENT=off` or an agent is running).
+fn unlock_local_with(paths: &Paths, start_agent: bool) -> anyhow::Result<Identity> {
     let bytes = store::read_identity(&paths.identity)?;
     let info = id::inspect(&bytes)?;
-    let pass = input::passphrase(&info.name)?;
-    let identity = Identity::unlock(&bytes, &pass)?;
+    let (identity, pass, source) = open_with_passphrase(&bytes, &info.name)?;
     if identity.insecure_kdf {
         warn_insecure(&identity.kdf);
     } else if let Some(stronger) = upgrade(&identity.kdf) {
@@ -137,6 +206,10 @@ pub fn unlock_local(paths: &Paths) -> anyhow::Result<Identity> {
             stronger.memory_kib / 1024,
             stronger.time
         );
+    }
+    // After any re-seal: the agent locks itself when the identity file changes.
+    if start_agent && source == input::Source::Prompt {
+        super::agent::start_automatically(paths, &pass);
     }
     Ok(identity)
 }
@@ -325,8 +398,7 @@ pub fn rotate(paths: &Paths, _args: RotateArgs) -> anyhow::Result<()> {
     let _lock = store::lock(&paths.identity)?;
     let bytes = store::read_identity(&paths.identity)?;
     let info = id::inspect(&bytes)?;
-    let pass = input::passphrase(&info.name)?;
-    let old = Identity::unlock(&bytes, &pass)?;
+    let (old, pass, _) = open_with_passphrase(&bytes, &info.name)?;
     if old.insecure_kdf {
         warn_insecure(&old.kdf);
     }
@@ -457,8 +529,7 @@ pub fn proof(paths: &Paths, args: ProofArgs) -> anyhow::Result<()> {
 pub fn export(paths: &Paths, _args: ExportArgs) -> anyhow::Result<()> {
     let bytes = store::read_identity(&paths.identity)?;
     let info = id::inspect(&bytes)?;
-    let pass = input::passphrase(&info.name)?;
-    Identity::unlock(&bytes, &pass)?;
+    open_with_passphrase(&bytes, &info.name)?;
     use std::io::Write as _;
     std::io::stdout()
         .lock()

@@ -26,8 +26,22 @@ pub fn has_tty() -> bool {
         .is_ok()
 }
 
-/// The first line of a file, trailing newline stripped.
+/// Where a passphrase came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The file named by a variable (scripts, CI).
+    File,
+    /// Typed at the hidden prompt on the terminal.
+    Prompt,
+}
+
+/// How many times the terminal prompt asks for an existing identity's passphrase.
+pub const PROMPT_TRIES: u32 = 3;
+
+/// The first line of a file, trailing newline stripped. A file that group or others
+/// may read is refused (the passphrase would not be secret), with the fix.
 fn first_line_of(path: &Path, var: &str) -> anyhow::Result<SecretString> {
+    use std::os::unix::fs::MetadataExt as _;
     let file = std::fs::File::open(path).map_err(|e| {
         Failure::new(
             Exit::Passphrase,
@@ -35,6 +49,22 @@ fn first_line_of(path: &Path, var: &str) -> anyhow::Result<SecretString> {
             format!("point {var} at a readable file whose first line is the passphrase"),
         )
     })?;
+    // The opened file's mode (not the path's: no race with a rename).
+    let mode = file.metadata().map(|m| m.mode()).unwrap_or(0);
+    if mode & 0o077 != 0 {
+        return fail(
+            Exit::Passphrase,
+            format!(
+                "{var} file {} is readable by group or others (mode {:04o})",
+                path.display(),
+                mode & 0o7777
+            ),
+            format!(
+                "make it private: chmod 600 {} (and consider a new passphrase if others could read it)",
+                path.display()
+            ),
+        );
+    }
     let mut line = Zeroizing::new(String::new());
     std::io::BufReader::new(file.take(MAX_SECRET_LEN))
         .read_line(&mut line)
@@ -64,23 +94,50 @@ fn prompt(label: &str) -> anyhow::Result<SecretString> {
     Ok(SecretString::new(value))
 }
 
-/// The passphrase of an existing identity.
+/// The passphrase of an existing identity (one try; see [`passphrase_checked`]).
 pub fn passphrase(identity_name: &str) -> anyhow::Result<SecretString> {
+    passphrase_from(identity_name).map(|(p, _)| p)
+}
+
+/// The passphrase of an existing identity and where it came from.
+pub fn passphrase_from(identity_name: &str) -> anyhow::Result<(SecretString, Source)> {
     amanat::harden::lock_all_memory();
     if let Some(path) = std::env::var_os(PASSPHRASE_FILE_VAR).filter(|v| !v.is_empty()) {
-        return first_line_of(Path::new(&path), PASSPHRASE_FILE_VAR);
+        return first_line_of(Path::new(&path), PASSPHRASE_FILE_VAR).map(|p| (p, Source::File));
     }
     if has_tty() {
         return prompt(&format!(
             "passphrase for {}: ",
             super::output::sanitize(identity_name)
-        ));
+        ))
+        .map(|p| (p, Source::Prompt));
     }
     fail(
         Exit::Passphrase,
         "no passphrase available: no terminal to prompt on and AMANAT_PASSPHRASE_FILE is not set",
         "run on a terminal, or set AMANAT_PASSPHRASE_FILE to a file holding the passphrase",
     )
+}
+
+/// The passphrase of an existing identity, checked with `check`: a wrong one typed at
+/// the prompt (`check` answers `Ok(None)`) is asked for again, [`PROMPT_TRIES`] times in
+/// all; from the file, or after the last try, `wrong()` is the error.
+pub fn passphrase_checked<T>(
+    identity_name: &str,
+    mut check: impl FnMut(&SecretString) -> anyhow::Result<Option<T>>,
+    wrong: impl Fn() -> anyhow::Error,
+) -> anyhow::Result<(T, SecretString, Source)> {
+    for attempt in 1..=PROMPT_TRIES {
+        let (pass, source) = passphrase_from(identity_name)?;
+        if let Some(value) = check(&pass)? {
+            return Ok((value, pass, source));
+        }
+        if source == Source::File || attempt == PROMPT_TRIES {
+            break;
+        }
+        eprintln!("wrong passphrase, try again");
+    }
+    Err(wrong())
 }
 
 /// A new passphrase: from the variable's file, or asked twice on the terminal.

@@ -76,6 +76,12 @@ impl TestEnv {
         fs::create_dir(dir.path().join("tmp")).unwrap();
         let passphrase_file = dir.path().join("passphrase");
         fs::write(&passphrase_file, format!("{PASSPHRASE}\n")).unwrap();
+        // Private, or amanat refuses it (docs/cli.md, "Passphrase input").
+        fs::set_permissions(
+            &passphrase_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         Self {
             dir,
             passphrase_file,
