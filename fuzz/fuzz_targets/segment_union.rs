@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
             .expect("a decoded segment re-encodes");
         assert_eq!(again.records().len(), s.records().len());
     }
-    let Some(id) = segments.iter().find(|s| s.has_genesis()).map(Segment::vault_id) else {
+    let Some(id) = segments
+        .iter()
+        .find(|s| s.has_genesis())
+        .map(Segment::vault_id)
+    else {
         return;
     };
     let mut reversed = segments.clone();
