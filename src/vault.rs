@@ -627,6 +627,36 @@ impl Vault {
         }
     }
 
+    /// Add to `out` the members removed by a counted removal that `relevant` accepts
+    /// (by record index) who could open `sealed`: a wrap to them, or under a group key
+    /// version they hold.
+    pub(super) fn removed_readers(
+        &self,
+        sealed: &SealedEntry,
+        relevant: impl Fn(usize) -> bool,
+        out: &mut Vec<MemberId>,
+    ) {
+        for (d, r) in self.file.records.iter().enumerate() {
+            let RecordBody::RemoveMember { member } = &r.record.body else {
+                continue;
+            };
+            if self.counted_role(d).is_none() || !relevant(d) || out.contains(member) {
+                continue;
+            }
+            let could_read = sealed.wraps.iter().any(|w| match w {
+                KeyWrap::Member(m) => m.member == *member,
+                w => w.key_id().is_some_and(|k| {
+                    self.group_keys
+                        .get(&k)
+                        .is_some_and(|v| v.wraps.iter().any(|x| x.member == *member))
+                }),
+            });
+            if could_read {
+                out.push(*member);
+            }
+        }
+    }
+
     /// Removed members who could read an entry's current value: one of its valid heads
     /// is concurrent with their counted removal (written by someone who had not seen
     /// it, merged afterwards) and was wrapped to them or under a group key version they
@@ -641,28 +671,7 @@ impl Vault {
             let EntryContent::Sealed(sealed) = &rev.content else {
                 continue;
             };
-            for (d, r) in self.file.records.iter().enumerate() {
-                let RecordBody::RemoveMember { member } = &r.record.body else {
-                    continue;
-                };
-                if self.counted_role(d).is_none()
-                    || !self.dag.concurrent(d, h)
-                    || out.contains(member)
-                {
-                    continue;
-                }
-                let could_read = sealed.wraps.iter().any(|w| match w {
-                    KeyWrap::Member(m) => m.member == *member,
-                    w => w.key_id().is_some_and(|k| {
-                        self.group_keys
-                            .get(&k)
-                            .is_some_and(|v| v.wraps.iter().any(|x| x.member == *member))
-                    }),
-                });
-                if could_read {
-                    out.push(*member);
-                }
-            }
+            self.removed_readers(sealed, |d| self.dag.concurrent(d, h), &mut out);
         }
         out
     }

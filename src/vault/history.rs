@@ -41,26 +41,7 @@ impl Vault {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (d, r) in self.file.records.iter().enumerate() {
-            let RecordBody::RemoveMember { member } = &r.record.body else {
-                continue;
-            };
-            if self.counted_role(d).is_none() || self.dag.is_ancestor(d, i) || out.contains(member)
-            {
-                continue;
-            }
-            let could_read = sealed.wraps.iter().any(|w| match w {
-                KeyWrap::Member(m) => m.member == *member,
-                w => w.key_id().is_some_and(|k| {
-                    self.group_keys
-                        .get(&k)
-                        .is_some_and(|v| v.wraps.iter().any(|x| x.member == *member))
-                }),
-            });
-            if could_read {
-                out.push(*member);
-            }
-        }
+        self.removed_readers(sealed, |d| !self.dag.is_ancestor(d, i), &mut out);
         out
     }
 }
