@@ -999,6 +999,46 @@ impl StoredRecord {
     }
 }
 
+/// The container header (magic, version, vault id, record count): the count is at
+/// least 1 (`empty` names the error otherwise) and never more than the bytes left can
+/// hold, so it cannot drive an allocation larger than the input.
+fn read_header(rd: &mut Reader<'_>, empty: &'static str) -> Result<(RecordId, usize), FormatError> {
+    if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    let version = rd.take(1)?[0];
+    if version != FORMAT_VERSION {
+        return Err(FormatError::UnsupportedVersion(version));
+    }
+    let vault_id = RecordId(rd.array()?);
+    let count = rd.varint()?;
+    if count == 0 {
+        return Err(FormatError::Malformed(empty));
+    }
+    if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
+        return Err(FormatError::TooLarge("record count"));
+    }
+    Ok((vault_id, count))
+}
+
+/// One stored record of the container: length, canonical record bytes, signature; its
+/// id computed from the bytes.
+fn read_stored(rd: &mut Reader<'_>) -> Result<StoredRecord, FormatError> {
+    let len = rd.varint()?;
+    if len > MAX_RECORD_LEN {
+        return Err(FormatError::TooLarge("record"));
+    }
+    let raw = rd.take(len)?;
+    let signature = rd.array::<64>()?;
+    let record = decode_record(raw)?;
+    Ok(StoredRecord {
+        bytes: raw.to_vec(),
+        id: record_id(raw),
+        record,
+        signature,
+    })
+}
+
 /// The id of a record's bytes.
 pub fn record_id(bytes: &[u8]) -> RecordId {
     RecordId(crypto::labeled_hash(RECORD_LABEL, &[bytes]))
@@ -1120,33 +1160,16 @@ impl VaultFile {
     /// that the checks built (replay needs the same map).
     pub fn decode_indexed(bytes: &[u8]) -> Result<(Self, HashMap<RecordId, usize>), FormatError> {
         let mut rd = Reader { rest: bytes };
-        if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
-            return Err(FormatError::BadMagic);
-        }
-        let version = rd.take(1)?[0];
-        if version != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(version));
-        }
-        let vault_id = RecordId(rd.array()?);
-        let count = rd.varint()?;
-        if count == 0 {
-            return Err(FormatError::Malformed("vault without a genesis record"));
-        }
-        // A count can never drive an allocation larger than the bytes present.
-        if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
-            return Err(FormatError::TooLarge("record count"));
-        }
+        let (vault_id, count) = read_header(&mut rd, "vault without a genesis record")?;
         let mut records: Vec<StoredRecord> = Vec::with_capacity(count);
         let mut index: HashMap<RecordId, usize> = HashMap::with_capacity(count);
         for i in 0..count {
-            let len = rd.varint()?;
-            if len > MAX_RECORD_LEN {
-                return Err(FormatError::TooLarge("record"));
-            }
-            let raw = rd.take(len)?;
-            let signature = rd.array::<64>()?;
-            let record = decode_record(raw)?;
-            let id = record_id(raw);
+            let StoredRecord {
+                bytes: raw,
+                record,
+                signature,
+                id,
+            } = read_stored(&mut rd)?;
             if index.insert(id, i).is_some() {
                 return Err(FormatError::Duplicate);
             }
@@ -1163,7 +1186,7 @@ impl VaultFile {
                 }
             }
             records.push(StoredRecord {
-                bytes: raw.to_vec(),
+                bytes: raw,
                 record,
                 signature,
                 id,

@@ -9,9 +9,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    FORMAT_VERSION, FormatError, MAX_RECORD_LEN, MAX_RECORDS, MIN_STORED_RECORD, MemberId, Reader,
-    RecordBody, RecordId, StoredRecord, VAULT_MAGIC, VaultFile, canonical_order,
-    check_record_shape, decode_record, record_id, write_varint,
+    FORMAT_VERSION, FormatError, MAX_RECORDS, MemberId, Reader, RecordBody, RecordId, StoredRecord,
+    VAULT_MAGIC, VaultFile, canonical_order, check_record_shape, read_header, read_stored,
+    write_varint,
 };
 use crate::crypto::{self, SIGNATURE_LABEL};
 
@@ -57,47 +57,21 @@ impl Segment {
     /// for: they may be in other segments. Signatures are not checked here.
     pub fn decode(bytes: &[u8]) -> Result<Self, FormatError> {
         let mut rd = Reader { rest: bytes };
-        if rd.take(8).map_err(|_| FormatError::BadMagic)? != VAULT_MAGIC {
-            return Err(FormatError::BadMagic);
-        }
-        let version = rd.take(1)?[0];
-        if version != FORMAT_VERSION {
-            return Err(FormatError::UnsupportedVersion(version));
-        }
-        let vault_id = RecordId(rd.array()?);
-        let count = rd.varint()?;
-        if count == 0 {
-            return Err(FormatError::Malformed("segment without records"));
-        }
-        // A count can never drive an allocation larger than the bytes present.
-        if count > MAX_RECORDS || count > rd.rest.len() / MIN_STORED_RECORD {
-            return Err(FormatError::TooLarge("record count"));
-        }
+        let (vault_id, count) = read_header(&mut rd, "segment without records")?;
         let mut records: Vec<StoredRecord> = Vec::with_capacity(count);
         let mut ids: HashSet<RecordId> = HashSet::with_capacity(count);
         for _ in 0..count {
-            let len = rd.varint()?;
-            if len > MAX_RECORD_LEN {
-                return Err(FormatError::TooLarge("record"));
-            }
-            let raw = rd.take(len)?;
-            let signature = rd.array::<64>()?;
-            let record = decode_record(raw)?;
-            let id = record_id(raw);
+            let stored = read_stored(&mut rd)?;
+            let (record, id) = (&stored.record, stored.id);
             if !ids.insert(id) {
                 return Err(FormatError::Duplicate);
             }
             let is_genesis = matches!(record.body, RecordBody::Genesis(_));
-            check_record_shape(&record, usize::from(!is_genesis))?;
+            check_record_shape(record, usize::from(!is_genesis))?;
             if is_genesis && id != vault_id {
                 return Err(FormatError::VaultIdMismatch);
             }
-            records.push(StoredRecord {
-                bytes: raw.to_vec(),
-                record,
-                signature,
-                id,
-            });
+            records.push(stored);
         }
         if !rd.rest.is_empty() {
             return Err(FormatError::TrailingBytes);
