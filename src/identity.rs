@@ -15,6 +15,7 @@ use crate::crypto::{
     self, AgreementSecret, CryptoError, KdfParams, SecretString, SigningSecret, SymmetricKey,
 };
 use crate::format::{PublicKeys, parse_hex};
+use crate::text_code::{self, TextError};
 
 /// First bytes of an identity file.
 pub const IDENTITY_MAGIC: &[u8; 8] = b"AMANATID";
@@ -342,12 +343,7 @@ pub fn public_key_text(keys: &PublicKeys) -> String {
     let mut data = [0u8; 64];
     data[..32].copy_from_slice(&keys.agreement);
     data[32..].copy_from_slice(&keys.signing);
-    // The HRP is a valid constant and 64 bytes are far below bech32's 1023-character
-    // code length, so encoding cannot fail; fall back to an empty string regardless.
-    bech32::Hrp::parse(PUBLIC_KEY_HRP)
-        .ok()
-        .and_then(|hrp| bech32::encode::<bech32::Bech32>(hrp, &data).ok())
-        .unwrap_or_default()
+    text_code::encode(PUBLIC_KEY_HRP, &data)
 }
 
 /// Parse `amanat1…` text; checks the checksum and that both keys are valid.
@@ -356,12 +352,13 @@ pub fn parse_public_key_text(text: &str) -> Result<PublicKeys, IdentityError> {
     if text.len() > 200 {
         return Err(IdentityError::PublicKeyText("too long"));
     }
-    let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
-        .map_err(|_| IdentityError::PublicKeyText("bad checksum or characters"))?;
-    if !checked.hrp().as_str().eq_ignore_ascii_case(PUBLIC_KEY_HRP) {
-        return Err(IdentityError::PublicKeyText("does not start with amanat1"));
-    }
-    let data: Vec<u8> = checked.byte_iter().collect();
+    let data = text_code::decode(text, PUBLIC_KEY_HRP).map_err(|e| {
+        IdentityError::PublicKeyText(match e {
+            TextError::Checksum => "bad checksum or characters",
+            TextError::Kind => "does not start with amanat1",
+            TextError::Padding => "not in canonical form (nonzero padding bits)",
+        })
+    })?;
     let data: [u8; 64] = data
         .try_into()
         .map_err(|_| IdentityError::PublicKeyText("wrong length"))?;
@@ -560,10 +557,7 @@ impl KeyProof {
         data.extend_from_slice(&self.keys.agreement);
         data.extend_from_slice(&self.keys.signing);
         data.extend_from_slice(&self.signature);
-        bech32::Hrp::parse(KEY_PROOF_HRP)
-            .ok()
-            .and_then(|hrp| bech32::encode::<bech32::Bech32>(hrp, &data).ok())
-            .unwrap_or_default()
+        text_code::encode(KEY_PROOF_HRP, &data)
     }
 
     /// Parse `amanat-rekey1…` text (checksum, length, valid public keys; the
@@ -573,14 +567,13 @@ impl KeyProof {
         if text.len() > 400 {
             return Err(IdentityError::KeyProofText("too long"));
         }
-        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
-            .map_err(|_| IdentityError::KeyProofText("bad checksum or characters"))?;
-        if !checked.hrp().as_str().eq_ignore_ascii_case(KEY_PROOF_HRP) {
-            return Err(IdentityError::KeyProofText(
-                "does not start with amanat-rekey1",
-            ));
-        }
-        let data: Vec<u8> = checked.byte_iter().collect();
+        let data = text_code::decode(text, KEY_PROOF_HRP).map_err(|e| {
+            IdentityError::KeyProofText(match e {
+                TextError::Checksum => "bad checksum or characters",
+                TextError::Kind => "does not start with amanat-rekey1",
+                TextError::Padding => "not in canonical form (nonzero padding bits)",
+            })
+        })?;
         if data.len() != 176 {
             return Err(IdentityError::KeyProofText("wrong length"));
         }

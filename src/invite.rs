@@ -3,6 +3,7 @@
 //! cannot be fed a forked or older vault. Bech32 like public keys, for the checksum.
 
 use crate::format::RecordId;
+use crate::text_code;
 
 /// Human-readable part of invites.
 pub const INVITE_HRP: &str = "amanat-invite";
@@ -38,10 +39,7 @@ impl Invite {
         for h in self.heads.iter().take(MAX_INVITE_HEADS) {
             data.extend_from_slice(&h.0);
         }
-        bech32::Hrp::parse(INVITE_HRP)
-            .ok()
-            .and_then(|hrp| bech32::encode::<bech32::Bech32>(hrp, &data).ok())
-            .unwrap_or_default()
+        text_code::encode(INVITE_HRP, &data)
     }
 
     /// Parse invite text.
@@ -50,12 +48,7 @@ impl Invite {
         if text.len() > 1000 {
             return Err(InviteError::Encoding);
         }
-        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(text)
-            .map_err(|_| InviteError::Encoding)?;
-        if !checked.hrp().as_str().eq_ignore_ascii_case(INVITE_HRP) {
-            return Err(InviteError::Encoding);
-        }
-        let data: Vec<u8> = checked.byte_iter().collect();
+        let data = text_code::decode(text, INVITE_HRP).map_err(|_| InviteError::Encoding)?;
         if data.len() < 64
             || !data.len().is_multiple_of(32)
             || data.len() > 32 * (1 + MAX_INVITE_HEADS)

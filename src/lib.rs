@@ -21,5 +21,6 @@ pub mod otpauth;
 pub mod passgen;
 pub mod store;
 pub mod sync;
+pub mod text_code;
 pub mod totp;
 pub mod vault;
