@@ -211,6 +211,16 @@ pub fn lock(path: &Path) -> Result<Lock, StoreError> {
     Ok(Lock { _file: file })
 }
 
+/// [`lock`] without waiting: `None` when another process holds it.
+pub fn try_lock(path: &Path) -> Result<Option<Lock>, StoreError> {
+    let (file, lock_path) = open_lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Lock { _file: file })),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(io_err(&lock_path)(e)),
+    }
+}
+
 /// Remove temporary files that `write_atomic` left for `path` when a writer was killed
 /// between creating and renaming them. Only call this while holding the lock that
 /// every writer of `path` holds, so no live writer's temp file can match.
@@ -398,6 +408,58 @@ fn read_segment_file(path: &Path) -> Result<Option<(Vec<u8>, String)>, String> {
         meta.ctime_nsec()
     );
     Ok(Some((bytes, stamp)))
+}
+
+/// What a vault directory lists: each segment's name with its file's stamp (device,
+/// inode, size, modification and change times, from `lstat`). Two equal listings
+/// are the same segment files: names are content hashes, and a file rewritten in
+/// place or swapped for another moves its stamp. How the agent knows that the vault
+/// it holds is still what the directory holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing(Vec<(String, String)>);
+
+impl Listing {
+    /// The directory `dir` now.
+    pub fn of(dir: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let names = segment_listing(dir);
+        Self(
+            names
+                .into_iter()
+                .map(|name| {
+                    let stamp = fs::symlink_metadata(dir.join(&name)).map_or_else(
+                        |_| String::new(),
+                        |m| {
+                            format!(
+                                "{} {} {} {}.{} {}.{} {:o}",
+                                m.dev(),
+                                m.ino(),
+                                m.len(),
+                                m.mtime(),
+                                m.mtime_nsec(),
+                                m.ctime(),
+                                m.ctime_nsec(),
+                                m.mode()
+                            )
+                        },
+                    );
+                    (name, stamp)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// How [`VaultStore::try_update_held`] went.
+#[derive(Debug)]
+pub enum HeldUpdate<T> {
+    /// Written (one new segment) and pinned; the held vault and listing are current.
+    Done(T),
+    /// Another writer holds the write lock: nothing done (the agent never waits for
+    /// it: that writer may be waiting for the agent).
+    Busy,
+    /// The directory changed since the listing: nothing done; load again.
+    Changed,
 }
 
 /// The sorted `*.seg` names of a directory (cheap: no file is opened).
@@ -804,6 +866,61 @@ impl VaultStore {
             let _ = self.compact_locked(false);
         }
         Ok((vault, out))
+    }
+
+    /// [`update`](Self::update) for a vault the caller already holds, loaded when the
+    /// directory listed `listing` (the agent's cache): take the write lock without
+    /// waiting, check that the directory still lists exactly that, let `change` modify
+    /// `vault`, write its new records as one new segment, pin, and update `listing`.
+    /// No re-read, so a write costs what the change costs. When `change` fails,
+    /// nothing is written but `vault` may hold records that were not: the caller
+    /// must drop it.
+    pub fn try_update_held<T, E>(
+        &self,
+        vault: &mut Vault,
+        listing: &mut Listing,
+        change: impl FnOnce(&mut Vault) -> Result<T, E>,
+    ) -> Result<HeldUpdate<T>, E>
+    where
+        E: From<StoreError>,
+    {
+        self.check_directory()?;
+        let locks = self.state_dir.join("locks");
+        create_private_dir(&locks)?;
+        let Some(_lock) = try_lock(&locks.join(self.path_key()))? else {
+            return Ok(HeldUpdate::Busy);
+        };
+        if Listing::of(&self.path) != *listing {
+            return Ok(HeldUpdate::Changed);
+        }
+        remove_stale_segment_temps(&self.path);
+        let count = vault.record_count();
+        let before = vault.record_ids();
+        let out = change(vault)?;
+        let mut expected = listing.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        if vault.record_count() != count
+            && let Some(bytes) = vault.segment_since(&before)
+        {
+            expected.push(write_segment(&self.path, &bytes)?);
+        }
+        self.pin_or_note(vault);
+        if self.needs_compaction() {
+            let _ = self.compact_locked(false);
+        }
+        // What the directory lists now is what `vault` holds only if the one change
+        // is our segment (a file share or `git pull` does not take our lock); else
+        // the next use loads again.
+        let now = Listing::of(&self.path);
+        expected.sort();
+        expected.dedup();
+        let unchanged = listing.0.iter().all(|old| now.0.iter().any(|n| n == old));
+        let names: Vec<&String> = now.0.iter().map(|(n, _)| n).collect();
+        *listing = if unchanged && names.iter().copied().eq(expected.iter()) {
+            now
+        } else {
+            Listing::default()
+        };
+        Ok(HeldUpdate::Done(out))
     }
 
     /// Add records from elsewhere (`merge`, `sync`) as one new segment, under the

@@ -210,6 +210,8 @@ pub struct Vault {
     voided_here: Vec<RecordId>,
     /// What the signature check found for each record.
     sig: Vec<resolve::Sig>,
+    /// The index and verdicts of the last resolution, to judge an appended record alone.
+    memo: resolve::Memo,
     /// The key each counted record was (or, if trusted, is to be) verified under.
     signer: Vec<Option<[u8; 32]>>,
     /// What reading the vault's segments set aside (set by `store` on load).
@@ -470,8 +472,105 @@ impl Vault {
             pin_failure: None,
             sig: r.sig,
             signer: r.signer,
+            memo: r.memo,
             file,
         })
+    }
+
+    /// Append records this writer just signed with `signer` (in order, each on top of
+    /// the previous). A record on top of every other one — whose parents are all the
+    /// current sinks — that is an entry revision or an event is judged alone
+    /// ([`resolve::extend`]), which leaves every other verdict as it was; anything else
+    /// resolves the whole set again. Both give the same vault.
+    fn append_signed(
+        &mut self,
+        new: Vec<StoredRecord>,
+        signer: &[u8; 32],
+    ) -> Result<(), VaultError> {
+        let mut new = std::collections::VecDeque::from(new);
+        while let Some(record) = new.pop_front() {
+            if !self.on_top(&record) {
+                new.push_front(record);
+                break;
+            }
+            let i = self.file.records.len();
+            let parents: Vec<usize> = record
+                .record
+                .parents
+                .iter()
+                .filter_map(|p| self.index.get(p).copied())
+                .collect();
+            self.index.insert(record.id, i);
+            self.dag.push(&parents);
+            self.sig.push(resolve::Sig::Key(*signer));
+            let entry = match &record.record.body {
+                RecordBody::EntryRevision(rev) => Some(rev.entry),
+                _ => None,
+            };
+            let id = record.id;
+            self.file.records.push(record);
+            let verdict = resolve::extend(
+                &self.file.records,
+                &self.index,
+                &self.dag,
+                &self.sig,
+                &mut self.memo,
+                &mut self.signer,
+            );
+            match verdict {
+                Some(resolve::Verdict::Counted(role)) => {
+                    self.role.push(Some(role));
+                    if let Some(e) = entry {
+                        self.heads.insert(e, vec![i]);
+                    }
+                }
+                Some(resolve::Verdict::Void(reason, cause)) => {
+                    self.role.push(None);
+                    self.ignored.push(Ignored {
+                        record: id,
+                        reason,
+                        cause: cause
+                            .filter(|_| resolve::voided_by_concurrency(reason))
+                            .map(|c| self.file.records[c].id),
+                    });
+                }
+                // Not judged alone after all: resolve everything (this record included).
+                None => break,
+            }
+        }
+        if !new.is_empty() || self.role.len() != self.file.records.len() {
+            *self = self.replay_appended(new.into(), signer)?;
+        } else {
+            // What a full resolution would give: nothing set by `store` on load.
+            self.voided_here = Vec::new();
+            self.segments = SegmentReport::default();
+            self.pin_failure = None;
+        }
+        Ok(())
+    }
+
+    /// Whether `record` has every current sink as a parent (so every record is its
+    /// ancestor) and is of a kind [`resolve::extend`] judges alone.
+    fn on_top(&self, record: &StoredRecord) -> bool {
+        if !self.memo.extendable(&record.record.body)
+            || self.index.contains_key(&record.id)
+            || !record
+                .record
+                .parents
+                .iter()
+                .all(|p| self.index.contains_key(p))
+        {
+            return false;
+        }
+        let parents: HashSet<&RecordId> = record.record.parents.iter().collect();
+        let mut is_parent: HashSet<&RecordId> = HashSet::with_capacity(self.file.records.len());
+        for r in &self.file.records {
+            is_parent.extend(r.record.parents.iter());
+        }
+        self.file
+            .records
+            .iter()
+            .all(|r| is_parent.contains(&r.id) || parents.contains(&r.id))
     }
 
     /// A canonical digest of the state resolved from `records` taken in the given
@@ -988,7 +1087,7 @@ impl Vault {
             }
         }
         let roster_work = new.iter().any(|r| r.record.body.is_roster());
-        *self = self.replay_appended(new, &identity.keys().signing)?;
+        self.append_signed(new, &identity.keys().signing)?;
         // Key hygiene: after an admin's entry write, rotate every group whose current
         // key may not be used (concurrent versions, or held outside the group), so
         // that later writes wrap to the group again instead of to each member. Roster

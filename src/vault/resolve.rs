@@ -84,16 +84,16 @@ pub(super) enum Sig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     Unknown,
     Busy,
     Counted(Role),
     Void(&'static str),
 }
 
-/// Records by what they concern, each list in canonical order.
-#[derive(Default)]
-struct Index {
+/// Records by what they concern, each list in record-id order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Index {
     adds: HashMap<MemberId, Vec<usize>>,
     roles: HashMap<MemberId, Vec<usize>>,
     keys: HashMap<MemberId, Vec<usize>>,
@@ -117,6 +117,17 @@ fn push<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<usize>>, key: K, i: us
 }
 
 impl Index {
+    /// Index record `i`, the last of `records`, when it is an entry revision or an
+    /// event (what [`extend`] takes): keeps the revision list in record-id order.
+    fn add_leaf(&mut self, records: &[StoredRecord], i: usize) {
+        if let RecordBody::EntryRevision(rev) = &records[i].record.body {
+            let list = self.revisions.entry(rev.entry).or_default();
+            let id = records[i].id;
+            let at = list.partition_point(|&k| records[k].id < id);
+            list.insert(at, i);
+        }
+    }
+
     fn build(records: &[StoredRecord], index: &HashMap<RecordId, usize>) -> Self {
         let mut ix = Index::default();
         for (i, stored) in records.iter().enumerate() {
@@ -242,6 +253,20 @@ pub(super) struct Resolution {
     pub cycles: usize,
     /// The owner now (after every counted hand-over).
     pub owner: MemberId,
+    /// What judging one more record needs without resolving again ([`extend`]).
+    pub memo: Memo,
+}
+
+/// The index and every verdict of a resolution, kept so that a record appended on top
+/// of every other one is judged alone ([`extend`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Memo {
+    ix: Index,
+    state: Vec<State>,
+    cause: Vec<Option<usize>>,
+    /// A rank-inversion cycle was met: verdicts may have been revised afterwards
+    /// (`enforce_removal_finality`), so nothing is judged incrementally.
+    cycles: bool,
 }
 
 struct Ctx<'a> {
@@ -333,9 +358,108 @@ pub(super) fn resolve(
     }
     let mut out = judge.state_of_all(g);
     out.cycles = judge.cycles;
+    let memo_state = std::mem::take(&mut judge.state);
+    let memo_cause = std::mem::take(&mut judge.cause);
+    let cycles = judge.cycles > 0;
+    drop(judge);
+    out.memo = Memo {
+        ix,
+        state: memo_state,
+        cause: memo_cause,
+        cycles,
+    };
     out.dag = dag;
     out.sig = sig;
     Ok(out)
+}
+
+impl Memo {
+    /// Whether a record with this body, on top of every other record, can be judged
+    /// alone by [`extend`].
+    pub(super) fn extendable(&self, body: &RecordBody) -> bool {
+        !self.cycles && matches!(body, RecordBody::EntryRevision(_) | RecordBody::Event(_))
+    }
+}
+
+/// The verdict on one appended record, judged alone.
+pub(super) enum Verdict {
+    /// It counts, with its author's effective role.
+    Counted(Role),
+    /// It does not count: why, and the concurrent record that voided it, if one did.
+    Void(&'static str, Option<usize>),
+}
+
+/// Judge record `i` — the last of `records`, an entry revision or an event, whose
+/// parents leave no other record out (every other record is its ancestor) — against
+/// the verdicts in `memo`, and add it to `memo` and `signer`. `dag` and `sig` already
+/// hold it.
+///
+/// No earlier verdict can change: a rule judges a record by its ancestors and by the
+/// records concurrent with it, and this record is neither; and an entry revision or an
+/// event changes no member, group or key. So the resolution of the whole set is the old
+/// one plus this verdict (and, when it counts, this record as its entry's only head) —
+/// `vault::proptest_resolve::appending_on_top_matches_resolving_again` checks exactly
+/// that over random histories. `None` (nothing changed) when the precondition does not
+/// hold or the old resolution met a cycle: the caller resolves again.
+pub(super) fn extend(
+    records: &[StoredRecord],
+    index: &HashMap<RecordId, usize>,
+    dag: &Ancestry,
+    sig: &[Sig],
+    memo: &mut Memo,
+    signer: &mut Vec<Option<[u8; 32]>>,
+) -> Option<Verdict> {
+    let i = records.len().checked_sub(1)?;
+    if !memo.extendable(&records[i].record.body)
+        || memo.state.len() != i
+        || signer.len() != i
+        || sig.len() != records.len()
+    {
+        return None;
+    }
+    // The caller checked that the parents include every sink (O(n) here).
+    debug_assert!((0..i).all(|k| dag.is_ancestor(k, i)));
+    let RecordBody::Genesis(g) = &records.first()?.record.body else {
+        return None;
+    };
+    memo.ix.add_leaf(records, i);
+    memo.state.push(State::Unknown);
+    memo.cause.push(None);
+    signer.push(None);
+    let ctx = Ctx {
+        records,
+        index,
+        dag,
+        ix: &memo.ix,
+        sig,
+        owner: g.owner,
+    };
+    let mut judge = Judge {
+        ctx: &ctx,
+        state: std::mem::take(&mut memo.state),
+        signer: std::mem::take(signer),
+        cycles: 0,
+        stack: Vec::new(),
+        cause: std::mem::take(&mut memo.cause),
+    };
+    let role = judge.counted(i);
+    let cycles = judge.cycles;
+    let cause = judge.cause[i];
+    let state = judge.state[i];
+    memo.state = std::mem::take(&mut judge.state);
+    memo.cause = std::mem::take(&mut judge.cause);
+    *signer = std::mem::take(&mut judge.signer);
+    if cycles > 0 {
+        // Cannot happen (nothing can ask for this record's verdict while it is being
+        // computed); resolve again rather than keep a verdict taken inside a cycle.
+        memo.cycles = true;
+        return None;
+    }
+    Some(match (role, state) {
+        (Some(role), _) => Verdict::Counted(role),
+        (None, State::Void(reason)) => Verdict::Void(reason, cause),
+        (None, _) => Verdict::Void("not resolved", None),
+    })
 }
 
 /// Check every untrusted record's signature under each key its author was ever given
@@ -1435,6 +1559,7 @@ impl<'a> Judge<'a> {
             signer: std::mem::take(&mut self.signer),
             cycles: 0,
             owner: self.owner_at(None),
+            memo: Memo::default(),
         }
     }
 }
