@@ -416,9 +416,9 @@ fn read_segment_file(path: &Path) -> Result<Option<(Vec<u8>, String)>, String> {
 /// place or swapped for another moves its stamp. How the agent knows that the vault
 /// it holds is still what the directory holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listing(Vec<(String, String)>);
+pub struct SegmentFiles(Vec<(String, String)>);
 
-impl Listing {
+impl SegmentFiles {
     /// The directory `dir` now.
     pub fn of(dir: &Path) -> Self {
         use std::os::unix::fs::MetadataExt;
@@ -878,7 +878,7 @@ impl VaultStore {
     pub fn try_update_held<T, E>(
         &self,
         vault: &mut Vault,
-        listing: &mut Listing,
+        listing: &mut SegmentFiles,
         change: impl FnOnce(&mut Vault) -> Result<T, E>,
     ) -> Result<HeldUpdate<T>, E>
     where
@@ -890,7 +890,7 @@ impl VaultStore {
         let Some(_lock) = try_lock(&locks.join(self.path_key()))? else {
             return Ok(HeldUpdate::Busy);
         };
-        if Listing::of(&self.path) != *listing {
+        if SegmentFiles::of(&self.path) != *listing {
             return Ok(HeldUpdate::Changed);
         }
         remove_stale_segment_temps(&self.path);
@@ -910,7 +910,7 @@ impl VaultStore {
         // What the directory lists now is what `vault` holds only if the one change
         // is our segment (a file share or `git pull` does not take our lock); else
         // the next use loads again.
-        let now = Listing::of(&self.path);
+        let now = SegmentFiles::of(&self.path);
         expected.sort();
         expected.dedup();
         let unchanged = listing.0.iter().all(|old| now.0.iter().any(|n| n == old));
@@ -918,7 +918,7 @@ impl VaultStore {
         *listing = if unchanged && names.iter().copied().eq(expected.iter()) {
             now
         } else {
-            Listing::default()
+            SegmentFiles::default()
         };
         Ok(HeldUpdate::Done(out))
     }

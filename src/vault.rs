@@ -1120,6 +1120,20 @@ impl Vault {
             .max()
     }
 
+    /// The warning a write shows when this copy may be stale ([`Self::staleness`]).
+    pub fn stale_warning(&self, now: u64) -> Option<String> {
+        self.staleness(now).map(|days| format!(
+            "the newest heartbeat in this copy of the vault is {days} days old: it may be stale (records withheld by a git host or share); sync first, or ask an admin to write something"
+        ))
+    }
+
+    /// The warning a write shows when its pins could not be written.
+    pub fn pin_warning(&self) -> Option<String> {
+        self.pin_failure().map(|why| format!(
+            "could not record what this machine has verified ({why}); rollback protection does not advance until the state directory is writable"
+        ))
+    }
+
     /// How old this copy may be: `Some(days)` when its newest heartbeat is older than
     /// the freshness limit (`AMANAT_FRESHNESS_DAYS`, default 7), `None` when fresh.
     pub fn staleness(&self, now: u64) -> Option<u64> {

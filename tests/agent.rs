@@ -264,7 +264,7 @@ fn connect(a: &AgentEnv) -> UnixStream {
 fn garbage_on_the_socket_does_not_stop_the_agent() {
     let a = AgentEnv::new();
     let pid = a.unlock(&[]);
-    let hello = frame(br#"{"type":"hello","version":2}"#);
+    let hello = frame(br#"{"type":"hello","version":3}"#);
 
     // Random bytes.
     let mut noise = vec![0u8; 4096];
@@ -428,7 +428,7 @@ fn helper_as_another_user() {
             s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
             // The agent may refuse and close before it reads: a failed write is
             // expected, its answer is still there to read.
-            let _ = s.write_all(&frame(br#"{"type":"hello","version":2}"#));
+            let _ = s.write_all(&frame(br#"{"type":"hello","version":3}"#));
             let reply = read_reply(&mut s)
                 .map(|v| v.to_string())
                 .unwrap_or_default();
@@ -807,7 +807,7 @@ fn writes_and_team_commands_use_the_agent() {
 /// Hello, then one request; the reply.
 fn ask_raw(a: &AgentEnv, request: serde_json::Value) -> serde_json::Value {
     let mut s = connect(a);
-    s.write_all(&frame(br#"{"type":"hello","version":2}"#))
+    s.write_all(&frame(br#"{"type":"hello","version":3}"#))
         .unwrap();
     assert_eq!(read_reply(&mut s).unwrap()["type"], "hello");
     s.write_all(&frame(request.to_string().as_bytes())).unwrap();
@@ -1053,4 +1053,95 @@ fn requests_without_fields_refuse_unknown_fields() {
         "status"
     );
     a.run(&["lock"]).success();
+}
+
+fn segments(a: &AgentEnv) -> usize {
+    std::fs::read_dir(a.env.vault_path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".seg"))
+        })
+        .count()
+}
+
+#[test]
+fn the_agent_makes_add_itself_and_hands_back_what_it_cannot() {
+    let a = AgentEnv::new();
+    a.unlock(&[]);
+    let before = segments(&a);
+    for i in 0..4 {
+        let out = run_stdin_without_passphrase(
+            &a,
+            &["add", &format!("db/e{i}"), "--password-stdin"],
+            &format!("pw{i}\n"),
+        );
+        assert_eq!(out.success().stdout, format!("added db/e{i}\n"));
+    }
+    // Made by the agent, one segment each; its cache serves them at once.
+    assert_eq!(a.status()["entries_added"], 4);
+    assert_eq!(segments(&a), before + 4);
+    assert_eq!(
+        a.run_without_passphrase(&["get", "db/e2"]).success().stdout,
+        "pw2\n"
+    );
+
+    // What the agent does not make is made here, with the error a local write gives.
+    let taken = run_stdin_without_passphrase(&a, &["add", "db/e1", "--password-stdin"], "x\n");
+    assert!(taken.code(1).error().contains("already"));
+    let nobody = run_stdin_without_passphrase(
+        &a,
+        &["add", "db/x", "--password-stdin", "--share-with", "@nobody"],
+        "x\n",
+    );
+    nobody.code(4);
+    assert_eq!(a.status()["entries_added"], 4);
+
+    // A write from elsewhere (no agent, the passphrase file): the agent reads it in
+    // before its next write, which builds on it.
+    a.env.add_with("web/other", "0ther", &[]);
+    run_stdin_without_passphrase(&a, &["add", "db/after", "--password-stdin"], "aft\n").success();
+    assert_eq!(a.status()["entries_added"], 5);
+    a.run_without_passphrase(&["verify"]).success();
+    let log = a.run_without_passphrase(&["log"]).success().stdout;
+    assert!(
+        log.contains("web/other") && log.contains("db/after"),
+        "{log}"
+    );
+
+    // Another writer holds the vault's lock: the agent does not wait for it (that
+    // writer may be waiting for the agent); the client writes itself once it is free.
+    let locks: Vec<_> = std::fs::read_dir(a.env.state_dir().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&locks[0])
+        .unwrap();
+    held.lock().unwrap();
+    std::thread::scope(|scope| {
+        let a = &a;
+        let add = scope.spawn(move || {
+            run_stdin_without_passphrase(a, &["add", "db/late", "--password-stdin"], "l8\n")
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(!add.is_finished(), "the write did not wait for the lock");
+        held.unlock().unwrap();
+        add.join().unwrap().success();
+    });
+    assert_eq!(a.status()["entries_added"], 5);
+
+    // Everything the agent wrote is an ordinary vault: read it without the agent.
+    a.run(&["lock"]).success();
+    Outcome::from(a.env.cmd(&["verify"]).output().unwrap()).success();
+    for (path, pw) in [
+        ("db/e0", "pw0"),
+        ("db/e3", "pw3"),
+        ("db/after", "aft"),
+        ("db/late", "l8"),
+    ] {
+        assert_eq!(a.env.get(path, "password"), pw);
+    }
 }

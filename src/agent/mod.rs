@@ -35,7 +35,7 @@ pub mod server;
 
 /// The protocol version. Bump by hand when any message changes shape; never derive it
 /// from the crate version.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Largest request frame the agent reads (a request holds paths and at most a
 /// passphrase). Anything larger is refused before it is read.
 pub const MAX_REQUEST_LEN: u32 = 64 * 1024;
@@ -241,6 +241,18 @@ pub enum Request {
         /// The record's encoding, hex.
         record: String,
     },
+    /// Create an entry (`add`): the agent writes it on the vault it holds verified,
+    /// as one new segment under the vault's write lock, without reading the vault
+    /// again. Answered with [`Reply::Added`], or [`Reply::WriteLocally`] when the
+    /// agent does not make this write (the client then makes it itself).
+    Add {
+        /// Must equal the agent's binding.
+        binding: Binding,
+        /// The new entry (path already normalised by the client; checked again).
+        payload: Box<EntryPayload>,
+        /// Members and `@groups` to share it with, by name.
+        share_with: Vec<String>,
+    },
     /// Open an HPKE key wrap addressed to the identity.
     Unwrap {
         /// Must equal the agent's binding.
@@ -279,6 +291,20 @@ pub enum Reply {
     /// Answer to [`Request::Lock`]; the agent exits after sending it (no fields, like
     /// [`Request::Status`]).
     Locked {},
+    /// Answer to [`Request::Add`]: written.
+    Added {
+        /// The new entry's id, hex.
+        id: String,
+        /// Warnings to show (a stale copy, pins not written, first use).
+        warnings: Vec<String>,
+    },
+    /// Answer to [`Request::Add`]: not written by the agent; the client writes it
+    /// itself (another writer holds the lock, the path looks taken, a name does not
+    /// resolve, …), which also gives the exact error when there is one.
+    WriteLocally {
+        /// Why (not an error; not shown).
+        reason: String,
+    },
     /// Answer to [`Request::Get`].
     Entry {
         /// The entry, secrets included.
@@ -365,6 +391,8 @@ pub struct AgentStatus {
     pub max_left_secs: Option<u64>,
     /// Entries in the cache (0 before the first request).
     pub cached_entries: usize,
+    /// Entries this agent added itself since the unlock (`add` through the agent).
+    pub entries_added: u64,
     /// The agent is not dumpable (no core, no ptrace by same-uid processes).
     pub not_dumpable: bool,
     /// The agent's memory is locked.

@@ -182,6 +182,9 @@ impl Stamp {
 /// The decoded, verified vault and every entry this identity can read.
 struct Cache {
     stamp: Stamp,
+    /// The segment files `vault` was read from (taken before reading): a changed
+    /// directory stamp with the same listing (this agent's own write) keeps the cache.
+    files: store::SegmentFiles,
     heads: Vec<RecordId>,
     vault: Vault,
     entries: Vec<OpenEntry>,
@@ -214,6 +217,8 @@ struct Unlocked {
     member: Option<MemberId>,
     /// Records signed since the unlock for the vault at the bound path.
     signed: Option<Signed>,
+    /// Entries this agent added itself since the unlock.
+    entries_added: u64,
     /// Vaults created since the unlock while no vault was at the bound path (`init`
     /// signs the first records of a vault before its file exists), newest last.
     new_vaults: VecDeque<NewVault>,
@@ -519,6 +524,11 @@ fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, boo
         Request::Get { binding, path } => (serve_cached(state, &binding, |u| get(u, &path)), false),
         Request::List { binding } => (serve_cached(state, &binding, list), false),
         Request::Keys { binding } => (serve_uncached(state, &binding, keys), false),
+        Request::Add {
+            binding,
+            payload,
+            share_with,
+        } => (add(state, &binding, &payload, &share_with), false),
         Request::Sign { binding, record } => (sign(state, &binding, &record), false),
         Request::Unwrap {
             binding,
@@ -553,6 +563,7 @@ fn status(shared: &Shared, state: &State) -> AgentStatus {
         cached_entries: u
             .and_then(|u| u.cache.as_ref())
             .map_or(0, |c| c.entries.len()),
+        entries_added: u.map_or(0, |u| u.entries_added),
         not_dumpable: crate::harden::is_not_dumpable(),
         memory_locked: shared.hardening.memory_locked,
     }
@@ -612,6 +623,7 @@ fn install(state: &mut State, grant: Grant) {
         deadline: now + MAX_UNLOCKED,
         member,
         signed: None,
+        entries_added: 0,
         new_vaults: VecDeque::new(),
         cache,
     });
@@ -839,6 +851,11 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
     if u.cache.as_ref().is_some_and(|c| c.stamp == stamp) {
         return Ok(Vec::new());
     }
+    let files = store::SegmentFiles::of(&u.binding.vault);
+    if let Some(c) = u.cache.as_mut().filter(|c| c.files == files) {
+        c.stamp = stamp;
+        return Ok(Vec::new());
+    }
     let store = VaultStore::new(u.binding.vault.clone(), u.binding.state.clone());
     let (vault, status) = match store.load_without_waiting() {
         Ok(v) => v,
@@ -867,6 +884,7 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
     if let Some(c) = u.cache.as_mut().filter(|c| c.heads == heads) {
         // Same records (a touch, or a rewrite with the same content): keep the cache.
         c.stamp = stamp;
+        c.files = files;
         return Ok(warnings);
     }
     u.cache = None;
@@ -899,6 +917,7 @@ fn refresh(u: &mut Unlocked) -> Result<Vec<String>, Reply> {
         .collect();
     u.cache = Some(Cache {
         stamp,
+        files,
         heads,
         vault,
         failed: listing
@@ -979,6 +998,144 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
         }),
         warnings,
     })
+}
+
+/// `add`, made here: the vault this agent holds verified, the path checked against
+/// every entry it holds decrypted, one new segment under the write lock
+/// ([`VaultStore::try_update_held`]), and the cache updated rather than read again.
+/// Anything this cannot do in that way is handed back to the client
+/// ([`Reply::WriteLocally`]), which makes the write itself (and reports the exact
+/// error, when there is one).
+fn add(
+    state: &mut State,
+    binding: &Binding,
+    payload: &crate::format::EntryPayload,
+    share_with: &[String],
+) -> Reply {
+    let local = |reason: &str| Reply::WriteLocally {
+        reason: reason.to_string(),
+    };
+    let u = match bound(state, binding) {
+        Ok(u) => u,
+        Err(reply) => return reply,
+    };
+    let Ok(path) = crate::format::check_path(&payload.path) else {
+        return local("invalid path");
+    };
+    // A second try after the directory changed under the listing (a sync landed).
+    for _ in 0..2 {
+        let mut warnings = match refresh(u) {
+            Ok(w) => w,
+            Err(_) => return local("the vault did not load here"),
+        };
+        let Some(cache) = u.cache.as_mut() else {
+            return local("no vault loaded");
+        };
+        if cache
+            .by_path
+            .get(&path)
+            .is_some_and(|found| !found.is_empty())
+        {
+            return local("an entry is at that path");
+        }
+        let store = VaultStore::new(u.binding.vault.clone(), u.binding.state.clone());
+        let identity = &u.identity;
+        let written = store.try_update_held(
+            &mut cache.vault,
+            &mut cache.files,
+            |vault| -> Result<crate::format::EntryId, WriteError> {
+                let share = share_with
+                    .iter()
+                    .map(|name| match name.strip_prefix('@') {
+                        Some(group) => vault
+                            .group_named(group)
+                            .map(|g| crate::format::Principal::Group(g.id)),
+                        None => vault
+                            .member_named(name)
+                            .map(|m| crate::format::Principal::Member(m.id)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut payload = payload.clone();
+                payload.path.clone_from(&path);
+                let body = vault.session(identity)?.create_entry_at_free_path(
+                    &crate::vault::EntryDraft {
+                        payload,
+                        share_with: share,
+                    },
+                )?;
+                let RecordBody::EntryRevision(rev) = &body else {
+                    return Err(WriteError);
+                };
+                let entry = rev.entry;
+                vault.append(identity, vec![body])?;
+                Ok(entry)
+            },
+        );
+        let entry = match written {
+            Ok(store::HeldUpdate::Done(entry)) => entry,
+            Ok(store::HeldUpdate::Busy) => return local("another writer holds the vault's lock"),
+            Ok(store::HeldUpdate::Changed) => {
+                // Read again (the listing no longer matches) and try once more.
+                cache.stamp.mtime.0 = i64::MIN;
+                cache.files = store::SegmentFiles::default();
+                continue;
+            }
+            Err(WriteError) => {
+                // The held vault may carry records that were not written.
+                u.cache = None;
+                return local("the agent could not make this write");
+            }
+        };
+        let opened = cache
+            .vault
+            .session(identity)
+            .and_then(|s| s.open_id(&entry));
+        match opened {
+            Ok(open) => {
+                let i = cache.entries.len();
+                cache
+                    .by_path
+                    .entry(open.payload.path.clone())
+                    .or_default()
+                    .push(i);
+                cache.verified.insert(open.revision);
+                cache.entries.push(open);
+                cache.heads = cache.vault.heads();
+                if let Some(stamp) = Stamp::of(&u.binding.vault) {
+                    cache.stamp = stamp;
+                }
+            }
+            // Written, but not readable back here: read everything again next time.
+            Err(_) => u.cache = None,
+        }
+        if let Some(c) = u.cache.as_ref() {
+            warnings.extend(c.vault.stale_warning(crate::vault::now()));
+            warnings.extend(c.vault.pin_warning());
+        }
+        u.last_used = Instant::now();
+        u.entries_added += 1;
+        return Reply::Added {
+            id: entry.to_hex(),
+            warnings,
+        };
+    }
+    local("the vault kept changing")
+}
+
+/// A write the agent hands back to the client (the reason does not matter: the
+/// client's own attempt reports it exactly).
+struct WriteError;
+
+impl From<StoreError> for WriteError {
+    fn from(_: StoreError) -> Self {
+        Self
+    }
+}
+
+impl From<VaultError> for WriteError {
+    fn from(_: VaultError) -> Self {
+        Self
+    }
 }
 
 fn list(u: &mut Unlocked) -> Result<Reply, Reply> {

@@ -282,6 +282,34 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
     )))
 }
 
+/// `add` made by the agent (it holds the vault verified: no read here, one segment
+/// written there). `Ok(true)`: written, warnings printed. `Ok(false)`: no agent for
+/// these paths, or it handed the write back ([`Reply::WriteLocally`]: another
+/// writer holds the lock, the path looks taken, a name does not resolve): the caller
+/// writes locally, which reports the exact error when there is one.
+pub fn add(paths: &Paths, payload: &EntryPayload, share_with: &[String]) -> anyhow::Result<bool> {
+    let request = |binding| Request::Add {
+        binding,
+        payload: Box::new(payload.clone()),
+        share_with: share_with.to_vec(),
+    };
+    // An entry near the payload ceiling does not fit in a request frame.
+    let size = serde_json::to_vec(&request(binding(paths)?))
+        .map(|v| zeroize::Zeroizing::new(v).len())
+        .unwrap_or(usize::MAX);
+    if size > amanat::agent::MAX_REQUEST_LEN as usize - 64 {
+        return Ok(false);
+    }
+    match ask(paths, request)? {
+        None | Some(Reply::WriteLocally { .. }) => Ok(false),
+        Some(Reply::Added { warnings, .. }) => {
+            print_warnings(&warnings);
+            Ok(true)
+        }
+        Some(_) => Err(agent_failure(AgentError::Unexpected)),
+    }
+}
+
 /// Every readable entry from the agent, or `None` to list locally. The entries carry
 /// only what `ls` and `find` show (path, username, URL, modification time): the
 /// secret fields of their payloads are empty, and their revision and author are zero.
@@ -623,6 +651,7 @@ pub fn status(args: JsonArgs) -> anyhow::Result<()> {
         human(s.max_left_secs.unwrap_or(0))
     );
     outln!("cached entries: {}", s.cached_entries);
+    outln!("entries added by the agent: {}", s.entries_added);
     outln!("agent pid: {}", s.pid);
     Ok(())
 }

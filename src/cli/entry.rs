@@ -384,6 +384,10 @@ pub fn add(paths: &Paths, mut args: AddArgs) -> anyhow::Result<()> {
     payload.created = time;
     payload.modified = time;
     apply(&mut payload, &args.fields, secrets, time)?;
+    if super::agent::add(paths, &payload, &args.fields.share_with)? {
+        outln!("added {}", sanitize(&args.path));
+        return Ok(());
+    }
     let identity = unlock(paths)?;
     super::vault::write(paths, |vault| -> anyhow::Result<()> {
         let share_with = resolve_share(vault, &args.fields.share_with)?;

@@ -58,19 +58,15 @@ where
 
 /// A pin that could not be written (a full or read-only state directory).
 pub fn warn_pins(vault: &Vault) {
-    if let Some(why) = vault.pin_failure() {
-        eprintln!(
-            "warning: could not record what this machine has verified ({why}); rollback protection does not advance until the state directory is writable"
-        );
+    if let Some(w) = vault.pin_warning() {
+        eprintln!("warning: {w}");
     }
 }
 
 /// The freshness warning, when the newest heartbeat is older than the limit.
 pub fn warn_stale(vault: &Vault) {
-    if let Some(days) = vault.staleness(amanat::vault::now()) {
-        eprintln!(
-            "warning: the newest heartbeat in this copy of the vault is {days} days old: it may be stale (records withheld by a git host or share); sync first, or ask an admin to write something"
-        );
+    if let Some(w) = vault.stale_warning(amanat::vault::now()) {
+        eprintln!("warning: {w}");
     }
 }
 

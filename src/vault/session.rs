@@ -938,6 +938,21 @@ impl Session<'_> {
         if !self.at_path(&draft.payload.path)?.found.is_empty() {
             return Err(VaultError::Exists(draft.payload.path.clone()));
         }
+        self.create_fresh(draft)
+    }
+
+    /// [`Session::create_entry`] for a caller that already knows no entry this
+    /// identity can read is at the path — the agent, which holds every readable
+    /// entry decrypted — so every entry is not decrypted again to check. Other
+    /// callers use `create_entry`.
+    pub fn create_entry_at_free_path(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
+        match nfc_draft(draft)? {
+            Some(d) => self.create_fresh(&d),
+            None => self.create_fresh(draft),
+        }
+    }
+
+    fn create_fresh(&self, draft: &EntryDraft) -> Result<RecordBody, VaultError> {
         // A new entry's id is bound to its creator (`resolve::entry_bound_to`).
         let mut id = EntryId(crypto::random_array().map_err(|_| VaultError::Random)?);
         id.0[8..].copy_from_slice(&self.me.id.0[..8]);
