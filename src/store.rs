@@ -421,33 +421,42 @@ pub struct SegmentFiles(Vec<(String, String)>);
 impl SegmentFiles {
     /// The directory `dir` now.
     pub fn of(dir: &Path) -> Self {
-        use std::os::unix::fs::MetadataExt;
         let names = segment_listing(dir);
         Self(
             names
                 .into_iter()
                 .map(|name| {
-                    let stamp = fs::symlink_metadata(dir.join(&name)).map_or_else(
-                        |_| String::new(),
-                        |m| {
-                            format!(
-                                "{} {} {} {}.{} {}.{} {:o}",
-                                m.dev(),
-                                m.ino(),
-                                m.len(),
-                                m.mtime(),
-                                m.mtime_nsec(),
-                                m.ctime(),
-                                m.ctime_nsec(),
-                                m.mode()
-                            )
-                        },
-                    );
+                    let stamp = file_stamp(&dir.join(&name));
                     (name, stamp)
                 })
                 .collect(),
         )
     }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(n, _)| n)
+    }
+}
+
+/// A file's `lstat` stamp as text (empty when it cannot be read).
+fn file_stamp(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    fs::symlink_metadata(path).map_or_else(
+        |_| String::new(),
+        |m| {
+            format!(
+                "{} {} {} {}.{} {}.{} {:o}",
+                m.dev(),
+                m.ino(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+                m.mode()
+            )
+        },
+    )
 }
 
 /// How [`VaultStore::try_update_held`] went.
@@ -890,17 +899,28 @@ impl VaultStore {
         let Some(_lock) = try_lock(&locks.join(self.path_key()))? else {
             return Ok(HeldUpdate::Busy);
         };
-        if SegmentFiles::of(&self.path) != *listing {
+        // Names only (one readdir, no stat of each file): the caller compared the full
+        // listing when it last looked; this catches what arrived since.
+        if !listing.names().eq(segment_listing(&self.path).iter()) {
             return Ok(HeldUpdate::Changed);
         }
         remove_stale_segment_temps(&self.path);
         let count = vault.record_count();
-        let before = vault.record_ids();
+        let before = vault.heads();
         let out = change(vault)?;
         let mut expected = listing.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        if vault.record_count() != count
-            && let Some(bytes) = vault.segment_since(&before)
-        {
+        if vault.record_count() != count {
+            let bytes = match vault.segment_after(&before) {
+                Some(bytes) => bytes,
+                // Records were added, yet none found after the old sinks: never
+                // silently write nothing.
+                None => {
+                    return Err(StoreError::from(crate::vault::VaultError::Integrity(
+                        "records added by this write could not be told apart",
+                    ))
+                    .into());
+                }
+            };
             expected.push(write_segment(&self.path, &bytes)?);
         }
         self.pin_or_note(vault);
@@ -910,13 +930,17 @@ impl VaultStore {
         // What the directory lists now is what `vault` holds only if the one change
         // is our segment (a file share or `git pull` does not take our lock); else
         // the next use loads again.
-        let now = SegmentFiles::of(&self.path);
         expected.sort();
         expected.dedup();
-        let unchanged = listing.0.iter().all(|old| now.0.iter().any(|n| n == old));
-        let names: Vec<&String> = now.0.iter().map(|(n, _)| n).collect();
-        *listing = if unchanged && names.iter().copied().eq(expected.iter()) {
-            now
+        *listing = if segment_listing(&self.path) == expected {
+            let mut files = listing.0.clone();
+            for name in &expected {
+                if !files.iter().any(|(n, _)| n == name) {
+                    files.push((name.clone(), file_stamp(&self.path.join(name))));
+                }
+            }
+            files.sort();
+            SegmentFiles(files)
         } else {
             SegmentFiles::default()
         };

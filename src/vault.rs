@@ -212,6 +212,8 @@ pub struct Vault {
     sig: Vec<resolve::Sig>,
     /// The index and verdicts of the last resolution, to judge an appended record alone.
     memo: resolve::Memo,
+    /// The records no record names as a parent, sorted (what a write builds on).
+    sinks: Vec<RecordId>,
     /// The key each counted record was (or, if trusted, is to be) verified under.
     signer: Vec<Option<[u8; 32]>>,
     /// What reading the vault's segments set aside (set by `store` on load).
@@ -351,7 +353,7 @@ impl Vault {
     }
     /// Current DAG heads.
     pub fn heads(&self) -> Vec<RecordId> {
-        self.file.heads()
+        self.sinks.clone()
     }
     /// Whether the file holds a record.
     pub fn contains(&self, id: &RecordId) -> bool {
@@ -473,6 +475,7 @@ impl Vault {
             sig: r.sig,
             signer: r.signer,
             memo: r.memo,
+            sinks: file.heads(),
             file,
         })
     }
@@ -508,6 +511,8 @@ impl Vault {
                 _ => None,
             };
             let id = record.id;
+            // On top of every sink: it is the only sink now.
+            self.sinks = vec![id];
             self.file.records.push(record);
             let verdict = resolve::extend(
                 &self.file.records,
@@ -562,15 +567,9 @@ impl Vault {
         {
             return false;
         }
-        let parents: HashSet<&RecordId> = record.record.parents.iter().collect();
-        let mut is_parent: HashSet<&RecordId> = HashSet::with_capacity(self.file.records.len());
-        for r in &self.file.records {
-            is_parent.extend(r.record.parents.iter());
-        }
-        self.file
-            .records
+        self.sinks
             .iter()
-            .all(|r| is_parent.contains(&r.id) || parents.contains(&r.id))
+            .all(|sink| record.record.parents.contains(sink))
     }
 
     /// A canonical digest of the state resolved from `records` taken in the given
@@ -671,6 +670,26 @@ impl Vault {
             .iter()
             .filter(|r| !before.contains(&r.id))
             .cloned()
+            .collect();
+        (!new.is_empty()).then(|| Segment::encode(&self.file.vault_id, &new))
+    }
+
+    /// A segment holding the records added since the vault's sinks were `before` (what
+    /// [`Self::heads`] returned then): those that are neither one of them nor an
+    /// ancestor of one, in canonical order; `None` when there are none. The same as
+    /// [`Self::segment_since`] with every record id of then, without hashing them all.
+    pub fn segment_after(&self, before: &[RecordId]) -> Option<Vec<u8>> {
+        let old: Vec<usize> = before
+            .iter()
+            .filter_map(|id| self.index.get(id).copied())
+            .collect();
+        if old.len() != before.len() {
+            // A sink of then is gone (cannot happen: records are only added): be exact.
+            return None;
+        }
+        let new: Vec<StoredRecord> = (0..self.file.records.len())
+            .filter(|&i| !old.iter().any(|&o| o == i || self.dag.is_ancestor(i, o)))
+            .map(|i| self.file.records[i].clone())
             .collect();
         (!new.is_empty()).then(|| Segment::encode(&self.file.vault_id, &new))
     }
@@ -819,6 +838,9 @@ impl Vault {
     pub fn pinnable(&self) -> (Vec<RecordId>, Vec<RecordId>) {
         let n = self.file.records.len();
         let damaged: std::collections::HashSet<&RecordId> = self.damaged().collect();
+        if damaged.is_empty() {
+            return (self.sinks.clone(), Vec::new());
+        }
         let mut children = vec![0usize; n];
         for r in &self.file.records {
             for p in &r.record.parents {

@@ -849,7 +849,7 @@ mod tests {
     #[test]
     fn protocol_version_is_an_explicit_constant() {
         // Changing a message's shape means bumping this by hand (docs/agent.md).
-        assert_eq!(PROTOCOL_VERSION, 2);
+        assert_eq!(PROTOCOL_VERSION, 3);
     }
 
     #[test]

@@ -294,6 +294,7 @@ fn honest(
         return;
     };
     let before: HashSet<RecordId> = v.records().iter().map(|r| r.id).collect();
+    let sinks_before = v.heads();
     let other = &cast.people[rng.below(cast.people.len())].0;
     let devops = v.group_named("devops").map(|g| g.id).ok();
     let op = rng.below(10);
@@ -352,6 +353,13 @@ fn honest(
         _ => v.accept_ownership(id),
     };
     let _ = (name, me);
+    // What a write puts in its segment, found from the sinks before it, is exactly
+    // the records it added.
+    assert_eq!(
+        v.segment_after(&sinks_before),
+        v.segment_since(&before),
+        "op {op}: the records after the old sinks are not the new ones"
+    );
     // Who was removed in the writer's view when it wrote (a removal's verdict can
     // change as records arrive that the writer had not seen).
     let removed: HashSet<MemberId> = v.members().filter(|m| !m.active).map(|m| m.id).collect();
@@ -606,7 +614,9 @@ fn run_case(seed: u64) -> bool {
         };
         let signer = cast.people[who].1.keys().signing;
         assert!(leaves.on_top(&rec), "seed {seed}: a leaf is not on top");
+        let (sinks, ids) = (leaves.heads(), leaves.record_ids());
         leaves.append_signed(vec![rec], &signer).unwrap();
+        assert_eq!(leaves.segment_after(&sinks), leaves.segment_since(&ids));
         assert_as_resolved_again(&leaves, seed, "a leaf on top");
     }
 
