@@ -525,22 +525,42 @@ fn remove_stale_segment_temps(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let n = name.to_string_lossy();
+    let names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    remove_stale_segment_temps_in(dir, &names);
+}
+
+/// [`remove_stale_segment_temps`] among `names`, a listing of `dir` already made.
+fn remove_stale_segment_temps_in(dir: &Path, names: &[String]) {
+    for n in names {
         if !(n.starts_with('.') && n.ends_with(".tmp") && n.contains(".seg.")) {
             continue;
         }
-        let old = entry
-            .metadata()
+        let path = dir.join(n);
+        let old = fs::symlink_metadata(&path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > STALE_TEMP_AGE);
         if old {
-            let _ = fs::remove_file(entry.path());
+            let _ = fs::remove_file(path);
         }
     }
+}
+
+/// Every name in `dir` that is valid UTF-8 (one `readdir`).
+fn dir_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir).map_or(Vec::new(), |d| {
+        d.filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect()
+    })
+}
+
+fn is_segment_file_name(n: &str) -> bool {
+    !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}"))
 }
 
 /// "; segment NAME is damaged (why)" for the first damaged segment, or nothing.
@@ -900,11 +920,16 @@ impl VaultStore {
             return Ok(HeldUpdate::Busy);
         };
         // Names only (one readdir, no stat of each file): the caller compared the full
-        // listing when it last looked; this catches what arrived since.
-        if !listing.names().eq(segment_listing(&self.path).iter()) {
+        // listing when it last looked; this catches what arrived since. The same
+        // listing finds stale temporary files (a directory of a thousand segments
+        // costs a millisecond per readdir).
+        let names = dir_names(&self.path);
+        let mut segments: Vec<&String> = names.iter().filter(|n| is_segment_file_name(n)).collect();
+        segments.sort();
+        if !listing.names().eq(segments.iter().copied()) {
             return Ok(HeldUpdate::Changed);
         }
-        remove_stale_segment_temps(&self.path);
+        remove_stale_segment_temps_in(&self.path, &names);
         let count = vault.record_count();
         let before = vault.heads();
         let out = change(vault)?;
@@ -924,7 +949,8 @@ impl VaultStore {
             expected.push(write_segment(&self.path, &bytes)?);
         }
         self.pin_or_note(vault);
-        if self.needs_compaction() {
+        let live = expected.iter().collect::<HashSet<_>>().len();
+        if self.needs_compaction_of(live) {
             let _ = self.compact_locked(false);
         }
         // What the directory lists now is what `vault` holds only if the one change

@@ -105,10 +105,16 @@ impl VaultStore {
     /// counting those waiting for deletion), or replaced segments past their grace
     /// period. Cheap: lists the directory, opens no segment.
     pub(super) fn needs_compaction(&self) -> bool {
+        self.needs_compaction_of(super::count_segments(&self.path))
+    }
+
+    /// [`Self::needs_compaction`] when the directory is known to list `segments`
+    /// segment files.
+    pub(super) fn needs_compaction_of(&self, segments: usize) -> bool {
         let replaced = self.replaced();
         let now = now_secs();
         let grace = grace().as_secs();
-        let live = super::count_segments(&self.path).saturating_sub(replaced.len());
+        let live = segments.saturating_sub(replaced.len());
         live > AUTO_THRESHOLD
             || replaced
                 .iter()
