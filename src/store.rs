@@ -150,6 +150,15 @@ pub fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
 /// Replace `path` atomically with `bytes`, mode 0600: temp file in the same directory,
 /// fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_atomic_then(path, bytes, true)
+}
+
+/// [`write_atomic`] that may skip the directory's fsync: after a crash the file is
+/// then either the new one or the old one, never a mix or empty (its bytes are synced
+/// before the rename). For the pins, whose write may fail or be lost without harm (an
+/// older pin protects less; a write that reported success is in its segment, synced
+/// first), and which every write updates.
+fn write_atomic_then(path: &Path, bytes: &[u8], sync_dir: bool) -> Result<(), StoreError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -172,6 +181,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         path: path.to_path_buf(),
         source: e.error,
     })?;
+    if !sync_dir {
+        return Ok(());
+    }
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(&dir))
@@ -951,7 +963,13 @@ impl VaultStore {
         self.pin_or_note(vault);
         let live = expected.iter().collect::<HashSet<_>>().len();
         if self.needs_compaction_of(live) {
-            let _ = self.compact_locked(false);
+            // A compaction adds a pack of records already here and deletes replaced
+            // segments whose records stay: the records `vault` holds do not change,
+            // so the listing is still its own (no reload) when that is all it did.
+            if let Ok(report) = self.compact_locked(false) {
+                expected.extend(report.pack);
+                expected.retain(|n| !report.deleted_names.contains(n));
+            }
         }
         // What the directory lists now is what `vault` holds only if the one change
         // is our segment (a file share or `git pull` does not take our lock); else
@@ -1133,7 +1151,7 @@ impl VaultStore {
             .filter(|l| !l.trim().is_empty() && !l.trim().contains(' '))
             .all(|l| RecordId::from_hex(l.trim()).is_some_and(|id| vault.contains(&id)));
         if contains_current && current != heads {
-            write_atomic(&pin_file, heads.as_bytes())?;
+            write_atomic_then(&pin_file, heads.as_bytes(), false)?;
         }
         let path_file = self.path_file();
         remove_stale_temps(&path_file);

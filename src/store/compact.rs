@@ -40,6 +40,8 @@ pub struct GcReport {
     pub pack: Option<String>,
     /// Replaced segments deleted now (their grace period over).
     pub deleted: usize,
+    /// Their names.
+    pub deleted_names: Vec<String>,
     /// Replaced segments still waiting for their grace period.
     pub waiting: usize,
     /// Live segments after this run (not counting those waiting for deletion).
@@ -188,6 +190,8 @@ impl VaultStore {
             super::fsync_dir(&self.path)?;
         }
         report.deleted = deleted.len();
+        report.deleted_names = deleted.iter().cloned().collect();
+        report.deleted_names.sort();
         replaced.retain(|(n, _)| !deleted.contains(n));
         ours.retain(|(n, _, _)| !deleted.contains(n));
         // Pack the live segments (those not already replaced).
