@@ -534,18 +534,26 @@ pub fn exposed_to_removed(vault: &Vault, names: &Names) -> HashMap<EntryId, Vec<
     out
 }
 
-/// For each entry, the members whose revocation flagged it "rotate at source"
-/// (applied `RotateAtSource` records only), oldest first.
+/// For each entry, who could read it when a revocation or a compromised key flagged
+/// it "rotate at source" (applied `RotateAtSource` records only), oldest first, each a
+/// clause: "bob was removed and could read it", or for `member rekey --compromised`
+/// (the member stays) "carol's replaced key, which may be compromised, could read it".
 pub fn rotate_at_source_members(vault: &Vault, names: &Names) -> HashMap<EntryId, Vec<String>> {
     let ignored: HashSet<RecordId> = vault.ignored().iter().map(|i| i.record).collect();
+    let active: HashSet<MemberId> = vault.members().filter(|m| m.active).map(|m| m.id).collect();
     let mut out: HashMap<EntryId, Vec<String>> = HashMap::new();
     for r in vault.records().iter().filter(|r| !ignored.contains(&r.id)) {
         if let RecordBody::RotateAtSource { member, entries } = &r.record.body {
+            let name = names.member(member);
+            let clause = if active.contains(member) {
+                format!("{name}'s replaced key, which may be compromised, could read it")
+            } else {
+                format!("{name} was removed and could read it")
+            };
             for e in entries {
                 let list = out.entry(*e).or_default();
-                let name = names.member(member);
-                if !list.contains(&name) {
-                    list.push(name);
+                if !list.contains(&clause) {
+                    list.push(clause.clone());
                 }
             }
         }
@@ -600,6 +608,38 @@ impl FindingKind {
     }
 }
 
+/// What to do about a secret someone who should not know it could read: `what` is
+/// `"password"`, `"TOTP seed"` or both ([`EntryPayload::to_rotate_at_source`]).
+pub fn rotate_advice(what: &str) -> String {
+    let then = match what {
+        "password" => "'amanat edit PATH --generate'",
+        "TOTP seed" => "'amanat edit PATH --totp' with the new otpauth:// line",
+        _ => "'amanat edit PATH --generate --totp' with the new otpauth:// line",
+    };
+    format!("change the {what} where it is used, then update it here ({then})")
+}
+
+/// For each entry flagged "rotate at source" that no revocation names, who lost
+/// access when it was flagged ([`Vault::lost_readers`]: an `unshare`).
+pub fn lost_access(
+    vault: &Vault,
+    names: &Names,
+    entries: &[OpenEntry],
+) -> HashMap<EntryId, Vec<String>> {
+    entries
+        .iter()
+        .filter(|e| e.payload.to_rotate_at_source().is_some())
+        .map(|e| {
+            let who = vault
+                .lost_readers(&e.id)
+                .iter()
+                .map(|p| names.principal(p))
+                .collect();
+            (e.id, who)
+        })
+        .collect()
+}
+
 /// One finding. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -625,8 +665,9 @@ pub struct AuditOptions {
 }
 
 /// Findings over opened entries: rotate-at-source, conflict, reused, weak, and, when
-/// asked, max-age and stale. `removed_by` names who each rotate-at-source flag is for
-/// ([`rotate_at_source_members`]). Sorted by kind, then path.
+/// asked, max-age and stale. `removed_by` says who each rotate-at-source flag is for
+/// ([`rotate_at_source_members`]: clauses), `lost` who lost access ([`lost_access`]:
+/// names). Sorted by kind, then path.
 ///
 /// `exposed` ([`exposed_to_removed`]) adds a rotate-at-source finding for an entry whose
 /// current value a removed member could read although no revocation flagged it (it was
@@ -635,6 +676,7 @@ pub fn entry_findings(
     entries: &[OpenEntry],
     removed_by: &HashMap<EntryId, Vec<String>>,
     exposed: &HashMap<EntryId, Vec<String>>,
+    lost: &HashMap<EntryId, Vec<String>>,
     opts: &AuditOptions,
 ) -> Result<Vec<Finding>, AuditError> {
     let mut out = Vec::new();
@@ -646,31 +688,36 @@ pub fn entry_findings(
     };
     for e in entries {
         let p = &e.payload;
-        if let (false, Some(names)) = (p.rotate_at_source, exposed.get(&e.id)) {
+        let flagged = p.to_rotate_at_source();
+        if let (None, Some(names)) = (flagged, exposed.get(&e.id)) {
             let verb = if names.len() == 1 { "was" } else { "were" };
-            out.push(finding(
-                FindingKind::RotateAtSource,
-                e,
-                format!(
-                    "{} {verb} removed and could read it (written concurrently with the removal): change the password where it is used, then 'amanat edit --generate'",
-                    names.join(", ")
-                ),
-            ));
-        }
-        if p.rotate_at_source {
-            let who = match removed_by.get(&e.id) {
-                Some(names) if !names.is_empty() => {
-                    let verb = if names.len() == 1 { "was" } else { "were" };
-                    format!("{} {verb} removed and could read it", names.join(", "))
-                }
-                _ => "a removed member could read it".to_string(),
+            let what = if p.totp.is_some() {
+                "password and TOTP seed"
+            } else {
+                "password"
             };
             out.push(finding(
                 FindingKind::RotateAtSource,
                 e,
                 format!(
-                    "{who}: change the password where it is used, then 'amanat edit --generate'"
+                    "{} {verb} removed and could read it (written concurrently with the removal): {}",
+                    names.join(", "),
+                    rotate_advice(what)
                 ),
+            ));
+        }
+        if let Some(what) = flagged {
+            let who = match (removed_by.get(&e.id), lost.get(&e.id)) {
+                (Some(clauses), _) if !clauses.is_empty() => clauses.join("; "),
+                (_, Some(names)) if !names.is_empty() => {
+                    format!("{} lost access and could read it", names.join(", "))
+                }
+                _ => "someone who no longer has access could read it".to_string(),
+            };
+            out.push(finding(
+                FindingKind::RotateAtSource,
+                e,
+                format!("{who}: {}", rotate_advice(what)),
             ));
         }
         if e.heads > 1 {
@@ -1474,13 +1521,17 @@ mod tests {
         ];
         entries[2].heads = 2;
         entries[3].payload.rotate_at_source = true;
-        let removed = HashMap::from([(entries[3].id, vec!["bob".to_string()])]);
+        let removed = HashMap::from([(
+            entries[3].id,
+            vec!["bob was removed and could read it".to_string()],
+        )]);
         let opts = AuditOptions {
             now,
             max_age_days: Some(365),
             stale_days: Some(90),
         };
-        let f = entry_findings(&entries, &removed, &HashMap::new(), &opts).unwrap();
+        let f =
+            entry_findings(&entries, &removed, &HashMap::new(), &HashMap::new(), &opts).unwrap();
         assert_eq!(
             kinds(&f),
             [
@@ -1511,7 +1562,8 @@ mod tests {
             max_age_days: None,
             stale_days: None,
         };
-        let f = entry_findings(&entries, &removed, &HashMap::new(), &plain).unwrap();
+        let f =
+            entry_findings(&entries, &removed, &HashMap::new(), &HashMap::new(), &plain).unwrap();
         assert_eq!(f.len(), 4);
     }
 
@@ -1527,9 +1579,15 @@ mod tests {
             stale_days: None,
         };
         assert!(
-            entry_findings(&entries, &HashMap::new(), &HashMap::new(), &opts)
-                .unwrap()
-                .is_empty()
+            entry_findings(
+                &entries,
+                &HashMap::new(),
+                &HashMap::new(),
+                &HashMap::new(),
+                &opts
+            )
+            .unwrap()
+            .is_empty()
         );
     }
 }

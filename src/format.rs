@@ -779,6 +779,45 @@ pub struct EntryPayload {
     pub modified: u64,
     /// Last time the password changed.
     pub password_changed: u64,
+    /// Set by revocation when the entry has a TOTP seed: the seed must be enrolled
+    /// anew where it is used (whoever read it can make codes forever). Encoded as one
+    /// byte after the postcard body, only when set (docs/format.md, "Payload"), so a
+    /// payload without it is what earlier versions wrote.
+    #[serde(skip)]
+    pub rotate_totp_at_source: bool,
+}
+
+impl EntryPayload {
+    /// A new password (it changed now): it no longer needs changing at its source.
+    pub fn set_password(&mut self, password: SecretString, time: u64) {
+        self.password = password;
+        self.password_changed = time;
+        self.rotate_at_source = false;
+    }
+
+    /// A new TOTP seed (enrolled anew): it no longer needs enrolling at its source.
+    pub fn set_totp(&mut self, totp: SecretString) {
+        self.totp = Some(totp);
+        self.rotate_totp_at_source = false;
+    }
+
+    /// Someone who should not know them may have read this entry's secrets: the
+    /// password, and the TOTP seed if there is one, must change where they are used.
+    pub fn flag_rotate_at_source(&mut self) {
+        self.rotate_at_source = true;
+        self.rotate_totp_at_source = self.totp.is_some();
+    }
+
+    /// What still has to change at its source: `"password"`, `"TOTP seed"`,
+    /// `"password and TOTP seed"`, or `None`.
+    pub fn to_rotate_at_source(&self) -> Option<&'static str> {
+        match (self.rotate_at_source, self.rotate_totp_at_source) {
+            (true, true) => Some("password and TOTP seed"),
+            (true, false) => Some("password"),
+            (false, true) => Some("TOTP seed"),
+            (false, false) => None,
+        }
+    }
 }
 
 impl fmt::Debug for EntryPayload {
@@ -805,9 +844,12 @@ impl EntryPayload {
         if self.fields.len() > MAX_FIELDS {
             return Err(FormatError::TooLarge("custom fields"));
         }
-        let body = zeroize::Zeroizing::new(
+        let mut body = zeroize::Zeroizing::new(
             postcard::to_allocvec(self).map_err(|_| FormatError::Malformed("entry payload"))?,
         );
+        if self.rotate_totp_at_source {
+            body.push(1);
+        }
         if body.len() > MAX_PAYLOAD_LEN {
             return Err(FormatError::TooLarge("entry payload"));
         }
@@ -832,8 +874,16 @@ impl EntryPayload {
             return Err(FormatError::NonCanonical("payload padding"));
         }
         let body = &rest[..len];
-        let payload: EntryPayload =
-            postcard::from_bytes(body).map_err(|_| FormatError::Malformed("entry payload"))?;
+        let (mut payload, flags): (EntryPayload, &[u8]) =
+            postcard::take_from_bytes(body).map_err(|_| FormatError::Malformed("entry payload"))?;
+        // After the body: nothing, or the one byte 0x01 (the TOTP seed must be enrolled
+        // anew); a zero byte would be a second encoding of "not set".
+        payload.rotate_totp_at_source = match flags {
+            [] => false,
+            [1] => true,
+            _ => return Err(FormatError::Malformed("entry payload")),
+        };
+        let body = &body[..body.len() - flags.len()];
         // Canonical: the re-encoding must be the bytes we were given.
         let again = zeroize::Zeroizing::new(
             postcard::to_allocvec(&payload).map_err(|_| FormatError::Malformed("entry payload"))?,
@@ -1871,8 +1921,45 @@ fn check_canonical_order(
 
 #[cfg(test)]
 mod tests {
+
     #![allow(clippy::unwrap_used)]
     use super::*;
+    #[test]
+    fn the_totp_flag_is_one_optional_byte_after_the_body() {
+        let mut p = EntryPayload::default();
+        p.path = "ops/db".into();
+        p.totp = Some(SecretString::new(
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP".into(),
+        ));
+        let plain = p.to_padded().unwrap();
+        p.flag_rotate_at_source();
+        assert!(p.rotate_at_source && p.rotate_totp_at_source);
+        let flagged = p.to_padded().unwrap();
+        let back = EntryPayload::from_padded(&flagged).unwrap();
+        assert!(back.rotate_at_source && back.rotate_totp_at_source);
+        assert_eq!(back.to_rotate_at_source(), Some("password and TOTP seed"));
+        // What earlier versions wrote (no byte) reads as "not set".
+        let old = EntryPayload::from_padded(&plain).unwrap();
+        assert!(!old.rotate_totp_at_source);
+        // A zero byte, or anything else after the body, is not a payload.
+        let len = u32::from_le_bytes(plain[..4].try_into().unwrap()) as usize;
+        for extra in [&[0u8][..], &[2], &[1, 1]] {
+            let mut body = plain[4..4 + len].to_vec();
+            body.extend_from_slice(extra);
+            let mut bytes = (body.len() as u32).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&body);
+            bytes.resize(bucket(body.len() + 4), 0);
+            assert!(EntryPayload::from_padded(&bytes).is_err(), "{extra:?}");
+        }
+        // A new password clears its flag only; a new seed clears the other.
+        let mut q = back;
+        q.set_password(SecretString::new("n3w".into()), 5);
+        assert_eq!(q.to_rotate_at_source(), Some("TOTP seed"));
+        q.set_totp(SecretString::new(
+            "otpauth://totp/y?secret=JBSWY3DPEHPK3PXQ".into(),
+        ));
+        assert_eq!(q.to_rotate_at_source(), None);
+    }
 
     #[test]
     fn buckets() {

@@ -127,7 +127,7 @@ fn revocation_is_audited_until_each_password_changes() {
     assert!(
         out.stdout
             .lines()
-            .all(|l| l.ends_with("\tbob was removed and could read it: change the password where it is used, then 'amanat edit --generate'")),
+            .all(|l| l.ends_with("\tbob was removed and could read it: change the password where it is used, then update it here ('amanat edit PATH --generate')")),
         "{}",
         out.stdout
     );
@@ -153,7 +153,7 @@ fn revocation_is_audited_until_each_password_changes() {
             "kind": "rotate-at-source",
             "path": "ops/db",
             "id": db_id,
-            "detail": "bob was removed and could read it: change the password where it is used, then 'amanat edit --generate'",
+            "detail": "bob was removed and could read it: change the password where it is used, then update it here ('amanat edit PATH --generate')",
         })
     );
 

@@ -288,6 +288,15 @@ fn member_rekey_compromised_flags_what_the_old_key_could_read() {
         .map(|l| l.split('\t').nth(1).unwrap())
         .collect();
     assert_eq!(flagged, ["ops/db", "ops/redis"], "{}", out.stdout);
+    // She was not removed: the finding says whose key it was.
+    assert!(
+        out.stdout
+            .contains("carol's replaced key, which may be compromised, could read it"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("was removed"), "{}", out.stdout);
+    assert!(lines[0].ends_with("\tpassword"), "{}", lines[0]);
     // She keeps reading them with the new key.
     carol2.run(&["join", lines[2]]).success();
     assert_eq!(carol2.get("ops/db"), "db-1");

@@ -85,6 +85,7 @@ prop_compose! {
         fields in vec(field(), 0..8),
         totp in proptest::option::of(text(200)),
         rotate_at_source in any::<bool>(),
+        rotate_totp_at_source in any::<bool>(),
         times in any::<(u64, u64, u64)>(),
     ) -> EntryPayload {
         let mut p = EntryPayload::default();
@@ -98,6 +99,7 @@ prop_compose! {
         // write_grants are not in the payload: they travel in clear as the revision's
         // writers (docs/format.md).
         p.rotate_at_source = rotate_at_source;
+        p.rotate_totp_at_source = rotate_totp_at_source;
         (p.created, p.modified, p.password_changed) = times;
         p
     }
@@ -105,7 +107,8 @@ prop_compose! {
 
 /// Round trip and exact bucket size for one payload.
 fn check_round_trip(p: &EntryPayload) -> Result<(), TestCaseError> {
-    let body_len = postcard::to_allocvec(p).unwrap().len();
+    // The TOTP flag is one byte after the postcard body, present only when set.
+    let body_len = postcard::to_allocvec(p).unwrap().len() + usize::from(p.rotate_totp_at_source);
     let padded = p.to_padded().unwrap();
     prop_assert_eq!(padded.len(), format::bucket(body_len + 4));
     prop_assert!(padded.len() >= MIN_BUCKET);

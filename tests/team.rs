@@ -303,7 +303,7 @@ fn members_groups_sharing_and_revocation_end_to_end() {
     let out = alice.run(&["member", "rm", "bob"]).success();
     assert_eq!(
         out.stdout,
-        "ops/db\tpostgres://db.internal\tdbadmin\nops/redis\tredis://cache.internal\tcache\n"
+        "ops/db\tpostgres://db.internal\tdbadmin\tpassword\nops/redis\tredis://cache.internal\tcache\tpassword\n"
     );
     out.assert_absent("db-S3cret", "a password");
     out.assert_absent(&redis, "a password");
@@ -812,4 +812,106 @@ fn duplicate_names_and_missing_rights_get_the_right_nouns_and_hints() {
     assert!(out.hint().starts_with("ask an admin"), "{}", out.hint());
     let out = alice.run(&["member", "rm", "alice"]).code(5);
     assert!(out.hint().contains("owner"), "{}", out.hint());
+}
+
+fn audit_rotate(p: &Person) -> Vec<(String, String)> {
+    let j = p.run(&["audit", "--json"]).success().json();
+    j.as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "rotate-at-source")
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap_or("").to_string(),
+                f["detail"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn totp_seeds_stay_flagged_until_enrolled_anew() {
+    let (alice, bob, _carol) = team();
+    let seed = "otpauth://totp/acme:bob?secret=JBSWY3DPEHPK3PXP&issuer=acme";
+    alice.add("ops/vpn", "vpn-S3cret", &["--share-with", "bob"]);
+    alice
+        .run_stdin(&["edit", "ops/vpn", "--totp-stdin"], &format!("{seed}\n"))
+        .success();
+    alice.add("ops/wiki", "wiki-S3cret", &["--share-with", "bob"]);
+    assert!(audit_rotate(&alice).is_empty());
+
+    // bob saw the seed: revocation lists it, in the fourth column.
+    let out = alice.run(&["member", "rm", "bob"]).success();
+    assert_eq!(
+        out.stdout,
+        "ops/vpn\t\t\tpassword+totp\nops/wiki\t\t\tpassword\n"
+    );
+    out.assert_absent("JBSWY3DPEHPK3PXP", "the TOTP seed");
+    let found = audit_rotate(&alice);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].1.contains("bob was removed") && found[0].1.contains("password and TOTP seed"),
+        "{found:?}"
+    );
+
+    // A new password alone leaves the seed to enrol anew: still listed, for the seed.
+    alice
+        .run_stdin(&["edit", "ops/vpn", "--password-stdin"], "vpn-n3w\n")
+        .success();
+    alice
+        .run_stdin(&["edit", "ops/wiki", "--password-stdin"], "wiki-n3w\n")
+        .success();
+    let found = audit_rotate(&alice);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "ops/vpn");
+    assert!(
+        found[0].1.contains("change the TOTP seed") && !found[0].1.contains("password and"),
+        "{found:?}"
+    );
+    let show = alice.run(&["show", "ops/vpn"]).success().stdout;
+    assert!(
+        show.contains("rotate at source: yes (change the TOTP seed"),
+        "{show}"
+    );
+    // A new seed clears it.
+    let new_seed = "otpauth://totp/acme:bob?secret=KRSXG5CTMVRXEZLU&issuer=acme";
+    alice
+        .run_stdin(
+            &["edit", "ops/vpn", "--totp-stdin"],
+            &format!("{new_seed}\n"),
+        )
+        .success();
+    assert!(audit_rotate(&alice).is_empty());
+    alice.run(&["verify"]).success();
+}
+
+#[test]
+fn unshare_is_recorded_for_audit_until_the_secrets_change() {
+    let (alice, bob, _carol) = team();
+    alice.add("ops/db", "db-S3cret", &["--share-with", "bob"]);
+    assert!(audit_rotate(&alice).is_empty());
+    let out = alice.run(&["unshare", "ops/db", "--from", "bob"]).success();
+    assert!(
+        out.stderr.contains("'amanat audit' lists it"),
+        "{}",
+        out.stderr
+    );
+    bob.run(&["get", "ops/db"]).code(4);
+    let found = audit_rotate(&alice);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]
+            .1
+            .starts_with("bob lost access and could read it: change the password"),
+        "{found:?}"
+    );
+    // An edit that keeps the password keeps the finding; a new password clears it.
+    alice
+        .run(&["edit", "ops/db", "--url", "db.internal"])
+        .success();
+    assert_eq!(audit_rotate(&alice).len(), 1);
+    alice
+        .run_stdin(&["edit", "ops/db", "--password-stdin"], "db-n3w\n")
+        .success();
+    assert!(audit_rotate(&alice).is_empty());
 }

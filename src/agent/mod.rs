@@ -414,6 +414,9 @@ pub struct EntryView {
     pub heads: usize,
     /// The decrypted payload.
     pub payload: EntryPayload,
+    /// The payload's TOTP seed must be enrolled anew at its source (not in
+    /// `payload`'s serde form: in the vault it is a byte after the body).
+    pub rotate_totp_at_source: bool,
 }
 
 /// A listed entry: what `ls` and `find` show, no secret values.

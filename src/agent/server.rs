@@ -995,6 +995,7 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
             author,
             heads: e.heads,
             payload: e.payload.clone(),
+            rotate_totp_at_source: e.payload.rotate_totp_at_source,
         }),
         warnings,
     })

@@ -265,8 +265,10 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
         author_id,
         author,
         heads,
-        payload,
+        mut payload,
+        rotate_totp_at_source,
     } = *entry;
+    payload.rotate_totp_at_source = rotate_totp_at_source;
     Ok(Some((
         author,
         OpenEntry {

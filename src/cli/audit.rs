@@ -320,7 +320,9 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         stale_days: args.stale,
     };
     let exposed = audit::exposed_to_removed(&vault, &names);
-    let mut findings = audit::entry_findings(&listing.entries, &removed_by, &exposed, &opts)?;
+    let lost = audit::lost_access(&vault, &names, &listing.entries);
+    let mut findings =
+        audit::entry_findings(&listing.entries, &removed_by, &exposed, &lost, &opts)?;
     findings.extend(audit::vault_findings(
         &vault,
         &listing.entries,

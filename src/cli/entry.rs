@@ -335,14 +335,11 @@ fn apply(
         changed = true;
     }
     if let Some(t) = secrets.totp {
-        payload.totp = Some(t);
+        payload.set_totp(t);
         changed = true;
     }
     if let Some(p) = secrets.password {
-        payload.password = p;
-        payload.password_changed = time;
-        // A changed password no longer needs changing at its source.
-        payload.rotate_at_source = false;
+        payload.set_password(p, time);
         changed = true;
     }
     Ok(changed)
@@ -811,6 +808,7 @@ pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
             "fields": fields,
             "totp": p.totp.as_ref().map(secret),
             "rotate_at_source": p.rotate_at_source,
+            "rotate_totp_at_source": p.rotate_totp_at_source,
             "created": p.created,
             "modified": p.modified,
             "password_changed": p.password_changed,
@@ -839,10 +837,10 @@ pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
     if let Some(t) = &p.totp {
         line("totp", &secret(t))?;
     }
-    if p.rotate_at_source {
+    if let Some(what) = p.to_rotate_at_source() {
         line(
             "rotate at source",
-            "yes (change this password where it is used)",
+            &format!("yes (change the {what} where it is used)"),
         )?;
     }
     line("created", &format_time(p.created))?;

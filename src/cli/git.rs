@@ -396,11 +396,8 @@ fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
             Plan::Nothing => return Ok(None),
             Plan::Update(entry) => {
                 let mut payload = entry.payload.clone();
-                payload.password = stored.password.clone();
-                payload.password_changed = time;
+                payload.set_password(stored.password.clone(), time);
                 payload.modified = time;
-                // A changed password no longer needs changing at its source.
-                payload.rotate_at_source = false;
                 let share_with = session.shared_with(&entry);
                 let body = session.revise_entry(
                     &entry,

@@ -357,16 +357,9 @@ pub fn member_rekey(paths: &Paths, args: MemberRekeyArgs) -> anyhow::Result<()> 
     );
     if args.compromised {
         eprintln!(
-            "their old key may have been used to read these passwords: change each where it is used, then update it here (amanat edit PATH --generate):"
+            "their old key may have been used to read these secrets (the last column says which): change each where it is used, then update it here (amanat edit PATH --generate, and --totp for a new TOTP seed); 'amanat audit' lists each until then:"
         );
-        for r in &done.rotate_at_source {
-            outln!(
-                "{}\t{}\t{}",
-                sanitize(&r.path),
-                sanitize(&r.url),
-                sanitize(&r.username)
-            );
-        }
+        print_rotate_list(&done.rotate_at_source)?;
     }
     let invite = Invite {
         vault: vault.id(),
@@ -485,14 +478,25 @@ pub fn member_rm(paths: &Paths, args: NameArg) -> anyhow::Result<()> {
         Ok(vault.revoke_member(&identity, &args.name, &mut progress)?)
     })?;
     eprintln!(
-        "removed '{}'; keys rotated and {} entr{} re-keyed. They may have seen these passwords: change each where it is used, then update it here (amanat edit PATH --generate):",
+        "removed '{}'; keys rotated and {} entr{} re-keyed. They may have seen these secrets (the last column says which): change each where it is used, then update it here (amanat edit PATH --generate, and --totp for a new TOTP seed); 'amanat audit' lists each until then:",
         sanitize(&args.name),
         listed.len(),
         if listed.len() == 1 { "y" } else { "ies" }
     );
-    for r in &listed {
+    print_rotate_list(&listed)
+}
+
+/// The rotate-at-source list: `path<TAB>url<TAB>username<TAB>what` lines, `what`
+/// being `password` or `password+totp` (docs/cli.md).
+fn print_rotate_list(listed: &[amanat::vault::RotateAtSource]) -> anyhow::Result<()> {
+    for r in listed {
+        let what = if r.what.contains("TOTP") {
+            "password+totp"
+        } else {
+            "password"
+        };
         outln!(
-            "{}\t{}\t{}",
+            "{}\t{}\t{}\t{what}",
             sanitize(&r.path),
             sanitize(&r.url),
             sanitize(&r.username)
@@ -755,7 +759,7 @@ pub fn unshare(paths: &Paths, args: UnshareArgs) -> anyhow::Result<()> {
         sanitize(&args.from)
     );
     eprintln!(
-        "they may have seen the password: change it where it is used if they should no longer know it"
+        "they may have seen its secrets: change the password (and TOTP seed) where it is used if they should no longer know them; 'amanat audit' lists it until then"
     );
     Ok(())
 }

@@ -30,6 +30,44 @@ impl Vault {
             .collect()
     }
 
+    /// Who lost access to an entry at the newest revision, walking back from its
+    /// current one, that readers were dropped in (`unshare`): the principals the
+    /// revision before named as readers and that one does not. Empty when none did
+    /// within the last 64 revisions. Read from the clear `readers`; nothing decrypts.
+    pub fn lost_readers(&self, entry: &EntryId) -> Vec<Principal> {
+        let Some((mut i, _)) = self.current(entry) else {
+            return Vec::new();
+        };
+        for _ in 0..64 {
+            let Some((_, rev)) = self.revision(i) else {
+                break;
+            };
+            let Some(prev) = rev.prev.and_then(|p| self.index.get(&p).copied()) else {
+                break;
+            };
+            let readers = |k: usize| match self.revision(k) {
+                Some((
+                    _,
+                    EntryRevision {
+                        content: EntryContent::Sealed(s),
+                        ..
+                    },
+                )) => s.readers.clone(),
+                _ => Vec::new(),
+            };
+            let now = readers(i);
+            let lost: Vec<Principal> = readers(prev)
+                .into_iter()
+                .filter(|p| !now.contains(p))
+                .collect();
+            if !lost.is_empty() {
+                return lost;
+            }
+            i = prev;
+        }
+        Vec::new()
+    }
+
     /// Removed members who could have read revision `i`: a counted removal it does not
     /// descend from (written before it, or by someone who had not seen it), and a wrap
     /// to the member or under a group key version they held.
@@ -228,8 +266,10 @@ pub fn field_changes(before: &EntryPayload, after: &EntryPayload) -> Vec<Change>
             names.into_iter().map(str::to_string).collect(),
         ));
     }
-    if before.rotate_at_source != after.rotate_at_source {
-        out.push(Change::RotateAtSource(after.rotate_at_source));
+    if before.to_rotate_at_source() != after.to_rotate_at_source() {
+        out.push(Change::RotateAtSource(
+            after.to_rotate_at_source().is_some(),
+        ));
     }
     out
 }
@@ -404,6 +444,12 @@ impl Session<'_> {
             payload.password = old.password.clone();
             payload.password_changed = time;
             payload.rotate_at_source = old.rotate_at_source || !v.readable_by_removed(i).is_empty();
+        }
+        if old.totp != current.totp {
+            // An old seed comes back flagged if it was then, or a removed member
+            // could read that revision.
+            payload.rotate_totp_at_source = old.totp.is_some()
+                && (old.rotate_totp_at_source || !v.readable_by_removed(i).is_empty());
         }
         payload.modified = time;
         let draft = EntryDraft {

@@ -1005,12 +1005,15 @@ impl Session<'_> {
         // removal, merged afterwards) keeps "rotate at source" until the password
         // changes, as revocation would have set it.
         let exposed = !self.vault.exposed_to_removed(&entry.id).is_empty();
-        if exposed
-            && !draft.payload.rotate_at_source
-            && draft.payload.password == entry.payload.password
-        {
+        let password_kept =
+            !draft.payload.rotate_at_source && draft.payload.password == entry.payload.password;
+        let seed_kept = !draft.payload.rotate_totp_at_source
+            && draft.payload.totp.is_some()
+            && draft.payload.totp == entry.payload.totp;
+        if exposed && (password_kept || seed_kept) {
             let mut payload = draft.payload.clone();
-            payload.rotate_at_source = true;
+            payload.rotate_at_source |= password_kept;
+            payload.rotate_totp_at_source |= seed_kept;
             let flagged = EntryDraft {
                 payload,
                 share_with: draft.share_with.clone(),

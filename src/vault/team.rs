@@ -28,6 +28,9 @@ pub struct RotateAtSource {
     pub url: String,
     /// Its username.
     pub username: String,
+    /// What to change at the source: `"password"` or `"password and TOTP seed"`
+    /// (an entry that could not be opened: `"password"`, the seed unknown).
+    pub what: &'static str,
 }
 
 /// What a key replacement (or key hygiene) did.
@@ -603,6 +606,7 @@ impl Vault {
                             path: format!("(unreadable entry {})", id.short()),
                             url: String::new(),
                             username: String::new(),
+                            what: "password",
                         });
                     }
                     progress(done + 1, total);
@@ -610,12 +614,13 @@ impl Vault {
                 };
                 let mut payload = entry.payload.clone();
                 if flag_it {
-                    payload.rotate_at_source = true;
+                    payload.flag_rotate_at_source();
                     listed.push(RotateAtSource {
                         id: *id,
                         path: payload.path.clone(),
                         url: payload.url.clone(),
                         username: payload.username.clone(),
+                        what: payload.to_rotate_at_source().unwrap_or("password"),
                     });
                 }
                 let share_with = session.shared_with(&entry);
@@ -844,13 +849,14 @@ impl Vault {
                             path: format!("(unreadable entry {})", id.short()),
                             url: String::new(),
                             username: String::new(),
+                            what: "password",
                         });
                         progress(done + 1, total);
                         continue;
                     }
                 };
                 let mut payload = entry.payload.clone();
-                payload.rotate_at_source = true;
+                payload.flag_rotate_at_source();
                 payload
                     .write_grants
                     .retain(|p| *p != Principal::Member(m.id));
@@ -864,6 +870,7 @@ impl Vault {
                     path: payload.path.clone(),
                     url: payload.url.clone(),
                     username: payload.username.clone(),
+                    what: payload.to_rotate_at_source().unwrap_or("password"),
                 });
                 bodies.push(session.seal(
                     entry.id,
@@ -942,6 +949,9 @@ impl Vault {
             let share_with = before.into_iter().filter(|p| *p != from).collect();
             let mut payload = entry.payload.clone();
             payload.write_grants.retain(|p| *p != from);
+            // Whoever lost access may have read the secrets: `audit` lists the entry
+            // until they change where they are used (`Vault::lost_readers` names them).
+            payload.flag_rotate_at_source();
             session.revise_entry(
                 &entry,
                 &super::EntryDraft {
