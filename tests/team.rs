@@ -831,7 +831,7 @@ fn audit_rotate(p: &Person) -> Vec<(String, String)> {
 
 #[test]
 fn totp_seeds_stay_flagged_until_enrolled_anew() {
-    let (alice, bob, _carol) = team();
+    let (alice, _bob, _carol) = team();
     let seed = "otpauth://totp/acme:bob?secret=JBSWY3DPEHPK3PXP&issuer=acme";
     alice.add("ops/vpn", "vpn-S3cret", &["--share-with", "bob"]);
     alice
