@@ -24,7 +24,7 @@ use crate::vault::{OpenEntry, Vault, VaultError};
 const REUSE_LABEL: &str = "amanat/v1/audit-reuse";
 
 /// Seconds in a day.
-const DAY: u64 = 86_400;
+use crate::duration::DAY;
 
 /// Errors of the review logic.
 #[derive(Debug, thiserror::Error)]
@@ -41,26 +41,10 @@ pub enum AuditError {
 // ---------------------------------------------------------------------------------------
 // Durations
 
-/// Parse `30m`, `12h`, `7d`, `4w` (also `45s`) into seconds. The unit is required: a
-/// bare number is ambiguous.
+/// Parse `30m`, `12h`, `7d`, `4w`, `1d12h` (also `45s`) into seconds: the one grammar
+/// of [`crate::duration`], with the unit required (a bare number is ambiguous).
 pub fn parse_duration(text: &str) -> Result<u64, AuditError> {
-    let bad = || AuditError::Duration(text.to_string());
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (digits, unit) = t.split_at(split);
-    if digits.is_empty() {
-        return Err(bad());
-    }
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => DAY,
-        "w" => 7 * DAY,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(scale).ok_or_else(bad)
+    crate::duration::parse(text, false).map_err(|_| AuditError::Duration(text.to_string()))
 }
 
 // ---------------------------------------------------------------------------------------

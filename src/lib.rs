@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clipboard;
 pub mod crypto;
 pub mod dag;
+pub mod duration;
 #[cfg(feature = "forge")]
 #[doc(hidden)]
 pub mod forge;

@@ -253,6 +253,20 @@ pub struct OpenEntry {
     pub shadowed: Vec<(EntryId, MemberId)>,
 }
 
+impl OpenEntry {
+    /// The warning for an entry with concurrent revisions (`None` with one head):
+    /// which one `verb` (`showing`, `using`) and what to do. Paths are the caller's to
+    /// escape for a terminal.
+    pub fn conflict_warning(&self, verb: &str) -> Option<String> {
+        (self.heads > 1).then(|| {
+            format!(
+                "'{}' has {} concurrent revisions; {verb} the one by the highest-ranked author, not the newest (edit it to resolve)",
+                self.payload.path, self.heads
+            )
+        })
+    }
+}
+
 /// Summary of [`Vault::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -273,10 +287,16 @@ pub fn now() -> u64 {
     {
         return t;
     }
+    system_now().unwrap_or(0)
+}
+
+/// The system clock in seconds since the epoch, never an injected one (`None` for a
+/// clock set before 1970): for what must match the world's time, like TOTP codes.
+pub fn system_now() -> Option<u64> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
+        .ok()
         .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// An admin write adds a heartbeat when the newest one is at least this old.

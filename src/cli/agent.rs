@@ -56,35 +56,11 @@ pub struct ServeArgs {
     pub socket: PathBuf,
 }
 
-/// Parse `90s`, `15m`, `2h`, `1h30m` or plain seconds; between 1 s and 8 h.
+/// Parse `90s`, `15m`, `2h`, `1h30m` or plain seconds (the grammar of
+/// [`amanat::duration`]); between 1 s and 8 h.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("'{text}' is not a duration like 90s, 15m, 2h or 1h30m");
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(bad()),
-        };
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        total = total
-            .checked_add(number.parse::<u64>().map_err(|_| bad())?)
-            .ok_or_else(bad)?;
-    }
-    let d = Duration::from_secs(total);
+    let secs = amanat::duration::parse(text, true).map_err(|e| e.to_string())?;
+    let d = Duration::from_secs(secs);
     if d.is_zero() || d > MAX_UNLOCKED {
         return Err(format!(
             "the timeout must be between 1s and 8h, not '{text}'"

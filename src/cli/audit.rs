@@ -96,9 +96,7 @@ pub struct ReportAccessArgs {
     pub json: bool,
 }
 
-fn now() -> u64 {
-    amanat::vault::now()
-}
+use amanat::vault::now;
 
 /// Print rows as columns: padded to align on a terminal, tab-separated otherwise
 /// (CLI.md). The last cell of a row is never padded.

@@ -190,9 +190,7 @@ pub struct GenArgs {
     pub no_symbols: bool,
 }
 
-fn now() -> u64 {
-    amanat::vault::now()
-}
+use amanat::vault::now;
 
 fn generate(
     length: Option<usize>,
@@ -361,12 +359,8 @@ pub(super) fn warn_shadowed(vault: &Vault, e: &OpenEntry) {
 }
 
 fn warn_conflict(e: &OpenEntry) {
-    if e.heads > 1 {
-        eprintln!(
-            "warning: '{}' has {} concurrent revisions; showing the one by the highest-ranked author, not the newest (edit it to resolve)",
-            sanitize(&e.payload.path),
-            e.heads
-        );
+    if let Some(w) = e.conflict_warning("showing") {
+        eprintln!("warning: {}", sanitize(&w));
     }
 }
 

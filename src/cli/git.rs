@@ -174,14 +174,13 @@ fn get(paths: &Paths, request: &Request) -> anyhow::Result<()> {
         return Ok(());
     };
     let path = sanitize(&entry.payload.path);
-    if entry.heads > 1 {
-        eprintln!(
-            "warning: '{path}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
-            entry.heads
-        );
+    if let Some(w) = entry.conflict_warning("using") {
+        eprintln!("warning: {}", sanitize(&w));
     }
     if entry.payload.rotate_at_source {
-        eprintln!("warning: '{path}' must be changed where it is used (a member who knew it left)");
+        eprintln!(
+            "warning: '{path}' must be changed where it is used (someone who no longer has access knew it)"
+        );
     }
     let response = match gitcred::response(&entry.payload.username, entry.payload.password.expose())
     {
@@ -340,12 +339,7 @@ fn create_private(
 /// How many paths `create_private` tries.
 const MAX_PATH_TRIES: usize = 20;
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use amanat::vault::now;
 
 /// `store`: git reports a login that worked. Its password is written only into an
 /// entry git got it from (then nothing changes) or an entry of yours alone; otherwise

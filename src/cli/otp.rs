@@ -44,9 +44,9 @@ const MAX_CLEAR_AFTER: u64 = 86_400;
 /// Seconds since the epoch, or a failure for a clock set before 1970 (no code would
 /// be right).
 fn now() -> anyhow::Result<u64> {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => Ok(d.as_secs()),
-        Err(_) => fail(
+    match amanat::vault::system_now() {
+        Some(t) => Ok(t),
+        None => fail(
             Exit::Other,
             "the system clock is set before 1970: no TOTP code can be right",
             "set the clock (TOTP codes depend on the time)",
@@ -84,12 +84,8 @@ pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
             entry
         }
     };
-    if entry.heads > 1 {
-        eprintln!(
-            "warning: '{}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
-            sanitize(&entry.payload.path),
-            entry.heads
-        );
+    if let Some(w) = entry.conflict_warning("using") {
+        eprintln!("warning: {}", sanitize(&w));
     }
     let Some(uri) = &entry.payload.totp else {
         return fail(

@@ -308,13 +308,9 @@ fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
             entries.insert(path, entry);
         }
     }
-    for (path, entry) in &entries {
-        if entry.heads > 1 {
-            eprintln!(
-                "warning: '{}' has {} concurrent revisions; using the one by the highest-ranked author, not the newest (edit it to resolve)",
-                sanitize(path),
-                entry.heads
-            );
+    for entry in entries.values() {
+        if let Some(w) = entry.conflict_warning("using") {
+            eprintln!("warning: {}", sanitize(&w));
         }
     }
 
