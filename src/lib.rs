@@ -9,6 +9,7 @@ pub mod clipboard;
 pub mod crypto;
 pub mod dag;
 pub mod duration;
+pub mod errors;
 #[cfg(feature = "forge")]
 #[doc(hidden)]
 pub mod forge;

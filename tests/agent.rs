@@ -1145,3 +1145,38 @@ fn the_agent_makes_add_itself_and_hands_back_what_it_cannot() {
         assert_eq!(a.env.get(path, "password"), pw);
     }
 }
+
+#[test]
+fn errors_through_the_agent_have_the_local_exit_code_and_hint() {
+    // bob is no member of alice's vault: the same refusal, with the same exit code
+    // and next step, whether the agent answers or the command works locally (the
+    // agent used to give a "not a member" refusal the hint of a wrong-uid socket).
+    let a = AgentEnv::new();
+    let bob = TestEnv::new().with_passphrase_file("bob's passphrase\n");
+    bob.identity_new("bob");
+    std::fs::create_dir_all(bob.path("run")).unwrap();
+    std::fs::set_permissions(bob.path("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let run = |args: &[&str], passphrase: bool| {
+        let mut cmd = bob.detached_command(args);
+        cmd.env("AMANAT_VAULT", a.env.vault_path())
+            .env("AMANAT_AGENT_SOCK", bob.path("run/agent.sock"));
+        if !passphrase {
+            cmd.env_remove("AMANAT_PASSPHRASE_FILE");
+        }
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(common::COMMAND_TIMEOUT);
+        Outcome::from(cmd.output().unwrap())
+    };
+    let local = run(&["get", "web/github"], true).code(5);
+    let out = run(&["unlock"], true).success();
+    a.pids.lock().unwrap().push(pid_in(&out.stdout));
+    let through = run(&["get", "web/github"], false).code(5);
+    assert_eq!(through.error(), local.error());
+    assert_eq!(through.hint(), local.hint());
+    assert!(
+        through.hint().contains("ask an admin"),
+        "{}",
+        through.hint()
+    );
+    run(&["lock"], false).success();
+}

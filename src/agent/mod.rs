@@ -83,6 +83,10 @@ pub enum AgentError {
         kind: ErrorKind,
         /// The error line.
         message: String,
+        /// The exit code a local command gives for it, when the agent sent one.
+        exit: Option<u8>,
+        /// The next step a local command prints for it, when the agent sent one.
+        hint: Option<String>,
     },
     /// A reply of the wrong type for the request.
     #[error("unexpected reply from the agent")]
@@ -340,10 +344,17 @@ pub enum Reply {
     },
     /// The request failed.
     Error {
-        /// Kind, which the client maps to an exit code.
+        /// Kind, which the client maps to an exit code when `exit` is absent.
         kind: ErrorKind,
         /// One line, never a secret.
         message: String,
+        /// The exit code a local command gives for the same library error
+        /// ([`crate::errors`]), when the error is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit: Option<u8>,
+        /// The next step a local command prints for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
     },
 }
 
@@ -607,7 +618,17 @@ impl Client {
             Err(e) => return Err(written.err().unwrap_or(e)),
         };
         match decode::<Reply>(&body)? {
-            Reply::Error { kind, message } => Err(AgentError::Agent { kind, message }),
+            Reply::Error {
+                kind,
+                message,
+                exit,
+                hint,
+            } => Err(AgentError::Agent {
+                kind,
+                message,
+                exit,
+                hint,
+            }),
             reply => Ok(reply),
         }
     }
@@ -675,6 +696,7 @@ impl AgentKeys {
                 AgentError::Agent {
                     kind: ErrorKind::Locked | ErrorKind::Mismatch,
                     message,
+                    ..
                 } => KeyholderError::Locked(format!("agent: {message}")),
                 AgentError::Agent {
                     kind: ErrorKind::Integrity,

@@ -425,6 +425,23 @@ fn error(kind: ErrorKind, message: impl Into<String>) -> Reply {
     Reply::Error {
         kind,
         message: message.into(),
+        exit: None,
+        hint: None,
+    }
+}
+
+/// [`error`] for a library error, with the exit code and hint a local command gives
+/// for it ([`crate::errors`]: one mapping for both paths).
+fn classified(
+    kind: ErrorKind,
+    message: String,
+    (exit, hint): (crate::errors::Exit, Option<String>),
+) -> Reply {
+    Reply::Error {
+        kind,
+        message,
+        exit: Some(exit as u8),
+        hint,
     }
 }
 
@@ -1171,7 +1188,7 @@ fn store_error(e: &StoreError) -> Reply {
         StoreError::Vault(v) => return vault_error(v),
         _ => ErrorKind::Other,
     };
-    error(kind, e.to_string())
+    classified(kind, e.to_string(), crate::errors::classify_store(e))
 }
 
 fn vault_error(e: &VaultError) -> Reply {
@@ -1181,7 +1198,7 @@ fn vault_error(e: &VaultError) -> Reply {
         VaultError::NotFound(_) => ErrorKind::NotFound,
         _ => ErrorKind::Other,
     };
-    error(kind, e.to_string())
+    classified(kind, e.to_string(), crate::errors::classify_vault(e))
 }
 
 fn identity_error(e: &IdentityError) -> Reply {
@@ -1190,7 +1207,7 @@ fn identity_error(e: &IdentityError) -> Reply {
         IdentityError::Malformed(_) | IdentityError::Kdf(_) => ErrorKind::Integrity,
         _ => ErrorKind::Other,
     };
-    error(kind, e.to_string())
+    classified(kind, e.to_string(), crate::errors::classify_identity(e))
 }
 
 #[cfg(test)]

@@ -148,9 +148,26 @@ fn agent_failure_at(socket: &Path, e: AgentError) -> anyhow::Error {
 
 fn agent_failure(e: AgentError) -> anyhow::Error {
     match e {
-        AgentError::Agent { kind, message } => {
-            let (exit, hint) = exit_for(kind);
-            Failure::new(exit, message, hint).into()
+        // The library error's own exit code and hint (amanat::errors, as a local
+        // command maps it); the kind's generic ones only for the agent's own errors.
+        AgentError::Agent {
+            kind,
+            message,
+            exit,
+            hint,
+        } => {
+            let (kind_exit, kind_hint) = exit_for(kind);
+            let exit = exit.and_then(Exit::from_code).unwrap_or(kind_exit);
+            match (exit, hint) {
+                (exit, Some(hint)) => Failure::new(exit, message, hint).into(),
+                (exit, None) if exit == kind_exit => Failure::new(exit, message, kind_hint).into(),
+                (exit, None) => Failure {
+                    exit,
+                    message,
+                    hint: None,
+                }
+                .into(),
+            }
         }
         e => Failure::new(
             Exit::Other,
