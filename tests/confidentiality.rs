@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -128,16 +130,11 @@ impl Env {
     /// A hermetic `amanat`: empty environment, HOME and XDG dirs in the temp dir, the
     /// default vault and identity locations under them.
     fn amanat(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amanat"));
-        cmd.env_clear()
-            .env("HOME", self.root())
-            .env("XDG_DATA_HOME", self.root().join("data"))
-            .env("XDG_CONFIG_HOME", self.root().join("config"))
-            .env("XDG_STATE_HOME", self.root().join("state"))
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_amanat"));
+        common::hermetic(&mut cmd, self.root(), &self.root().join("passphrase"))
             .env("XDG_RUNTIME_DIR", self.root().join("run"))
-            .env("AMANAT_PASSPHRASE_FILE", self.root().join("passphrase"))
             .args(args);
-        cmd
+        assert_cmd::Command::from_std(cmd)
     }
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let mut cmd = self.amanat(args);

@@ -21,6 +21,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
@@ -136,14 +138,10 @@ impl Env {
     fn command_of(&self, program: &str) -> Command {
         let r = self.root();
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        common::hermetic(&mut cmd, r, &r.join("passphrase"))
             .env("HOME", r.join("home"))
             .env("XDG_DATA_HOME", self.data_home())
-            .env("XDG_CONFIG_HOME", r.join("config"))
             .env("XDG_STATE_HOME", self.state_home())
-            .env("AMANAT_PASSPHRASE_FILE", r.join("passphrase"))
-            .current_dir(r)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
@@ -95,14 +97,8 @@ impl Env {
     fn command_of(&self, program: &str) -> Command {
         let r = self.root();
         let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        common::hermetic(&mut cmd, r, &r.join("passphrase"))
             .env("HOME", r.join("home"))
-            .env("XDG_DATA_HOME", r.join("data"))
-            .env("XDG_CONFIG_HOME", r.join("config"))
-            .env("XDG_STATE_HOME", r.join("state"))
-            .env("AMANAT_PASSPHRASE_FILE", r.join("passphrase"))
-            .current_dir(r)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

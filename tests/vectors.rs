@@ -435,19 +435,14 @@ fn private_passphrase(dir: &Path) -> std::path::PathBuf {
 }
 
 fn amanat(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amanat"));
-    cmd.env_clear()
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_STATE_HOME", dir.join("state"))
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_amanat"));
+    common::hermetic(&mut cmd, dir, &private_passphrase(dir))
         .env("XDG_RUNTIME_DIR", dir.join("run"))
-        .env("AMANAT_PASSPHRASE_FILE", private_passphrase(dir))
         .arg("--vault")
         .arg(dir.join("vault"))
         .arg("--identity")
         .arg(dir.join("identity.amanat"));
-    cmd
+    assert_cmd::Command::from_std(cmd)
 }
 
 /// A fresh temp dir holding copies of a vault and an identity vector. A vault vector is

@@ -35,6 +35,27 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 /// prompt that should not have happened, a lock never released).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Start `cmd` from an empty environment with only what a hermetic test gives it:
+/// `PATH`, `HOME` = `root`, the XDG data, config and state directories under `root`
+/// (`data`, `config`, `state`), and `AMANAT_PASSPHRASE_FILE` = `passphrase`; the
+/// working directory is `root`. Callers add or override what their test needs (a
+/// data directory on a small tmpfs, a runtime directory). Every test crate builds
+/// its environment through this ([`TestEnv::apply_env`] included).
+pub fn hermetic<'c>(
+    cmd: &'c mut std::process::Command,
+    root: &Path,
+    passphrase: &Path,
+) -> &'c mut std::process::Command {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("XDG_DATA_HOME", root.join("data"))
+        .env("XDG_CONFIG_HOME", root.join("config"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .env("AMANAT_PASSPHRASE_FILE", passphrase)
+        .current_dir(root)
+}
+
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_amanat"))
@@ -153,15 +174,7 @@ impl TestEnv {
 
     /// Give `cmd` the hermetic environment (and nothing else).
     pub fn apply_env(&self, cmd: &mut std::process::Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("XDG_DATA_HOME", self.data_home())
-            .env("XDG_CONFIG_HOME", self.config_home())
-            .env("XDG_STATE_HOME", self.state_home())
-            .env("TMPDIR", self.path("tmp"))
-            .env("AMANAT_PASSPHRASE_FILE", &self.passphrase_file)
-            .current_dir(self.home());
+        hermetic(cmd, self.home(), &self.passphrase_file).env("TMPDIR", self.path("tmp"));
     }
 
     /// A `std::process::Command` for `amanat ARGS` with the hermetic environment,
