@@ -1180,3 +1180,74 @@ fn errors_through_the_agent_have_the_local_exit_code_and_hint() {
     );
     run(&["lock"], false).success();
 }
+
+/// A stand-in agent on `a`'s socket that answers `hello`, `keys` (alice's public key)
+/// and refuses reads as locked, then vanishes — closes the connection and its socket
+/// — at the first request that needs the secret keys (`sign` or `unwrap`): an agent
+/// going away in the middle of a write. Returns how many times it vanished.
+fn vanishing_agent(a: &AgentEnv, public_key: String) -> std::thread::JoinHandle<usize> {
+    let dir = a.socket().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(a.socket()).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let socket = a.socket();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            while let Some(req) = read_reply(&mut s) {
+                let reply = match req["type"].as_str().unwrap_or("") {
+                    "hello" => serde_json::json!({"type": "hello", "version": 3, "pid": 1}),
+                    "keys" => {
+                        serde_json::json!({"type": "keys", "name": "alice", "public_key": public_key})
+                    }
+                    "sign" | "unwrap" => {
+                        // Gone: the connection and the socket.
+                        drop(s);
+                        let _ = std::fs::remove_file(&socket);
+                        return 1;
+                    }
+                    _ => {
+                        serde_json::json!({"type": "error", "kind": "locked", "message": "locked"})
+                    }
+                };
+                s.write_all(&frame(reply.to_string().as_bytes())).unwrap();
+            }
+        }
+        0
+    })
+}
+
+#[test]
+fn a_write_whose_agent_vanishes_midway_finishes_locally_or_writes_nothing() {
+    let a = AgentEnv::new();
+    let key = a.run(&["identity", "show"]).success().stdout;
+    let key = key.lines().next().unwrap().to_string();
+
+    // No passphrase source: the write stops before anything is written (exit 3).
+    let agent = vanishing_agent(&a, key.clone());
+    let before = vault_bytes(&a.env.vault_path());
+    let out = a.run_without_passphrase(&["edit", "web/github", "--username", "alice2"]);
+    assert_eq!(agent.join().unwrap(), 1, "the stand-in agent was not used");
+    out.code(3);
+    assert_eq!(vault_bytes(&a.env.vault_path()), before, "a write was made");
+
+    // With the passphrase file: it unlocks here and finishes the write.
+    let agent = vanishing_agent(&a, key);
+    let out = a.run(&["edit", "web/github", "--username", "alice2"]);
+    assert_eq!(agent.join().unwrap(), 1, "the stand-in agent was not used");
+    let out = out.success();
+    assert!(
+        out.stderr.contains("the unlock agent went away"),
+        "{}",
+        out.stderr
+    );
+    a.run(&["verify"]).success();
+    assert_eq!(a.env.get("web/github", "username"), "alice2");
+}

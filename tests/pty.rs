@@ -538,3 +538,45 @@ fn member_add_confirms_the_fingerprint_with_a_visible_yes() {
     let (out, code) = finish(p);
     assert_ne!(code, 0, "{out}");
 }
+
+#[test]
+fn unlock_asks_three_times_then_exit_3_and_leaves_no_agent() {
+    let env = with_entry();
+    let mut p = spawn(&env, &["unlock"], false, false);
+    for attempt in 1..=3 {
+        p.exp_string("passphrase for alice: ").unwrap();
+        std::thread::sleep(BEFORE_TYPING);
+        p.send_line("not the passphrase").unwrap();
+        if attempt < 3 {
+            p.exp_string("wrong passphrase, try again").unwrap();
+        }
+    }
+    let (out, code) = finish(p);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        !out.contains("passphrase for alice"),
+        "no fourth prompt: {out}"
+    );
+    assert!(!out.contains("not the passphrase"), "echoed: {out}");
+    // Every failed try's agent is gone: nothing answers on the socket.
+    let status = run_with_agent(&env, &["agent", "status"], false);
+    assert!(!status.stdout.starts_with("unlocked"), "{status:?}");
+
+    // And a right passphrase on the third try unlocks.
+    let mut p = spawn(&env, &["unlock"], false, false);
+    for _ in 0..2 {
+        p.exp_string("passphrase for alice: ").unwrap();
+        std::thread::sleep(BEFORE_TYPING);
+        p.send_line("not the passphrase").unwrap();
+        p.exp_string("wrong passphrase, try again").unwrap();
+    }
+    p.exp_string("passphrase for alice: ").unwrap();
+    std::thread::sleep(BEFORE_TYPING);
+    p.send_line(PASSPHRASE).unwrap();
+    let (out, code) = finish(p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("unlocked 'alice'"), "{out}");
+    let got = run_with_agent(&env, &["get", "web/github", "--field", "username"], false);
+    assert_eq!(got.stdout, "alice\n", "{got:?}");
+    run_with_agent(&env, &["lock"], false).success();
+}

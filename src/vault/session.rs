@@ -45,6 +45,10 @@ pub(super) struct Walk<T> {
     pub(super) kept: Vec<T>,
     /// Entries addressed to me that failed to open, and why, in entry-id order.
     pub(super) failed: Vec<(EntryId, VaultError)>,
+    /// The keyholder could not open a wrap at all (the agent went away and no
+    /// passphrase is at hand, a locked key): the walk fails with it, rather than
+    /// count entries as failing their checks.
+    pub(super) keyholder: Option<VaultError>,
 }
 
 /// What one thread of a walk found in its contiguous share of the current revisions.
@@ -547,6 +551,7 @@ impl Session<'_> {
         let mut walk = Walk {
             kept: Vec::new(),
             failed: Vec::new(),
+            keyholder: None,
         };
         let mut random = false;
         if threads <= 1 || current.len() < 2 {
@@ -604,6 +609,9 @@ impl Session<'_> {
         if random {
             return Err(VaultError::Random);
         }
+        if let Some(e) = walk.keyholder.take() {
+            return Err(e);
+        }
         Ok(walk)
     }
 
@@ -620,6 +628,12 @@ impl Session<'_> {
             return;
         };
         let opened = self.decrypt(stored, rev);
+        if let Err(VaultError::Keyholder(_)) = opened {
+            if walk.keyholder.is_none() {
+                walk.keyholder = opened.err();
+            }
+            return;
+        }
         settle(
             (id, stored, heads),
             opened,
