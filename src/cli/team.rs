@@ -29,7 +29,7 @@ pub enum MemberCommand {
     #[command(after_help = "Example:\n  amanat member ls --json")]
     Ls(super::JsonArgs),
     /// Revoke a member: rotate their groups' keys, re-key every entry they could read,
-    /// and print those entries (path, URL, username) to change at their source
+    /// and print those entries (path, URL, username, password or password+totp) to change at their source
     #[command(after_help = "Example:\n  amanat member rm bob > rotate-at-source.tsv")]
     Rm(NameArg),
     /// Replace a member's keys (a new laptop, a lost passphrase) without revoking them:
