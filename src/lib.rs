@@ -17,6 +17,7 @@ pub mod format;
 pub mod gitcred;
 pub mod harden;
 pub mod identity;
+pub mod import;
 pub mod invite;
 pub mod mask;
 pub mod otpauth;

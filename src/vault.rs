@@ -22,6 +22,7 @@ use crate::identity::{Keyholder, KeyholderError};
 mod adopt;
 #[cfg(test)]
 mod attacks;
+mod batch;
 mod history;
 mod path_choice;
 #[cfg(test)]
@@ -29,6 +30,7 @@ mod proptest_resolve;
 mod resolve;
 mod session;
 mod team;
+pub use batch::{ImportReport, OnConflict};
 pub use history::{Change, RestoreError, Revision, field_changes};
 pub use path_choice::{Candidate, PathChoice, choose_at_path};
 pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};

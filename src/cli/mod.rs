@@ -23,6 +23,7 @@ pub mod exit;
 pub mod git;
 pub mod history;
 pub mod identity;
+pub mod import;
 pub mod input;
 pub mod otp;
 pub mod output;
@@ -93,6 +94,18 @@ pub enum Command {
     /// 64 segments); replaced segments are deleted after a grace period (a day)
     #[command(after_help = "Example:\n  amanat gc && amanat sync")]
     Gc,
+    /// Bring logins in from pass, Bitwarden, 1Password, Chrome, Firefox or a CSV, as one
+    /// write (docs/import.md)
+    #[command(after_help = "Examples:\n  \
+        amanat import pass ~/.password-store --prefix legacy/\n  \
+        amanat import bitwarden bitwarden_export.json --dry-run\n  \
+        amanat import csv logins.csv --map name=Title,username=Login,password=Pass,url=Site")]
+    Import(import::ImportArgs),
+    /// Write every entry you can read, in plain text, for another password manager
+    #[command(
+        after_help = "Example:\n  amanat export --format bitwarden-json --plaintext -o out.json"
+    )]
+    Export(import::ExportArgs),
     /// Add an entry
     #[command(after_help = "Examples:\n  \
         printf 'S3cret\\n' | amanat add web/github --username alice --url https://github.com --password-stdin\n  \
@@ -304,6 +317,8 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Merge(a) => sync::merge(&paths, a),
         Command::Sync(a) => sync::sync(&paths, a),
         Command::Gc => sync::gc(&paths),
+        Command::Import(a) => import::import(&paths, a),
+        Command::Export(a) => import::export(&paths, a),
         Command::Add(a) => entry::add(&paths, a),
         Command::Edit(a) => entry::edit(&paths, a),
         Command::Rm(a) => entry::rm(&paths, a),
