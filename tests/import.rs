@@ -509,3 +509,135 @@ fn a_pass_store_made_with_pass_and_gpg() {
     assert_eq!(env.get("legacy/servers/db/prod", "host"), "db1.internal");
     assert_eq!(env.get("legacy/wifi", "password"), "hunter2");
 }
+
+/// `import keepass FILE` with the database password from a private file.
+fn import_kdbx(env: &TestEnv, file: &std::path::Path, password: &str, extra: &[&str]) -> Outcome {
+    let pw = env.write_file("kdbx.pw", format!("{password}\n"));
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut args = vec!["import", "keepass", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let mut cmd = env.cmd(&args);
+    cmd.env("AMANAT_IMPORT_PASSPHRASE_FILE", &pw);
+    Outcome::from(cmd.output().unwrap())
+}
+
+fn check_keepass_entries(env: &TestEnv, prefix: &str) {
+    assert_eq!(
+        ls(env),
+        [
+            format!("{prefix}/Café Wi-Fi"),
+            format!("{prefix}/Work/GitHub"),
+            format!("{prefix}/Work/Servers/db-prod")
+        ]
+    );
+    let gh = show_json(env, &format!("{prefix}/Work/GitHub"));
+    assert_eq!(gh["username"], "alice");
+    assert_eq!(gh["password"], "Gh-S3cret, \"q\"");
+    assert_eq!(gh["url"], "https://github.com");
+    assert_eq!(gh["notes"], "line 1\nline 2");
+    assert!(
+        gh["totp"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/GitHub")
+    );
+    let fields: Vec<(String, bool)> = gh["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["secret"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("recovery code".to_string(), true),
+            ("team".to_string(), false)
+        ]
+    );
+    assert_eq!(
+        env.get(&format!("{prefix}/Work/Servers/db-prod"), "password"),
+        ""
+    );
+}
+
+#[test]
+fn a_keepass_database_made_by_keepassxc() {
+    // KDBX 3.1 with AES-KDF, made by keepassxc-cli 2.7.4 from tests/vectors/import/keepass2.xml.
+    let env = alice();
+    let file = fixture("keepassxc-kdbx31-aes.kdbx");
+    // A wrong password: exit 3, nothing written.
+    let before = vault_bytes(&env.vault_path());
+    import_kdbx(&env, &file, "not it", &[]).code(3);
+    assert_eq!(vault_bytes(&env.vault_path()), before);
+    let out = import_kdbx(&env, &file, "kdbx-pw", &["--prefix", "kp"]).success();
+    out.assert_absent("Gh-S3cret", "a password");
+    assert!(
+        out.stderr
+            .contains("imported 3 entries (2 custom fields, 1 TOTP seed)"),
+        "{}",
+        out.stderr
+    );
+    check_keepass_entries(&env, "kp");
+
+    // KDBX 4.1, Argon2d (examples/make_kdbx4.rs; keepassxc-cli opens it).
+    let kdbx4 = alice();
+    import_kdbx(&kdbx4, &fixture("kdbx4-argon2.kdbx"), "not it", &[]).code(3);
+    import_kdbx(
+        &kdbx4,
+        &fixture("kdbx4-argon2.kdbx"),
+        "kdbx-pw",
+        &["--prefix", "kp"],
+    )
+    .success();
+    check_keepass_entries(&kdbx4, "kp");
+    // Damaged: cut short.
+    let bytes = std::fs::read(fixture("kdbx4-argon2.kdbx")).unwrap();
+    let cut = kdbx4.write_file("cut.kdbx", &bytes[..bytes.len() / 2]);
+    let before = vault_bytes(&kdbx4.vault_path());
+    assert_ne!(import_kdbx(&kdbx4, &cut, "kdbx-pw", &[]).code, 0);
+    assert_eq!(vault_bytes(&kdbx4.vault_path()), before);
+
+    // Made here and now by the real keepassxc-cli, when installed (.ci/run installs it).
+    if !have_keepassxc() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs keepassxc-cli (.ci/run)"
+        );
+        return;
+    }
+    let made = env.path("made.kdbx");
+    let mut cmd = std::process::Command::new("keepassxc-cli");
+    cmd.args(["import", "-q", "-p"])
+        .arg(fixture("keepass2.xml"))
+        .arg(&made)
+        .env("HOME", env.home())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"made-pw\nmade-pw\n")
+            .unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let other = alice();
+    import_kdbx(&other, &made, "made-pw", &["--prefix", "kp"]).success();
+    check_keepass_entries(&other, "kp");
+}
+
+fn have_keepassxc() -> bool {
+    std::process::Command::new("keepassxc-cli")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}

@@ -24,6 +24,9 @@ use super::team;
 pub enum Source {
     /// A `pass` password store (a directory of `.gpg` files), decrypted with your gpg
     Pass,
+    /// A KeePass database (.kdbx, KDBX 3.1 or 4); its password from the terminal or
+    /// AMANAT_IMPORT_PASSPHRASE_FILE
+    Keepass,
     /// Bitwarden's unencrypted JSON export
     Bitwarden,
     /// Bitwarden's CSV export
@@ -154,6 +157,26 @@ pub fn import(paths: &Paths, args: ImportArgs) -> anyhow::Result<()> {
             let bytes = read_source(path)?;
             let parsed = match source {
                 Source::Bitwarden => import::bitwarden::parse(&bytes),
+                Source::Keepass => {
+                    let password = super::input::import_password(&path.display().to_string())?;
+                    match import::keepass::parse(
+                        &bytes,
+                        password.expose(),
+                        &import::keepass::Limits::IMPORT,
+                    ) {
+                        Err(import::ImportError::Password) => {
+                            return fail(
+                                Exit::Passphrase,
+                                format!(
+                                    "{}: the password does not open it (or the file is damaged)",
+                                    sanitize(&path.display().to_string())
+                                ),
+                                "check the database's password (key files are not supported: remove it in KeePass, or export to CSV)",
+                            );
+                        }
+                        other => other,
+                    }
+                }
                 _ => {
                     let text = std::str::from_utf8(&bytes)
                         .map_err(|_| bad_source(path, &import::ImportError::NotText))?;

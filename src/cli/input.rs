@@ -175,6 +175,28 @@ pub fn twice(first: &str, second: &str, exit: Exit) -> anyhow::Result<SecretStri
     Ok(a)
 }
 
+/// The password of a file being imported (a `.kdbx`): from the file named by
+/// `AMANAT_IMPORT_PASSPHRASE_FILE` (private, like `AMANAT_PASSPHRASE_FILE`), else asked
+/// on the terminal; never from argv.
+pub fn import_password(what: &str) -> anyhow::Result<SecretString> {
+    const VAR: &str = "AMANAT_IMPORT_PASSPHRASE_FILE";
+    amanat::harden::lock_all_memory();
+    if let Some(path) = std::env::var_os(VAR).filter(|v| !v.is_empty()) {
+        return first_line_of(Path::new(&path), VAR);
+    }
+    if has_tty() {
+        return prompt(&format!("password for {}: ", super::output::sanitize(what)));
+    }
+    fail(
+        Exit::Passphrase,
+        format!(
+            "no password for {}: no terminal to prompt on",
+            super::output::sanitize(what)
+        ),
+        "run on a terminal, or set AMANAT_IMPORT_PASSPHRASE_FILE to a file (mode 0600) holding it",
+    )
+}
+
 /// One secret asked once on the terminal, or a usage error if there is none.
 pub fn prompt_secret(label: &str, flag: &str) -> anyhow::Result<SecretString> {
     amanat::harden::lock_all_memory();

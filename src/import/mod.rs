@@ -14,6 +14,7 @@ use crate::format::{CustomField, EntryPayload};
 
 pub mod bitwarden;
 pub mod csv;
+pub mod keepass;
 pub mod pass;
 pub mod table;
 
@@ -50,6 +51,12 @@ pub enum ImportError {
     /// The source is not UTF-8 text.
     #[error("not UTF-8 text")]
     NotText,
+    /// A KeePass database that cannot be read (or asks too much of the KDF).
+    #[error("{0}")]
+    KeePass(String),
+    /// The source's own password (a KeePass database's) does not open it.
+    #[error("the password does not open it (or it needs a key file, or it is damaged)")]
+    Password,
 }
 
 /// One entry read from a source: a path in the source's own spelling (normalised by
