@@ -602,6 +602,24 @@ fn a_keepass_database_made_by_keepassxc() {
     assert_ne!(import_kdbx(&kdbx4, &cut, "kdbx-pw", &[]).code, 0);
     assert_eq!(vault_bytes(&kdbx4.vault_path()), before);
 
+    // A header that made the KeePass reader panic (found by the import_keepass fuzz
+    // target): one clean error line, no panic message, nothing written.
+    let out = import_kdbx(
+        &kdbx4,
+        &fixture("kdbx-panics-the-reader.kdbx"),
+        "kdbx-pw",
+        &[],
+    )
+    .code(1);
+    assert!(out.error().contains("malformed"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(vault_bytes(&kdbx4.vault_path()), before);
+
+    // A KeePass 1 file naming billions of AES rounds (found by the fuzz target as a
+    // timeout): refused from its signature, before any derivation.
+    let out = import_kdbx(&kdbx4, &fixture("kdb1-costly-rounds.kdb"), "kdbx-pw", &[]).code(1);
+    assert!(out.error().contains("KeePass 1"), "{}", out.stderr);
+
     // Made here and now by the real keepassxc-cli, when installed (.ci/run installs it).
     if !have_keepassxc() {
         assert!(

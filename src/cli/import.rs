@@ -159,11 +159,17 @@ pub fn import(paths: &Paths, args: ImportArgs) -> anyhow::Result<()> {
                 Source::Bitwarden => import::bitwarden::parse(&bytes),
                 Source::Keepass => {
                     let password = super::input::import_password(&path.display().to_string())?;
-                    match import::keepass::parse(
+                    // The reader may panic on a malformed file; the library catches it,
+                    // and no panic message reaches the terminal meanwhile.
+                    let hook = std::panic::take_hook();
+                    std::panic::set_hook(Box::new(|_| {}));
+                    let parsed = import::keepass::parse(
                         &bytes,
                         password.expose(),
                         &import::keepass::Limits::IMPORT,
-                    ) {
+                    );
+                    std::panic::set_hook(hook);
+                    match parsed {
                         Err(import::ImportError::Password) => {
                             return fail(
                                 Exit::Passphrase,

@@ -47,7 +47,9 @@ fn le_u64(b: &[u8]) -> Option<u64> {
 }
 
 /// Read the outer header of a KDBX 3 or 4 file and refuse a key derivation above
-/// `limits`. Files this does not understand are left to the crate (which refuses them).
+/// `limits`. Only KDBX files get past this to the crate: a KeePass 1 `.kdb` (whose
+/// AES rounds sit elsewhere) and anything without the KeePass signatures are refused
+/// here.
 pub fn check_kdf(bytes: &[u8], limits: &Limits) -> Result<(), ImportError> {
     let too_costly = |what: &str| {
         Err(ImportError::KeePass(format!(
@@ -59,10 +61,18 @@ pub fn check_kdf(bytes: &[u8], limits: &Limits) -> Result<(), ImportError> {
         le_u32(bytes.get(4..).unwrap_or(&[])),
         le_u32(bytes.get(8..).unwrap_or(&[])),
     ) else {
-        return Ok(());
+        return Err(ImportError::KeePass(
+            "not a KeePass database (too short)".into(),
+        ));
     };
-    if sig1 != 0x9AA2_D903 || sig2 != 0xB54B_FB67 {
-        return Ok(());
+    if sig1 != 0x9AA2_D903 {
+        return Err(ImportError::KeePass("not a KeePass database".into()));
+    }
+    if sig2 != 0xB54B_FB67 {
+        return Err(ImportError::KeePass(
+            "a KeePass 1 (.kdb) or pre-release database: open it in KeePassXC and save it as .kdbx"
+                .into(),
+        ));
     }
     let major = version >> 16;
     let mut rest = &bytes[12..];
@@ -138,7 +148,17 @@ pub fn check_kdf(bytes: &[u8], limits: &Limits) -> Result<(), ImportError> {
 pub fn parse(bytes: &[u8], password: &str, limits: &Limits) -> Result<Vec<Imported>, ImportError> {
     check_kdf(bytes, limits)?;
     let key = DatabaseKey::new().with_password(password);
-    let db = Database::parse(bytes, key).map_err(|e| match e {
+    // The crate panics on some malformed headers (found by `import_keepass`, e.g. a
+    // compression field shorter than four bytes): a file that makes it panic is a
+    // malformed file, never a crash. (The command line silences the panic message.)
+    let parsed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Database::parse(bytes, key)))
+            .map_err(|_| {
+                ImportError::KeePass(
+                    "not a KeePass database the reader can parse (malformed)".into(),
+                )
+            })?;
+    let db = parsed.map_err(|e| match e {
         // KDBX 4 authenticates the key (IncorrectKey); KDBX 3 has no MAC, so a wrong
         // key shows as a decryption (padding) failure.
         keepass::error::DatabaseOpenError::Key(_)
@@ -251,8 +271,11 @@ mod tests {
             Err(ImportError::KeePass(why)) => assert!(why.contains("Argon2 memory"), "{why}"),
             other => panic!("{other:?}"),
         }
-        // Not KDBX, or cut short: left to the reader, which refuses it.
-        assert!(check_kdf(b"garbage", &l).is_ok());
+        // Not KDBX (a KeePass 1 .kdb names its rounds elsewhere), or too short.
+        assert!(check_kdf(b"garbage", &l).is_err());
+        let mut kdb = header(b"R", 1);
+        kdb[4] = 0x65;
+        assert!(check_kdf(&kdb, &l).is_err());
         assert!(parse(b"garbage", "x", &l).is_err());
     }
 }
