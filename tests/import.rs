@@ -620,6 +620,24 @@ fn a_keepass_database_made_by_keepassxc() {
     let out = import_kdbx(&kdbx4, &fixture("kdb1-costly-rounds.kdb"), "kdbx-pw", &[]).code(1);
     assert!(out.error().contains("KeePass 1"), "{}", out.stderr);
 
+    // KeePass 2 XML, the source of the KDBX 3.1 fixture: the same entries.
+    let xml = alice();
+    import(
+        &xml,
+        &[
+            "keepass-xml",
+            fixture("keepass2.xml").to_str().unwrap(),
+            "--prefix",
+            "kp",
+        ],
+    )
+    .success();
+    check_keepass_entries(&xml, "kp");
+    let bad = xml.write_file("bad.xml", "<KeePassFile><Root><Group><Name>x</Name>");
+    let before_xml = vault_bytes(&xml.vault_path());
+    import(&xml, &["keepass-xml", bad.to_str().unwrap()]).code(1);
+    assert_eq!(vault_bytes(&xml.vault_path()), before_xml);
+
     // Made here and now by the real keepassxc-cli, when installed (.ci/run installs it).
     if !have_keepassxc() {
         assert!(

@@ -27,6 +27,8 @@ pub enum Source {
     /// A KeePass database (.kdbx, KDBX 3.1 or 4); its password from the terminal or
     /// AMANAT_IMPORT_PASSPHRASE_FILE
     Keepass,
+    /// KeePass 2 XML (KeePass's or KeePassXC's XML export)
+    KeepassXml,
     /// Bitwarden's unencrypted JSON export
     Bitwarden,
     /// Bitwarden's CSV export
@@ -157,6 +159,9 @@ pub fn import(paths: &Paths, args: ImportArgs) -> anyhow::Result<()> {
             let bytes = read_source(path)?;
             let parsed = match source {
                 Source::Bitwarden => import::bitwarden::parse(&bytes),
+                Source::KeepassXml => std::str::from_utf8(&bytes)
+                    .map_err(|_| import::ImportError::NotText)
+                    .and_then(import::keepass_xml::parse),
                 Source::Keepass => {
                     let password = super::input::import_password(&path.display().to_string())?;
                     // The reader may panic on a malformed file; the library catches it,

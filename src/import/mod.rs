@@ -15,6 +15,7 @@ use crate::format::{CustomField, EntryPayload};
 pub mod bitwarden;
 pub mod csv;
 pub mod keepass;
+pub mod keepass_xml;
 pub mod pass;
 pub mod table;
 
