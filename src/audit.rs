@@ -175,6 +175,8 @@ pub enum Action {
     Merged,
     /// An admin's heartbeat (proof that this copy is recent).
     Heartbeat,
+    /// A member exported what they could read, in plain text.
+    Exported,
     /// The owner offered ownership to an admin.
     OfferOwnership,
     /// The nominee accepted ownership.
@@ -207,6 +209,7 @@ impl Action {
             Action::RotatedAtSource => "event rotated-at-source",
             Action::Merged => "merge",
             Action::Heartbeat => "heartbeat",
+            Action::Exported => "export",
             Action::OfferOwnership => "offer ownership",
             Action::AcceptOwnership => "accept ownership",
             Action::WithdrawOwnership => "withdraw ownership offer",
@@ -406,6 +409,7 @@ pub fn history(vault: &Vault) -> Vec<Event> {
                     EventKind::RotatedAtSource => Action::RotatedAtSource,
                     EventKind::Merged => Action::Merged,
                     EventKind::Heartbeat => Action::Heartbeat,
+                    EventKind::Exported => Action::Exported,
                 },
                 String::new(),
                 vec![],

@@ -547,6 +547,15 @@ pub enum EventKind {
     /// An admin's proof of life (at most daily), so that a copy whose newest heartbeat
     /// is old can tell it may be stale (withheld records; SECURITY.md item 15).
     Heartbeat,
+    /// Its author exported every entry they could read in plain text (`amanat export`).
+    Exported,
+}
+
+impl AuditEvent {
+    /// An event of `kind` about `entry` (or none), to append as a record.
+    pub fn new(kind: EventKind, entry: Option<EntryId>) -> Self {
+        Self { kind, entry }
+    }
 }
 
 /// One revision of an entry (docs/format.md, "Entry revisions").
@@ -1537,6 +1546,7 @@ impl<'a> RecordParser<'a> {
                     1 => EventKind::RotatedAtSource,
                     2 => EventKind::Merged,
                     3 => EventKind::Heartbeat,
+                    4 => EventKind::Exported,
                     _ => return Err(MALFORMED_RECORD),
                 },
                 entry: self.option(|p| p.array().map(EntryId))?,

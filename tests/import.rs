@@ -296,6 +296,16 @@ fn export_then_import_gives_the_same_entries() {
     assert_eq!(mode, 0o600);
     env.run(&["export", "--plaintext", "-o", out_file.to_str().unwrap()])
         .code(1);
+    // On record in the signed log, by whom.
+    let log = env.run(&["log", "--json"]).success().json();
+    let exports: Vec<&serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "export")
+        .collect();
+    assert_eq!(exports.len(), 1, "{log}");
+    assert_eq!(exports[0]["author"], "alice");
     let csv_file = env.path("out.csv");
     env.run(&[
         "export",

@@ -427,8 +427,14 @@ pub fn export(paths: &Paths, args: ExportArgs) -> anyhow::Result<()> {
             "choose a new file name; an export never overwrites a file",
         );
     }
-    let vault = super::vault::load(paths)?;
     let identity = unlock(paths)?;
+    // Recorded before the file is written: a signed `export` event in the log (an
+    // export that then fails to write is still on record, never the other way round).
+    let (vault, ()) = super::vault::write(paths, |vault| -> anyhow::Result<()> {
+        let event = amanat::format::AuditEvent::new(amanat::format::EventKind::Exported, None);
+        vault.append(&identity, vec![amanat::format::RecordBody::Event(event)])?;
+        Ok(())
+    })?;
     let listing = vault.session(&identity)?.list_all()?;
     let text = Zeroizing::new(match args.format {
         ExportFormat::BitwardenJson => import::bitwarden::export(&listing.entries),
