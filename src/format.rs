@@ -2309,7 +2309,7 @@ mod tests {
         let kind_at = event.len() - 1 - 16 - 1;
         assert_eq!(event[kind_at], 1, "RotatedAtSource");
         let mut bad = event;
-        bad[kind_at] = 4;
+        bad[kind_at] = 5; // the first unknown event kind (4 is Exported)
         cases.push(bad);
         // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
         // time, variant and length).
