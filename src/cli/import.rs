@@ -347,7 +347,7 @@ fn read_pass_store(dir: Option<&Path>) -> anyhow::Result<(Vec<Imported>, Vec<Str
             let _ = std::io::stderr().flush();
         }
         let out = Command::new("gpg")
-            .args(["--quiet", "--batch", "--yes", "--decrypt"])
+            .args(["--quiet", "--batch", "--yes", "--decrypt", "--"])
             .arg(file)
             .stdin(Stdio::null())
             .stderr(Stdio::null())
