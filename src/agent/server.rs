@@ -1064,14 +1064,7 @@ fn add(
             |vault| -> Result<crate::format::EntryId, WriteError> {
                 let share = share_with
                     .iter()
-                    .map(|name| match name.strip_prefix('@') {
-                        Some(group) => vault
-                            .group_named(group)
-                            .map(|g| crate::format::Principal::Group(g.id)),
-                        None => vault
-                            .member_named(name)
-                            .map(|m| crate::format::Principal::Member(m.id)),
-                    })
+                    .map(|name| vault.principal_named(name))
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut payload = payload.clone();
                 payload.path.clone_from(&path);

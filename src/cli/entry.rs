@@ -344,7 +344,7 @@ fn apply(
 }
 
 /// Turn `NAME` / `@GROUP` into principals of the vault.
-fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principal>> {
+pub(super) fn resolve_share(vault: &Vault, names: &[String]) -> anyhow::Result<Vec<Principal>> {
     names
         .iter()
         .map(|n| super::team::principal(vault, n))

@@ -17,7 +17,6 @@ use super::exit::{Exit, fail};
 use super::identity::unlock;
 use super::output::sanitize;
 use super::paths::Paths;
-use super::team;
 
 /// Where the logins come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -231,12 +230,12 @@ pub fn import(paths: &Paths, args: ImportArgs) -> anyhow::Result<()> {
     };
     let report = if args.dry_run {
         let vault = super::vault::load(paths)?;
-        let share = share_principals(&vault, &args.share_with)?;
+        let share = super::entry::resolve_share(&vault, &args.share_with)?;
         let mut vault = vault;
         vault.import_entries(&identity, items, &share, on_conflict, time, true)?
     } else {
         let (_, report) = super::vault::write(paths, |vault| -> anyhow::Result<ImportReport> {
-            let share = share_principals(vault, &args.share_with)?;
+            let share = super::entry::resolve_share(vault, &args.share_with)?;
             Ok(vault.import_entries(&identity, items, &share, on_conflict, time, false)?)
         })?;
         report
@@ -307,13 +306,6 @@ pub fn import(paths: &Paths, args: ImportArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn share_principals(
-    vault: &amanat::vault::Vault,
-    names: &[String],
-) -> anyhow::Result<Vec<amanat::format::Principal>> {
-    names.iter().map(|n| team::principal(vault, n)).collect()
 }
 
 /// Every `.gpg` file of a pass store, decrypted with the user's `gpg` (and agent),

@@ -197,10 +197,7 @@ pub struct AccessArgs {
 
 /// `NAME` or `@GROUP` to a principal.
 pub fn principal(vault: &Vault, name: &str) -> anyhow::Result<Principal> {
-    if let Some(group) = name.strip_prefix('@') {
-        return Ok(Principal::Group(vault.group_named(group)?.id));
-    }
-    Ok(Principal::Member(vault.member_named(name)?.id))
+    Ok(vault.principal_named(name)?)
 }
 
 fn role_of(arg: RoleArg) -> Role {

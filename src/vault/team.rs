@@ -139,6 +139,15 @@ impl Vault {
         })
     }
 
+    /// `NAME` (a member) or `@GROUP` as a principal: how the command line and the
+    /// agent name whom to share with.
+    pub fn principal_named(&self, name: &str) -> Result<Principal, VaultError> {
+        match name.strip_prefix('@') {
+            Some(group) => Ok(Principal::Group(self.group_named(group)?.id)),
+            None => Ok(Principal::Member(self.member_named(name)?.id)),
+        }
+    }
+
     /// A group by name (without `@`; `admins` is the built-in group). Two groups with
     /// one name (created concurrently) make the name ambiguous.
     pub fn group_named(&self, name: &str) -> Result<&super::Group, VaultError> {
