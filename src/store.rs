@@ -485,27 +485,17 @@ pub enum HeldUpdate<T> {
 
 /// The sorted `*.seg` names of a directory (cheap: no file is opened).
 fn segment_listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir).map_or(Vec::new(), |d| {
-        d.filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}")))
-            .collect()
-    });
-    names.sort();
-    names
+    segments_among(dir_names(dir))
 }
 
-/// How many `*.seg` names a directory lists (cheap: no file is opened).
-fn count_segments(dir: &Path) -> usize {
-    fs::read_dir(dir).map_or(0, |d| {
-        d.filter_map(Result::ok)
-            .filter(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                !n.starts_with('.') && n.ends_with(&format!(".{SEGMENT_EXTENSION}"))
-            })
-            .count()
-    })
+/// The sorted segment names among `names` (a listing of a vault directory).
+fn segments_among(names: Vec<String>) -> Vec<String> {
+    let mut names: Vec<String> = names
+        .into_iter()
+        .filter(|n| is_segment_file_name(n))
+        .collect();
+    names.sort();
+    names
 }
 
 /// Write a segment into a vault directory: temp file, fsync, rename, fsync the
@@ -534,14 +524,7 @@ pub fn write_segment(dir: &Path, bytes: &[u8]) -> Result<String, StoreError> {
 /// Remove temporary files older than [`STALE_TEMP_AGE`] that a killed writer left in
 /// a vault directory (`.<name>.seg.<random>.tmp`). Best effort.
 fn remove_stale_segment_temps(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    let names: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    remove_stale_segment_temps_in(dir, &names);
+    remove_stale_segment_temps_in(dir, &dir_names(dir));
 }
 
 /// [`remove_stale_segment_temps`] among `names`, a listing of `dir` already made.
@@ -936,12 +919,10 @@ impl VaultStore {
         // listing finds stale temporary files (a directory of a thousand segments
         // costs a millisecond per readdir).
         let names = dir_names(&self.path);
-        let mut segments: Vec<&String> = names.iter().filter(|n| is_segment_file_name(n)).collect();
-        segments.sort();
-        if !listing.names().eq(segments.iter().copied()) {
+        remove_stale_segment_temps_in(&self.path, &names);
+        if !listing.names().eq(segments_among(names).iter()) {
             return Ok(HeldUpdate::Changed);
         }
-        remove_stale_segment_temps_in(&self.path, &names);
         let count = vault.record_count();
         let before = vault.heads();
         let out = change(vault)?;

@@ -107,7 +107,7 @@ impl VaultStore {
     /// counting those waiting for deletion), or replaced segments past their grace
     /// period. Cheap: lists the directory, opens no segment.
     pub(super) fn needs_compaction(&self) -> bool {
-        self.needs_compaction_of(super::count_segments(&self.path))
+        self.needs_compaction_of(super::segment_listing(&self.path).len())
     }
 
     /// [`Self::needs_compaction`] when the directory is known to list `segments`
