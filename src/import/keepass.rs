@@ -172,6 +172,44 @@ pub fn parse(bytes: &[u8], password: &str, limits: &Limits) -> Result<Vec<Import
     Ok(out)
 }
 
+/// One KeePass entry from its string fields (key, value, protected), in the group
+/// path `path` (`/`-joined, root group left out): the mapping of the `.kdbx` and the
+/// XML reader. Title (else `untitled`) is the last path segment; UserName, Password,
+/// URL and Notes map to the entry; `otp` (KeePassXC) or `TOTP Seed` to the TOTP seed;
+/// every other string to a custom field, secret when protected or named like a secret.
+pub(super) fn from_strings(path: &str, strings: &[(&str, &str, bool)]) -> Imported {
+    let get = |k: &str| {
+        strings
+            .iter()
+            .find(|(key, _, _)| *key == k)
+            .map_or("", |(_, v, _)| *v)
+    };
+    let title = match get("Title") {
+        t if t.trim().is_empty() => "untitled",
+        t => t,
+    };
+    let full = if path.is_empty() {
+        title.to_string()
+    } else {
+        format!("{path}/{title}")
+    };
+    let mut e = Imported::new(&full);
+    e.payload.username = get("UserName").to_string();
+    e.payload.password = SecretString::new(get("Password").to_string());
+    e.payload.url = get("URL").to_string();
+    e.payload.notes = get("Notes").to_string();
+    for &(k, v, protected) in strings {
+        match k {
+            "Title" | "UserName" | "Password" | "URL" | "Notes" => {}
+            "otp" | "TOTP Seed" if e.payload.totp.is_none() && !v.is_empty() => {
+                e.payload.totp = Some(SecretString::new(v.to_string()));
+            }
+            _ => e.field(k, v, protected || super::looks_secret(k)),
+        }
+    }
+    e
+}
+
 fn walk(
     group: &GroupRef<'_>,
     path: &str,
@@ -179,36 +217,13 @@ fn walk(
     out: &mut Vec<Imported>,
 ) {
     for entry in group.entries() {
-        let title = entry.get_title().unwrap_or("");
-        let name = if title.trim().is_empty() {
-            "untitled"
-        } else {
-            title
-        };
-        let full = if path.is_empty() {
-            name.to_string()
-        } else {
-            format!("{path}/{name}")
-        };
-        let mut e = Imported::new(&full);
-        e.payload.username = entry.get_username().unwrap_or("").to_string();
-        e.payload.password = SecretString::new(entry.get_password().unwrap_or("").to_string());
-        e.payload.url = entry.get_url().unwrap_or("").to_string();
-        e.payload.notes = entry.get("Notes").unwrap_or("").to_string();
-        let mut keys: Vec<&String> = entry.fields.keys().collect();
-        keys.sort();
-        for k in keys {
-            let Some(v) = entry.fields.get(k) else {
-                continue;
-            };
-            match k.as_str() {
-                "Title" | "UserName" | "Password" | "URL" | "Notes" => {}
-                "otp" | "TOTP Seed" if e.payload.totp.is_none() && !v.as_str().is_empty() => {
-                    e.payload.totp = Some(SecretString::new(v.as_str().to_string()));
-                }
-                _ => e.field(k, v.as_str(), v.is_protected() || super::looks_secret(k)),
-            }
-        }
+        let mut strings: Vec<(&str, &str, bool)> = entry
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str(), v.is_protected()))
+            .collect();
+        strings.sort();
+        let mut e = from_strings(path, &strings);
         if !entry.tags.is_empty() {
             e.field("tags", &entry.tags.join(","), false);
         }

@@ -8,7 +8,6 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::{ImportError, Imported};
-use crate::crypto::SecretString;
 
 /// Deepest element nesting accepted (a crafted file cannot recurse without bound).
 const MAX_DEPTH: usize = 256;
@@ -152,32 +151,13 @@ pub fn parse(text: &str) -> Result<Vec<Imported>, ImportError> {
         if !recycle_bin.is_empty() && d.group_ids.contains(&recycle_bin) {
             continue;
         }
-        let get = |k: &str| {
-            d.strings
-                .iter()
-                .find(|(key, _, _)| key == k)
-                .map_or("", |(_, v, _)| v.as_str())
-        };
-        let title = match get("Title") {
-            t if t.trim().is_empty() => "untitled",
-            t => t,
-        };
-        let mut path: Vec<&str> = d.groups.iter().skip(1).map(String::as_str).collect();
-        path.push(title);
-        let mut e = Imported::new(&path.join("/"));
-        e.payload.username = get("UserName").to_string();
-        e.payload.password = SecretString::new(get("Password").to_string());
-        e.payload.url = get("URL").to_string();
-        e.payload.notes = get("Notes").to_string();
-        for (k, v, protected) in &d.strings {
-            match k.as_str() {
-                "Title" | "UserName" | "Password" | "URL" | "Notes" => {}
-                "otp" | "TOTP Seed" if e.payload.totp.is_none() && !v.is_empty() => {
-                    e.payload.totp = Some(SecretString::new(v.clone()));
-                }
-                _ => e.field(k, v, *protected || super::looks_secret(k)),
-            }
-        }
+        let path: Vec<&str> = d.groups.iter().skip(1).map(String::as_str).collect();
+        let strings: Vec<(&str, &str, bool)> = d
+            .strings
+            .iter()
+            .map(|(k, v, p)| (k.as_str(), v.as_str(), *p))
+            .collect();
+        let e = super::keepass::from_strings(&path.join("/"), &strings);
         out.push(e);
     }
     Ok(out)
