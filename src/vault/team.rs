@@ -33,6 +33,30 @@ pub struct RotateAtSource {
     pub what: &'static str,
 }
 
+impl RotateAtSource {
+    /// The listing of entry `id`, flagged, whose payload is `payload`.
+    fn of(id: EntryId, payload: &format::EntryPayload) -> Self {
+        Self {
+            id,
+            path: payload.path.clone(),
+            url: payload.url.clone(),
+            username: payload.username.clone(),
+            what: payload.to_rotate_at_source().unwrap_or("password"),
+        }
+    }
+
+    /// The listing of entry `id`, which could not be opened.
+    fn unreadable(id: EntryId) -> Self {
+        Self {
+            id,
+            path: format!("(unreadable entry {})", id.short()),
+            url: String::new(),
+            username: String::new(),
+            what: "password",
+        }
+    }
+}
+
 /// What a key replacement (or key hygiene) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyReplacement {
@@ -610,13 +634,7 @@ impl Vault {
                 };
                 let Ok(entry) = opened else {
                     if flag_it {
-                        listed.push(RotateAtSource {
-                            id: *id,
-                            path: format!("(unreadable entry {})", id.short()),
-                            url: String::new(),
-                            username: String::new(),
-                            what: "password",
-                        });
+                        listed.push(RotateAtSource::unreadable(*id));
                     }
                     progress(done + 1, total);
                     continue;
@@ -624,13 +642,7 @@ impl Vault {
                 let mut payload = entry.payload.clone();
                 if flag_it {
                     payload.flag_rotate_at_source();
-                    listed.push(RotateAtSource {
-                        id: *id,
-                        path: payload.path.clone(),
-                        url: payload.url.clone(),
-                        username: payload.username.clone(),
-                        what: payload.to_rotate_at_source().unwrap_or("password"),
-                    });
+                    listed.push(RotateAtSource::of(*id, &payload));
                 }
                 let share_with = session.shared_with(&entry);
                 let body = session.seal(
@@ -853,13 +865,7 @@ impl Vault {
                 {
                     Ok(e) => e,
                     Err(_) => {
-                        listed.push(RotateAtSource {
-                            id: *id,
-                            path: format!("(unreadable entry {})", id.short()),
-                            url: String::new(),
-                            username: String::new(),
-                            what: "password",
-                        });
+                        listed.push(RotateAtSource::unreadable(*id));
                         progress(done + 1, total);
                         continue;
                     }
@@ -874,13 +880,7 @@ impl Vault {
                     .into_iter()
                     .filter(|p| *p != Principal::Member(m.id))
                     .collect();
-                listed.push(RotateAtSource {
-                    id: *id,
-                    path: payload.path.clone(),
-                    url: payload.url.clone(),
-                    username: payload.username.clone(),
-                    what: payload.to_rotate_at_source().unwrap_or("password"),
-                });
+                listed.push(RotateAtSource::of(*id, &payload));
                 bodies.push(session.seal(
                     entry.id,
                     Some(entry.revision),
