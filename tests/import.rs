@@ -395,6 +395,29 @@ fn tool(env: &TestEnv, program: &str, args: &[&str], stdin: Option<&str>) {
     );
 }
 
+/// A private GNUPGHOME in `env` with a key for `uid` (no passphrase), and a pass store
+/// initialised for it.
+fn pass_store(env: &TestEnv, uid: &str) {
+    std::fs::create_dir_all(env.path("gnupg")).unwrap();
+    std::fs::set_permissions(
+        env.path("gnupg"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let gen_key = [
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "default",
+        "default",
+        "never",
+    ];
+    tool(env, "gpg", &gen_key, None);
+    tool(env, "pass", &["init", uid], None);
+}
+
 #[test]
 fn a_pass_store_made_with_pass_and_gpg() {
     if !(have("pass") && have("gpg")) {
@@ -406,31 +429,7 @@ fn a_pass_store_made_with_pass_and_gpg() {
         return;
     }
     let env = alice();
-    std::fs::create_dir_all(env.path("gnupg")).unwrap();
-    std::fs::set_permissions(
-        env.path("gnupg"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let gpg_key = |uid: &str| {
-        tool(
-            &env,
-            "gpg",
-            &[
-                "--batch",
-                "--passphrase",
-                "",
-                "--quick-gen-key",
-                uid,
-                "default",
-                "default",
-                "never",
-            ],
-            None,
-        );
-    };
-    gpg_key("me@example.invalid");
-    tool(&env, "pass", &["init", "me@example.invalid"], None);
+    pass_store(&env, "me@example.invalid");
     let insert = |path: &str, text: &str| tool(&env, "pass", &["insert", "-m", path], Some(text));
     insert(
         "web/github",
@@ -441,29 +440,7 @@ fn a_pass_store_made_with_pass_and_gpg() {
     insert("wifi", "hunter2\n");
     // A file for someone else's key: this user's gpg cannot decrypt it.
     let other = TestEnv::new();
-    std::fs::create_dir_all(other.path("gnupg")).unwrap();
-    std::fs::set_permissions(
-        other.path("gnupg"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    tool(
-        &other,
-        "gpg",
-        &[
-            "--batch",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "them@example.invalid",
-            "default",
-            "default",
-            "never",
-        ],
-        None,
-    );
-    std::fs::create_dir_all(other.path("store")).unwrap();
-    tool(&other, "pass", &["init", "them@example.invalid"], None);
+    pass_store(&other, "them@example.invalid");
     tool(
         &other,
         "pass",

@@ -83,6 +83,19 @@ fn spawn_with(
     rexpect::session::spawn_command(cmd, Some(TIMEOUT_MS)).unwrap()
 }
 
+/// Answer alice's passphrase prompt with each of `typed` in turn; after each but the
+/// last, the wrong-passphrase line must come.
+fn type_at_prompt(p: &mut PtySession, typed: &[&str]) {
+    for (i, text) in typed.iter().enumerate() {
+        p.exp_string("passphrase for alice: ").unwrap();
+        std::thread::sleep(BEFORE_TYPING);
+        p.send_line(text).unwrap();
+        if i + 1 < typed.len() {
+            p.exp_string("wrong passphrase, try again").unwrap();
+        }
+    }
+}
+
 /// Read everything up to EOF, then the exit code.
 fn finish(mut p: PtySession) -> (String, i32) {
     let rest = p.exp_eof().unwrap();
@@ -211,14 +224,7 @@ fn passphrase_prompt_is_hidden() {
 fn wrong_passphrase_at_the_prompt_is_asked_three_times_then_exit_3() {
     let env = with_entry();
     let mut p = spawn(&env, &["ls"], true, false);
-    for attempt in 1..=3 {
-        p.exp_string("passphrase for alice: ").unwrap();
-        std::thread::sleep(BEFORE_TYPING);
-        p.send_line("not the passphrase").unwrap();
-        if attempt < 3 {
-            p.exp_string("wrong passphrase, try again").unwrap();
-        }
-    }
+    type_at_prompt(&mut p, &["not the passphrase"; 3]);
     let (out, code) = finish(p);
     assert_eq!(code, 3, "{out}");
     // No fourth prompt.
@@ -543,14 +549,7 @@ fn member_add_confirms_the_fingerprint_with_a_visible_yes() {
 fn unlock_asks_three_times_then_exit_3_and_leaves_no_agent() {
     let env = with_entry();
     let mut p = spawn(&env, &["unlock"], false, false);
-    for attempt in 1..=3 {
-        p.exp_string("passphrase for alice: ").unwrap();
-        std::thread::sleep(BEFORE_TYPING);
-        p.send_line("not the passphrase").unwrap();
-        if attempt < 3 {
-            p.exp_string("wrong passphrase, try again").unwrap();
-        }
-    }
+    type_at_prompt(&mut p, &["not the passphrase"; 3]);
     let (out, code) = finish(p);
     assert_eq!(code, 3, "{out}");
     assert!(
@@ -564,15 +563,10 @@ fn unlock_asks_three_times_then_exit_3_and_leaves_no_agent() {
 
     // And a right passphrase on the third try unlocks.
     let mut p = spawn(&env, &["unlock"], false, false);
-    for _ in 0..2 {
-        p.exp_string("passphrase for alice: ").unwrap();
-        std::thread::sleep(BEFORE_TYPING);
-        p.send_line("not the passphrase").unwrap();
-        p.exp_string("wrong passphrase, try again").unwrap();
-    }
-    p.exp_string("passphrase for alice: ").unwrap();
-    std::thread::sleep(BEFORE_TYPING);
-    p.send_line(PASSPHRASE).unwrap();
+    type_at_prompt(
+        &mut p,
+        &["not the passphrase", "not the passphrase", PASSPHRASE],
+    );
     let (out, code) = finish(p);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("unlocked 'alice'"), "{out}");
