@@ -186,7 +186,7 @@ pub fn group_key_update(
 
 /// An audit event.
 pub fn audit_event(kind: EventKind, entry: Option<EntryId>) -> AuditEvent {
-    AuditEvent { kind, entry }
+    AuditEvent::new(kind, entry)
 }
 
 /// An entry revision.

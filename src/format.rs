@@ -516,11 +516,59 @@ impl RecordBody {
 
 /// An audit event (docs/format.md, "Events").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireEvent", into = "WireEvent")]
 pub struct AuditEvent {
     /// What happened.
     pub(crate) kind: EventKind,
     /// The entry concerned, if any.
     pub(crate) entry: Option<EntryId>,
+    /// The reviewer's note: only on a `Reviewed` event (wire kind 5), 1 to
+    /// [`MAX_NOTE_LEN`] bytes without control characters.
+    pub(crate) note: Option<String>,
+}
+
+/// The most bytes in a review note.
+pub const MAX_NOTE_LEN: usize = 1000;
+
+/// An event as encoded: the kind's variant index, the entry, and for kind 5 (a review
+/// with a note, issue 13) the note. Kinds 0–4 encode exactly as they did before notes.
+#[derive(Clone, Serialize, Deserialize)]
+enum WireEvent {
+    Reviewed(Option<EntryId>),
+    RotatedAtSource(Option<EntryId>),
+    Merged(Option<EntryId>),
+    Heartbeat(Option<EntryId>),
+    Exported(Option<EntryId>),
+    ReviewedWithNote(Option<EntryId>, String),
+}
+
+impl From<WireEvent> for AuditEvent {
+    fn from(w: WireEvent) -> Self {
+        let (kind, entry, note) = match w {
+            WireEvent::Reviewed(e) => (EventKind::Reviewed, e, None),
+            WireEvent::RotatedAtSource(e) => (EventKind::RotatedAtSource, e, None),
+            WireEvent::Merged(e) => (EventKind::Merged, e, None),
+            WireEvent::Heartbeat(e) => (EventKind::Heartbeat, e, None),
+            WireEvent::Exported(e) => (EventKind::Exported, e, None),
+            WireEvent::ReviewedWithNote(e, n) => (EventKind::Reviewed, e, Some(n)),
+        };
+        Self { kind, entry, note }
+    }
+}
+
+impl From<AuditEvent> for WireEvent {
+    fn from(a: AuditEvent) -> Self {
+        let e = a.entry;
+        match (a.kind, a.note) {
+            (EventKind::Reviewed, Some(n)) => WireEvent::ReviewedWithNote(e, n),
+            (EventKind::Reviewed, None) => WireEvent::Reviewed(e),
+            // A note on another kind is not representable; the constructors never make one.
+            (EventKind::RotatedAtSource, _) => WireEvent::RotatedAtSource(e),
+            (EventKind::Merged, _) => WireEvent::Merged(e),
+            (EventKind::Heartbeat, _) => WireEvent::Heartbeat(e),
+            (EventKind::Exported, _) => WireEvent::Exported(e),
+        }
+    }
 }
 
 impl AuditEvent {
@@ -531,6 +579,10 @@ impl AuditEvent {
     /// The entry concerned, if any.
     pub fn entry(&self) -> Option<EntryId> {
         self.entry
+    }
+    /// The reviewer's note of a `Reviewed` event, if any.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
     }
 }
 
@@ -554,7 +606,20 @@ pub enum EventKind {
 impl AuditEvent {
     /// An event of `kind` about `entry` (or none), to append as a record.
     pub fn new(kind: EventKind, entry: Option<EntryId>) -> Self {
-        Self { kind, entry }
+        Self {
+            kind,
+            entry,
+            note: None,
+        }
+    }
+    /// A review of `entry` (or of the whole vault), with an optional note; an empty
+    /// note is none.
+    pub fn reviewed(entry: Option<EntryId>, note: Option<String>) -> Self {
+        Self {
+            kind: EventKind::Reviewed,
+            entry,
+            note: note.filter(|n| !n.is_empty()),
+        }
     }
 }
 
@@ -1540,17 +1605,24 @@ impl<'a> RecordParser<'a> {
             },
             8 => RecordBody::RotateGroupKey(self.key_update()?),
             9 => RecordBody::EntryRevision(self.revision()?),
-            10 => RecordBody::Event(AuditEvent {
-                kind: match self.variant()? {
-                    0 => EventKind::Reviewed,
+            10 => {
+                let variant = self.variant()?;
+                let kind = match variant {
+                    0 | 5 => EventKind::Reviewed,
                     1 => EventKind::RotatedAtSource,
                     2 => EventKind::Merged,
                     3 => EventKind::Heartbeat,
                     4 => EventKind::Exported,
                     _ => return Err(MALFORMED_RECORD),
-                },
-                entry: self.option(|p| p.array().map(EntryId))?,
-            }),
+                };
+                let entry = self.option(|p| p.array().map(EntryId))?;
+                let note = if variant == 5 {
+                    Some(self.string()?)
+                } else {
+                    None
+                };
+                RecordBody::Event(AuditEvent { kind, entry, note })
+            }
             11 => RecordBody::RotateAtSource {
                 member: MemberId(self.array()?),
                 entries: self.list(16, |p| p.array().map(EntryId))?,
@@ -1573,6 +1645,15 @@ impl<'a> RecordParser<'a> {
 /// [`check_name`], which every new name passes. A name another client wrote that is
 /// not in NFC or holds a bidi control or an invisible character still decodes; it is
 /// shown escaped and looked up by its NFC form.
+/// A review note: 1 to [`MAX_NOTE_LEN`] bytes, no control characters (it is shown on
+/// terminals and in one-line listings).
+pub fn check_note(note: &str) -> Result<(), FormatError> {
+    if note.is_empty() || note.len() > MAX_NOTE_LEN || note.chars().any(char::is_control) {
+        return Err(FormatError::Malformed("review note"));
+    }
+    Ok(())
+}
+
 fn check_record_name(name: &str, what: &'static str) -> Result<(), FormatError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         return Err(FormatError::Malformed(what));
@@ -1846,7 +1927,11 @@ fn check_record_shape(record: &Record, position: usize) -> Result<(), FormatErro
                 }
             }
         }
-        RecordBody::Event(_) => {}
+        RecordBody::Event(e) => {
+            if let Some(note) = &e.note {
+                check_note(note)?;
+            }
+        }
         RecordBody::RotateAtSource { entries, .. } => {
             if entries.len() > MAX_IDS {
                 return Err(FormatError::TooLarge("rotate-at-source entries"));
@@ -2146,14 +2231,11 @@ mod tests {
                 prev: Some(RecordId([17; 32])),
                 content: EntryContent::Tombstone,
             }),
-            RecordBody::Event(AuditEvent {
-                kind: EventKind::RotatedAtSource,
-                entry: Some(EntryId([10; 16])),
-            }),
-            RecordBody::Event(AuditEvent {
-                kind: EventKind::Reviewed,
-                entry: None,
-            }),
+            RecordBody::Event(AuditEvent::new(
+                EventKind::RotatedAtSource,
+                Some(EntryId([10; 16])),
+            )),
+            RecordBody::Event(AuditEvent::new(EventKind::Reviewed, None)),
             RecordBody::RotateAtSource {
                 member: MemberId([2; 16]),
                 entries: vec![EntryId([10; 16]), EntryId([18; 16])],
@@ -2167,6 +2249,10 @@ mod tests {
             RecordBody::WithdrawOwnership {
                 offer: RecordId([19; 32]),
             },
+            RecordBody::Event(AuditEvent::reviewed(
+                Some(EntryId([10; 16])),
+                Some("still used by billing".into()),
+            )),
         ];
         bodies
             .into_iter()
@@ -2309,7 +2395,7 @@ mod tests {
         let kind_at = event.len() - 1 - 16 - 1;
         assert_eq!(event[kind_at], 1, "RotatedAtSource");
         let mut bad = event;
-        bad[kind_at] = 5; // the first unknown event kind (4 is Exported)
+        bad[kind_at] = 6; // the first unknown event kind (5 is a review with a note)
         cases.push(bad);
         // Text that is not UTF-8 (genesis team "acme": after the parent count, author,
         // time, variant and length).

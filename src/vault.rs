@@ -31,7 +31,7 @@ mod resolve;
 mod session;
 mod team;
 pub use batch::{ImportReport, OnConflict};
-pub use history::{Change, RestoreError, Revision, field_changes};
+pub use history::{Change, RestoreError, Review, Revision, field_changes};
 pub use path_choice::{Candidate, PathChoice, choose_at_path};
 pub use resolve::{BAD_SIGNATURE, KEY_CHANGE_LABEL, entry_bound_to, key_change_message};
 pub use session::{EntryDraft, Listing, Session};
@@ -1081,10 +1081,10 @@ impl Vault {
                 .newest_heartbeat(now())
                 .is_none_or(|t| now().saturating_sub(t) >= HEARTBEAT_INTERVAL)
         {
-            bodies.push(RecordBody::Event(format::AuditEvent {
-                kind: format::EventKind::Heartbeat,
-                entry: None,
-            }));
+            bodies.push(RecordBody::Event(format::AuditEvent::new(
+                format::EventKind::Heartbeat,
+                None,
+            )));
         }
         let mut waiting = self.heads();
         let mut new = Vec::with_capacity(bodies.len());
@@ -1102,10 +1102,7 @@ impl Vault {
             // More heads than fit: merge them with events before the real record.
             let body = if !waiting.is_empty() {
                 bodies.push_front(body);
-                RecordBody::Event(format::AuditEvent {
-                    kind: format::EventKind::Merged,
-                    entry: None,
-                })
+                RecordBody::Event(format::AuditEvent::new(format::EventKind::Merged, None))
             } else {
                 body
             };
@@ -1333,12 +1330,8 @@ mod tests {
     fn every_signature_is_checked_on_every_thread() {
         let a = alice();
         let mut v = Vault::create(&a, "acme").unwrap();
-        let event = || {
-            RecordBody::Event(format::AuditEvent {
-                kind: format::EventKind::Reviewed,
-                entry: None,
-            })
-        };
+        let event =
+            || RecordBody::Event(format::AuditEvent::new(format::EventKind::Reviewed, None));
         // Enough records for several verification threads (`worker_threads`).
         v.append(&a, (0..1500).map(|_| event()).collect()).unwrap();
         v.verify().unwrap();

@@ -377,10 +377,7 @@ fn finding_6_sixty_five_siblings_block_no_writer() {
                 me,
                 parents.clone(),
                 t,
-                RecordBody::Event(AuditEvent {
-                    kind: EventKind::Reviewed,
-                    entry: None,
-                }),
+                RecordBody::Event(AuditEvent::new(EventKind::Exported, None)),
             )
         })
         .collect();
@@ -463,10 +460,10 @@ fn finding_7_neither_old_revisions_nor_chosen_times_decide_the_value() {
     let ids = m
         .append(
             &alice,
-            vec![RecordBody::Event(AuditEvent {
-                kind: EventKind::Reviewed,
-                entry: None,
-            })],
+            vec![RecordBody::Event(AuditEvent::new(
+                EventKind::Reviewed,
+                None,
+            ))],
         )
         .unwrap();
     let newest = m.records().iter().find(|r| r.id == ids[0]).unwrap();
@@ -492,10 +489,7 @@ fn a_plain_members_removal_silences_no_one() {
         d,
         m.heads(),
         now(),
-        RecordBody::Event(AuditEvent {
-            kind: EventKind::Reviewed,
-            entry: None,
-        }),
+        RecordBody::Event(AuditEvent::new(EventKind::Exported, None)),
     );
     let m = with(&m, vec![ev.clone()]);
     assert!(m.counts(&ev.id));
@@ -710,10 +704,7 @@ fn concurrent_offers_void_each_other_and_old_owner_records_concurrent_with_accep
         a,
         before,
         now(),
-        RecordBody::Event(AuditEvent {
-            kind: EventKind::Reviewed,
-            entry: None,
-        }),
+        RecordBody::Event(AuditEvent::new(EventKind::Exported, None)),
     );
     let m = with(&v, vec![demote.clone(), event.clone()]);
     assert_eq!(m.owner(), b);
@@ -1101,10 +1092,7 @@ fn a_members_heartbeat_counts_for_nothing() {
         c,
         v.heads(),
         before + 3600,
-        RecordBody::Event(format::AuditEvent {
-            kind: format::EventKind::Heartbeat,
-            entry: None,
-        }),
+        RecordBody::Event(format::AuditEvent::new(format::EventKind::Heartbeat, None)),
     );
     let m = with(&v, vec![forged.clone()]);
     assert!(!m.counts(&forged.id));
@@ -1115,4 +1103,133 @@ fn a_members_heartbeat_counts_for_nothing() {
     assert_eq!(m.newest_heartbeat(now()), Some(before));
     assert!(m.staleness(before + 8 * 24 * 3600).is_some());
     assert!(m.staleness(before + 6 * 24 * 3600).is_none());
+}
+
+/// Issue 13: a review of an entry counts from an admin or a writer of it, and from no
+/// one else; a vault-wide review only from an admin. A writer whose write right an
+/// admin took away cannot back-date a review onto the parents where they still wrote.
+#[test]
+fn a_review_counts_only_from_an_admin_or_a_writer() {
+    let Team {
+        mut v,
+        alice,
+        bob,
+        carol,
+        dave,
+        ..
+    } = team();
+    let (b, c, d) = (id_of(&v, "bob"), id_of(&v, "carol"), id_of(&v, "dave"));
+    let db = head_of(&v, &alice, "ops/db").id;
+    let review = |e| RecordBody::Event(AuditEvent::reviewed(e, Some("still used".into())));
+    // carol reads ops/db through @devops but may not write it; dave cannot even read.
+    let by_carol = signed(&carol, c, v.heads(), now(), review(Some(db)));
+    let by_dave = signed(&dave, d, v.heads(), now(), review(Some(db)));
+    let by_bob = signed(&bob, b, v.heads(), now(), review(Some(db)));
+    let whole_by_carol = signed(&carol, c, v.heads(), now(), review(None));
+    let whole_by_bob = signed(&bob, b, v.heads(), now(), review(None));
+    let unknown = signed(&bob, b, v.heads(), now(), review(Some(EntryId([7; 16]))));
+    let m = with(
+        &v,
+        vec![
+            by_carol.clone(),
+            by_dave.clone(),
+            by_bob.clone(),
+            whole_by_carol.clone(),
+            whole_by_bob.clone(),
+            unknown.clone(),
+        ],
+    );
+    assert!(!m.counts(&by_carol.id) && !m.counts(&by_dave.id));
+    assert!(!m.counts(&whole_by_carol.id) && !m.counts(&unknown.id));
+    assert!(m.counts(&by_bob.id) && m.counts(&whole_by_bob.id));
+    let ignored = m.verify().unwrap().ignored;
+    assert_eq!(ignored.len(), 4, "verify lists each void review");
+
+    // Once carol may write ops/db (through @devops), her review counts.
+    v.share(
+        &alice,
+        "ops/db",
+        Principal::Group(m.group_named("devops").unwrap().id),
+        true,
+    )
+    .unwrap();
+    let before_drop = v.heads();
+    let writer_review = signed(&carol, c, v.heads(), now(), review(Some(db)));
+    let m = with(&v, vec![writer_review.clone()]);
+    assert!(m.counts(&writer_review.id));
+    let reviews = m.reviews();
+    let mine = reviews
+        .iter()
+        .find(|r| r.record == writer_review.id)
+        .unwrap();
+    assert_eq!((mine.entry, mine.author), (Some(db), c));
+    assert_eq!(mine.note.as_deref(), Some("still used"));
+
+    // alice takes the write right away; carol back-dates a review onto the old heads:
+    // concurrent with the change that took her right, it is void.
+    let e = head_of(&v, &alice, "ops/db");
+    let s = v.session(&alice).unwrap();
+    let mut payload = e.payload.clone();
+    payload.write_grants.clear();
+    let body = s
+        .revise_entry(
+            &e,
+            &EntryDraft {
+                payload,
+                share_with: s.shared_with(&e),
+            },
+        )
+        .unwrap();
+    drop(s);
+    v.append(&alice, vec![body]).unwrap();
+    let late = signed(&carol, c, before_drop, now() + 3600, review(Some(db)));
+    let m = with(&v, vec![late.clone()]);
+    assert!(
+        !m.counts(&late.id),
+        "a back-dated review after losing the right"
+    );
+    let after = signed(&carol, c, v.heads(), now(), review(Some(db)));
+    assert!(!with(&v, vec![after.clone()]).counts(&after.id));
+}
+
+/// A review note is text shown on terminals: 1 to 1000 bytes, no control characters;
+/// the decoder refuses anything else, and a review without a note encodes as before.
+#[test]
+fn a_review_note_is_checked_while_decoding() {
+    let Team { v, bob, .. } = team();
+    let b = id_of(&v, "bob");
+    for (note, ok) in [
+        ("fine", true),
+        ("x".repeat(format::MAX_NOTE_LEN).as_str(), true),
+        ("x".repeat(format::MAX_NOTE_LEN + 1).as_str(), false),
+        ("line\nbreak", false),
+        ("esc\u{1b}[2J", false),
+    ] {
+        let mut event = AuditEvent::reviewed(None, None);
+        event.note = Some(note.to_string());
+        let r = signed(&bob, b, v.heads(), now(), RecordBody::Event(event));
+        let mut file = v.file.clone();
+        file.append(vec![r]);
+        assert_eq!(Vault::decode(&file.encode()).is_ok(), ok, "{note:?}");
+    }
+    let plain = StoredRecord::encode(Record {
+        parents: vec![],
+        author: b,
+        time: 1,
+        body: RecordBody::Event(AuditEvent::reviewed(None, Some(String::new()))),
+    })
+    .unwrap()
+    .0;
+    let old = StoredRecord::encode(Record {
+        parents: vec![],
+        author: b,
+        time: 1,
+        body: RecordBody::Event(AuditEvent::new(EventKind::Reviewed, None)),
+    })
+    .unwrap()
+    .0;
+    assert_eq!(
+        plain, old,
+        "an empty note is no note: wire kind 0 as before"
+    );
 }

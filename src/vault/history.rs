@@ -9,6 +9,22 @@
 use super::*;
 use crate::format::{CustomField, Principal};
 
+/// A counted review: who reviewed which entry (or, with none, the whole vault's
+/// access), when (the author's clock) and with what note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The `Reviewed` event's record.
+    pub record: RecordId,
+    /// The entry reviewed; `None` for a vault-wide review (an admin's).
+    pub entry: Option<EntryId>,
+    /// The reviewer.
+    pub author: MemberId,
+    /// When, by the reviewer's clock.
+    pub time: u64,
+    /// The reviewer's note.
+    pub note: Option<String>,
+}
+
 impl Vault {
     /// Every record, in canonical (file, replay) order.
     pub fn records(&self) -> &[StoredRecord] {
@@ -27,6 +43,28 @@ impl Vault {
             .iter()
             .filter(|r| r.id.to_hex().starts_with(&prefix))
             .map(|r| r.id)
+            .collect()
+    }
+
+    /// Every counted review (issue 13), in canonical order: a `Reviewed` event that
+    /// counts, so its author was an admin or a writer of the entry at its parents
+    /// (docs/format.md, "Events"). Void reviews are left out; `verify` lists them.
+    pub fn reviews(&self) -> Vec<Review> {
+        self.file
+            .records
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| self.counted_role(i).is_some())
+            .filter_map(|(_, r)| match &r.record.body {
+                RecordBody::Event(e) if e.kind() == format::EventKind::Reviewed => Some(Review {
+                    record: r.id,
+                    entry: e.entry(),
+                    author: r.record.author,
+                    time: r.record.time,
+                    note: e.note().map(str::to_owned),
+                }),
+                _ => None,
+            })
             .collect()
     }
 

@@ -236,14 +236,14 @@ fn leaf(v: &Vault, cast: &Cast, who: usize, rng: &mut Rng) -> Option<StoredRecor
                 )
                 .ok()?
         }
-        _ => RecordBody::Event(AuditEvent {
-            kind: if rng.chance(50) {
-                EventKind::Heartbeat
-            } else {
-                EventKind::Reviewed
-            },
-            entry: None,
-        }),
+        _ => match rng.below(3) {
+            0 => RecordBody::Event(AuditEvent::new(EventKind::Heartbeat, None)),
+            1 if !entries.is_empty() => RecordBody::Event(AuditEvent::reviewed(
+                Some(entries[rng.below(entries.len())].0),
+                Some("leaf".into()),
+            )),
+            _ => RecordBody::Event(AuditEvent::new(EventKind::Reviewed, None)),
+        },
     };
     let parents = v.heads();
     (parents.len() <= format::MAX_PARENTS).then(|| signed(ident, author, parents, now(), body))
@@ -477,10 +477,18 @@ fn hostile(
             keys: person("k").keys,
             new_key_signature: vec![1; 64],
         },
-        _ => RecordBody::Event(AuditEvent {
-            kind: EventKind::Reviewed,
-            entry: None,
-        }),
+        _ => {
+            // A review (issue 13) of the vault or of some entry: counts only from an
+            // admin or a writer of that entry whose write right nothing concurrent took.
+            let entry = snapshot
+                .heads
+                .keys()
+                .nth(rng.below(snapshot.heads.len().max(1)));
+            RecordBody::Event(AuditEvent::reviewed(
+                entry.copied().filter(|_| rng.chance(70)),
+                None,
+            ))
+        }
     };
     Some(signed(ident, author, parents, time, body))
 }

@@ -1185,11 +1185,17 @@ impl<'a> Judge<'a> {
                     return Err("only an admin records a revocation");
                 }
             }
-            RecordBody::Event(e) => {
-                if e.kind() == crate::format::EventKind::Heartbeat && !admin {
+            RecordBody::Event(e) => match e.kind() {
+                crate::format::EventKind::Heartbeat if !admin => {
                     return Err("only an admin writes a heartbeat");
                 }
-            }
+                crate::format::EventKind::Reviewed => match e.entry() {
+                    None if !admin => return Err("only an admin reviews the whole vault"),
+                    None => {}
+                    Some(entry) => self.check_reviewer(i, x, &entry, admin)?,
+                },
+                _ => {}
+            },
             RecordBody::OfferOwnership { member } => {
                 if role != Role::Owner {
                     return Err("only the owner offers ownership");
@@ -1257,20 +1263,10 @@ impl<'a> Judge<'a> {
         e: &EntryId,
         rev: &crate::format::EntryRevision,
     ) -> Result<(), &'static str> {
-        let ctx = self.ctx;
         let writers = self
             .writers_at(e, Some(i))
             .ok_or("revision of an entry that does not exist at its parents")?;
-        let mut grants: Vec<Principal> = Vec::new();
-        for p in &writers {
-            let grants_me = match p {
-                Principal::Member(m) => *m == x,
-                Principal::Group(g) => self.in_group_at(g, &x, Some(i)),
-            };
-            if grants_me {
-                grants.push(*p);
-            }
-        }
+        let grants = self.write_grants(i, x, &writers);
         if grants.is_empty() {
             return Err("author may not write this entry at its parents");
         }
@@ -1280,6 +1276,65 @@ impl<'a> Judge<'a> {
                 return Err("only an admin changes an entry's writers");
             }
         }
+        self.keep_write_right(i, x, e, grants)
+    }
+
+    /// A review of entry `e` (issue 13) counts from an admin, or from a writer by the
+    /// same rule as a writer's revision: a write right at its parents that no counted
+    /// concurrent change takes away. So a writer removed since cannot back-date a
+    /// review onto the parents where they still wrote.
+    fn check_reviewer(
+        &mut self,
+        i: usize,
+        x: MemberId,
+        e: &EntryId,
+        admin: bool,
+    ) -> Result<(), &'static str> {
+        let writers = self
+            .writers_at(e, Some(i))
+            .ok_or("review of an entry that does not exist at its parents")?;
+        if admin {
+            return Ok(());
+        }
+        let grants = self.write_grants(i, x, &writers);
+        if grants.is_empty() {
+            return Err("only an admin or a writer of the entry reviews it");
+        }
+        self.keep_write_right(i, x, e, grants)
+    }
+
+    /// The principals among `writers` through which `x` may write at record `i`'s
+    /// parents: `x` itself, or a group `x` is in there.
+    fn write_grants(
+        &mut self,
+        i: usize,
+        x: MemberId,
+        writers: &BTreeSet<Principal>,
+    ) -> Vec<Principal> {
+        let mut grants = Vec::new();
+        for p in writers {
+            let grants_me = match p {
+                Principal::Member(m) => *m == x,
+                Principal::Group(g) => self.in_group_at(g, &x, Some(i)),
+            };
+            if grants_me {
+                grants.push(*p);
+            }
+        }
+        grants
+    }
+
+    /// Whether some of `x`'s write `grants` on `e` survive the counted changes
+    /// concurrent with record `i`: an admin's revision that drops them from the writers,
+    /// or a removal of `x` from the group that grants them.
+    fn keep_write_right(
+        &mut self,
+        i: usize,
+        x: MemberId,
+        e: &EntryId,
+        mut grants: Vec<Principal>,
+    ) -> Result<(), &'static str> {
+        let ctx = self.ctx;
         for &c in ctx.ix.revisions.get(e).into_iter().flatten() {
             if ctx.dag.concurrent(c, i) && self.counts_as_admin(c) {
                 let theirs = writers_of(&ctx.records[c]);

@@ -1334,10 +1334,7 @@ mod tests {
             parents,
             author,
             time: 0,
-            body: RecordBody::Event(format::AuditEvent {
-                kind: format::EventKind::Reviewed,
-                entry: None,
-            }),
+            body: RecordBody::Event(format::AuditEvent::new(format::EventKind::Exported, None)),
         };
         let (bytes, id) = format::StoredRecord::encode(record.clone()).unwrap();
         let signature = who.signing.sign(crypto::SIGNATURE_LABEL, &bytes);
