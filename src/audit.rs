@@ -567,6 +567,10 @@ pub enum FindingKind {
     MaxAge,
     /// Not modified for longer than `--stale`.
     Stale,
+    /// Not reviewed (nor created) within `--review-age` (issue 13).
+    NotReviewed,
+    /// Not changed, and not used by the reader on this machine, for a year (issue 13).
+    Unused,
     /// An entry whose current revision is wrapped to someone it should not be, under
     /// a rotated group key, or not to `@admins` ([`Vault::wrap_findings`]).
     Wrap,
@@ -588,6 +592,8 @@ impl FindingKind {
             FindingKind::Weak => "weak",
             FindingKind::MaxAge => "max-age",
             FindingKind::Stale => "stale",
+            FindingKind::NotReviewed => "not-reviewed",
+            FindingKind::Unused => "unused",
             FindingKind::Wrap => "wrap",
             FindingKind::Damaged => "damaged",
             FindingKind::Ignored => "ignored",
@@ -885,7 +891,7 @@ pub fn vault_findings(
     out
 }
 
-fn sort(findings: &mut [Finding]) {
+pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (a.kind, &a.path, &a.id, &a.detail).cmp(&(b.kind, &b.path, &b.id, &b.detail))
     });

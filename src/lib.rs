@@ -22,6 +22,7 @@ pub mod invite;
 pub mod mask;
 pub mod otpauth;
 pub mod passgen;
+pub mod review;
 pub mod store;
 pub mod sync;
 pub mod text_code;

@@ -52,6 +52,14 @@ pub struct AuditArgs {
     /// Flag entries not modified for this many days
     #[arg(long, value_name = "DAYS")]
     pub stale: Option<u64>,
+    /// Flag entries you answer for that were not reviewed (nor created) within this many
+    /// days (see 'amanat review')
+    #[arg(long, value_name = "DAYS", default_value_t = amanat::review::DEFAULT_REVIEW_AGE_DAYS)]
+    pub review_age: u64,
+    /// Flag entries you answer for not changed, and not used by you on this machine,
+    /// within this many days
+    #[arg(long, value_name = "DAYS", default_value_t = amanat::review::DEFAULT_UNUSED_DAYS)]
+    pub unused: u64,
 }
 
 /// `report` subcommands.
@@ -100,7 +108,7 @@ use amanat::vault::now;
 
 /// Print rows as columns: padded to align on a terminal, tab-separated otherwise
 /// (CLI.md). The last cell of a row is never padded.
-fn print_table(rows: &[Vec<String>]) -> anyhow::Result<()> {
+pub(super) fn print_table(rows: &[Vec<String>]) -> anyhow::Result<()> {
     let tty = stdout_is_tty();
     let mut widths: Vec<usize> = Vec::new();
     if tty {
@@ -327,6 +335,14 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         &listing.failed,
     ));
     findings.extend(audit::freshness_finding(&vault, opts.now));
+    findings.extend(review_findings(
+        paths,
+        &vault,
+        &session,
+        &listing.entries,
+        &args,
+    ));
+    audit::sort(&mut findings);
     if args.json {
         let items: Vec<_> = findings
             .iter()
@@ -359,6 +375,33 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `not-reviewed` and `unused` over the entries the caller answers for (all for an
+/// admin, those they may write otherwise); `unused` only when the use log is on.
+fn review_findings(
+    paths: &Paths,
+    vault: &Vault,
+    session: &amanat::vault::Session<'_>,
+    entries: &[OpenEntry],
+    args: &AuditArgs,
+) -> Vec<Finding> {
+    let names = Names::new(vault);
+    let uses = super::review::last_uses(paths, vault);
+    let mine = super::review::reviewable(session, entries);
+    let rows = amanat::review::rows(vault, &names, &mine, &uses, now());
+    let logging = amanat::uselog::enabled();
+    if !logging {
+        eprintln!("note: the use log is off (AMANAT_USE_LOG=off): no 'unused' findings");
+    }
+    amanat::review::findings(
+        &rows,
+        &amanat::review::ReviewOptions {
+            now: now(),
+            review_age_days: args.review_age,
+            unused_days: logging.then_some(args.unused),
+        },
+    )
 }
 
 /// `3 findings over 12 entries (rotate-at-source: 2, weak: 1)`.

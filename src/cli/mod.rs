@@ -28,6 +28,7 @@ pub mod input;
 pub mod otp;
 pub mod output;
 pub mod paths;
+pub mod review;
 pub mod run;
 pub mod sync;
 pub mod team;
@@ -211,6 +212,12 @@ pub enum Command {
     /// Findings: entries to rotate at source, reused, old or stale passwords
     #[command(after_help = "Examples:\n  amanat audit\n  amanat audit --strict --max-age 365")]
     Audit(audit::AuditArgs),
+    /// The yearly review: entries you answer for, when each was last reviewed; --mark
+    /// records a signed review
+    #[command(
+        after_help = "Examples:\n  amanat review\n  amanat review --mark ops/db --note \"still used by billing\"\n  amanat review --mark --all-under ops/"
+    )]
+    Review(review::ReviewArgs),
     /// Reports for access reviews
     #[command(
         subcommand,
@@ -356,6 +363,7 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::History(a) => history::history(&paths, a),
         Command::Restore(a) => history::restore(&paths, a),
         Command::Audit(a) => audit::audit(&paths, a),
+        Command::Review(a) => review::review(&paths, a),
         Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
         Command::Clip(a) => clip::clip(&paths, a),
         Command::ClipServe(a) => clip::serve(a),
