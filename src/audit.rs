@@ -411,7 +411,9 @@ pub fn history(vault: &Vault) -> Vec<Event> {
                     EventKind::Heartbeat => Action::Heartbeat,
                     EventKind::Exported => Action::Exported,
                 },
-                String::new(),
+                ev.note()
+                    .map(|n| format!("note: {n}"))
+                    .unwrap_or_default(),
                 vec![],
                 ev.entry,
             ),
