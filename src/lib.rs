@@ -26,4 +26,5 @@ pub mod store;
 pub mod sync;
 pub mod text_code;
 pub mod totp;
+pub mod uselog;
 pub mod vault;

@@ -236,7 +236,7 @@ pub fn try_lock(path: &Path) -> Result<Option<Lock>, StoreError> {
 /// Remove temporary files that `write_atomic` left for `path` when a writer was killed
 /// between creating and renaming them. Only call this while holding the lock that
 /// every writer of `path` holds, so no live writer's temp file can match.
-fn remove_stale_temps(path: &Path) {
+pub(crate) fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };
