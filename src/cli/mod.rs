@@ -31,6 +31,7 @@ pub mod paths;
 pub mod run;
 pub mod sync;
 pub mod team;
+pub mod uselog;
 pub mod vault;
 
 pub use exit::Exit;
