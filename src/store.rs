@@ -603,8 +603,9 @@ impl VaultStore {
         }
     }
 
-    /// The vault id this machine pinned for this path, if any.
-    fn pinned_id(&self) -> Option<RecordId> {
+    /// The vault id this machine pinned for this path, if any (every load that pins
+    /// writes it, the agent's too).
+    pub fn pinned_id(&self) -> Option<RecordId> {
         fs::read_to_string(self.path_file())
             .ok()
             .and_then(|t| RecordId::from_hex(t.trim()))

@@ -425,6 +425,12 @@ pub struct EntryView {
     pub heads: usize,
     /// The decrypted payload.
     pub payload: EntryPayload,
+    /// The id of the vault the entry is in (hex), for the client's use log
+    /// (`crate::uselog`). Optional both ways without a version change: a client
+    /// ignores unknown fields inside `entry`, and an agent that does not send it
+    /// leaves it `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
     /// The payload's TOTP seed must be enrolled anew at its source (not in
     /// `payload`'s serde form: in the vault it is a byte after the body).
     pub rotate_totp_at_source: bool,
@@ -875,6 +881,42 @@ mod tests {
     fn protocol_version_is_an_explicit_constant() {
         // Changing a message's shape means bumping this by hand (docs/agent.md).
         assert_eq!(PROTOCOL_VERSION, 3);
+    }
+
+    /// The entry's `vault` (for the use log) was added without a version change: an
+    /// entry reply without it decodes (an agent from before), and one with it decodes
+    /// in a client that does not know it (unknown fields inside `entry` are ignored).
+    #[test]
+    fn entry_vault_is_optional_both_ways() {
+        let payload = serde_json::to_value(EntryPayload::default()).unwrap();
+        let mut entry = serde_json::json!({
+            "id": "00", "revision": "00", "author_id": "00", "author": "a",
+            "heads": 1, "payload": payload, "rotate_totp_at_source": false,
+        });
+        let reply = |entry: &serde_json::Value| {
+            serde_json::to_vec(&serde_json::json!({
+                "type": "entry", "entry": entry, "warnings": [],
+            }))
+            .unwrap()
+        };
+        let Reply::Entry { entry: view, .. } = decode::<Reply>(&reply(&entry)).unwrap() else {
+            panic!("not an entry reply");
+        };
+        assert_eq!(view.vault, None);
+        entry["vault"] = "ab".into();
+        let Reply::Entry { entry: view, .. } = decode::<Reply>(&reply(&entry)).unwrap() else {
+            panic!("not an entry reply");
+        };
+        assert_eq!(view.vault.as_deref(), Some("ab"));
+        // What an older client reads: the same struct without the field.
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct OlderView {
+            id: String,
+            heads: usize,
+        }
+        let older: OlderView = serde_json::from_value(entry).unwrap();
+        assert_eq!(older.heads, 1);
     }
 
     #[test]

@@ -1012,6 +1012,7 @@ fn get(u: &mut Unlocked, path: &str) -> Result<Reply, Reply> {
             author,
             heads: e.heads,
             payload: e.payload.clone(),
+            vault: Some(cache.vault.id().to_hex()),
             rotate_totp_at_source: e.payload.rotate_totp_at_source,
         }),
         warnings,

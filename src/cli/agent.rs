@@ -241,8 +241,14 @@ fn parse_id<T>(hex: &str, parse: impl Fn(&str) -> Option<T>) -> anyhow::Result<T
     parse(hex).ok_or_else(|| agent_failure(AgentError::Malformed))
 }
 
-/// One entry from the agent: `(author name, entry)`, or `None` to open it locally.
-pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEntry)>> {
+/// One entry from the agent: `(author name, entry, vault id)`, or `None` to open it
+/// locally. The vault id (for the use log) is the one the agent sends, else (an agent
+/// from before it sent one) the one this machine pinned for the vault path; `None`
+/// when neither is known.
+pub fn entry(
+    paths: &Paths,
+    path: &str,
+) -> anyhow::Result<Option<(String, OpenEntry, Option<RecordId>)>> {
     let reply = ask(paths, |binding| Request::Get {
         binding,
         path: path.to_string(),
@@ -259,9 +265,14 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
         author,
         heads,
         mut payload,
+        vault,
         rotate_totp_at_source,
     } = *entry;
     payload.rotate_totp_at_source = rotate_totp_at_source;
+    let vault = match vault {
+        Some(hex) => Some(parse_id(&hex, RecordId::from_hex)?),
+        None => paths.store().pinned_id(),
+    };
     Ok(Some((
         author,
         OpenEntry {
@@ -274,6 +285,7 @@ pub fn entry(paths: &Paths, path: &str) -> anyhow::Result<Option<(String, OpenEn
             // shadow warning among `warnings`, printed above.
             shadowed: Vec::new(),
         },
+        vault,
     )))
 }
 

@@ -22,6 +22,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use amanat::clipboard::{self as cb, Passthrough, Route};
+use amanat::format::{EntryId, RecordId};
 use clap::Args;
 use zeroize::Zeroizing;
 
@@ -82,7 +83,7 @@ pub fn clip(paths: &Paths, args: ClipArgs) -> anyhow::Result<()> {
     if route == Route::None {
         return no_route();
     }
-    let value = open_field(paths, &args.path, &args.field)?;
+    let (value, vault, id) = open_field(paths, &args.path, &args.field)?;
     if value.is_empty() {
         return fail(
             Exit::Other,
@@ -95,7 +96,9 @@ pub fn clip(paths: &Paths, args: ClipArgs) -> anyhow::Result<()> {
         );
     }
     let what = format!("{} of {}", sanitize(&args.field), sanitize(&args.path));
-    deliver(value.as_bytes(), &what, args.clear_after)
+    deliver(value.as_bytes(), &what, args.clear_after)?;
+    super::uselog::record(paths, vault, &[id]);
+    Ok(())
 }
 
 /// Put `value` on the clipboard (display, else OSC 52), have it cleared after
@@ -164,11 +167,17 @@ fn no_route() -> anyhow::Result<()> {
     )
 }
 
-/// The entry's field, as `get` selects it.
-fn open_field(paths: &Paths, path: &str, field: &str) -> anyhow::Result<Zeroizing<String>> {
+/// The entry's field, as `get` selects it, with the ids of its vault and entry (for
+/// the use log).
+fn open_field(
+    paths: &Paths,
+    path: &str,
+    field: &str,
+) -> anyhow::Result<(Zeroizing<String>, Option<RecordId>, EntryId)> {
     // Through the agent when it is unlocked (no passphrase), as `get` does.
-    let (_, e) = super::entry::open(paths, path)?;
-    super::entry::field_value(path, &e.payload, field)
+    let (_, e, vault) = super::entry::open(paths, path)?;
+    let value = super::entry::field_value(path, &e.payload, field)?;
+    Ok((value, vault, e.id))
 }
 
 // --- the parent's side -------------------------------------------------------------

@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use amanat::crypto::SecretString;
-use amanat::format::{CustomField, EntryPayload, Principal};
+use amanat::format::{CustomField, EntryPayload, Principal, RecordId};
 use amanat::passgen::{self, CharClasses};
 use amanat::vault::{self, EntryDraft, OpenEntry, Vault};
 
@@ -632,21 +632,26 @@ pub fn find(paths: &Paths, args: FindArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The entry at `path` and the name of its revision's author: from the agent when it
-/// is unlocked for these paths, else decrypted here. Warnings go to stderr.
-pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<(String, OpenEntry)> {
+/// The entry at `path`, the name of its revision's author and the id of its vault
+/// (for the use log; `None` when an agent served it without saying which): from the
+/// agent when it is unlocked for these paths, else decrypted here. Warnings go to
+/// stderr.
+pub(super) fn open(paths: &Paths, path: &str) -> anyhow::Result<Opened> {
     open_at(paths, path, None)
 }
+
+/// What [`open`] returns: the author's name, the entry, the vault id.
+pub(super) type Opened = (String, OpenEntry, Option<RecordId>);
 
 /// [`open`], or with `id` the entry whose id starts with it, which must be at `path`.
 /// The agent has no request by id: with `id` the entry is opened here (the agent still
 /// serves the identity's keys when it is unlocked).
-fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<(String, OpenEntry)> {
+fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<Opened> {
     if id.is_none()
-        && let Some((author, entry)) = super::agent::entry(paths, path)?
+        && let Some((author, entry, vault)) = super::agent::entry(paths, path)?
     {
         warn_conflict(&entry);
-        return Ok((author, entry));
+        return Ok((author, entry, vault));
     }
     let vault = load(paths)?;
     let identity = unlock(paths)?;
@@ -673,7 +678,7 @@ fn open_at(paths: &Paths, path: &str, id: Option<&str>) -> anyhow::Result<(Strin
         .find(|m| m.id == entry.author)
         .map(|m| m.name.clone())
         .unwrap_or_default();
-    Ok((author, entry))
+    Ok((author, entry, Some(vault.id())))
 }
 
 /// "no entry 'x'" with a did-you-mean: the readable paths closest to `path` (a typo of
@@ -768,7 +773,8 @@ fn open_by_id(
 
 /// `show`.
 pub fn show(paths: &Paths, args: ShowArgs) -> anyhow::Result<()> {
-    let (author, e) = open_at(paths, &args.path, args.id.as_deref())?;
+    // Not a use for the use log, even with --reveal (docs/guide.md, "The use log").
+    let (author, e, _) = open_at(paths, &args.path, args.id.as_deref())?;
     let p = &e.payload;
     let secret = |s: &SecretString| {
         if args.reveal {
@@ -906,7 +912,7 @@ pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
     if tty && !args.reveal && !plain && !custom_field_may_be_plain(&args.field) {
         return refuse_terminal();
     }
-    let (_, e) = open_at(paths, &args.path, args.id.as_deref())?;
+    let (_, e, vault) = open_at(paths, &args.path, args.id.as_deref())?;
     if tty
         && !args.reveal
         && !plain
@@ -927,6 +933,8 @@ pub fn get(paths: &Paths, args: GetArgs) -> anyhow::Result<()> {
     } else {
         writeln!(out, "{}", value.as_str())?;
     }
+    out.flush()?;
+    super::uselog::record(paths, vault, &[e.id]);
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use subtle::ConstantTimeEq;
 
 use amanat::crypto::SecretString;
-use amanat::format::{EntryPayload, Principal, RecordBody};
+use amanat::format::{EntryPayload, Principal, RecordBody, RecordId};
 use amanat::gitcred::{self, Candidate, Location, Request, StoreAction, StoreMatch};
 use amanat::identity::Keyholder;
 use amanat::vault::{self, EntryDraft, Listing, OpenEntry, Session, Vault, VaultError};
@@ -112,11 +112,12 @@ fn candidates<'a>(entries: &[&'a OpenEntry]) -> Vec<Candidate<'a>> {
         .collect()
 }
 
-/// The entry `get` answers with, from an unlocked agent (no passphrase needed):
-/// `Ok(None)` when there is no usable agent (or it locked meanwhile), so the caller
-/// decides locally; `Ok(Some(None))` when nothing matches. Entries with an empty
-/// password are skipped: git would take an empty password and stop asking anyone else.
-fn best_via_agent(paths: &Paths, request: &Request) -> anyhow::Result<Option<Option<OpenEntry>>> {
+/// The entry `get` answers with, and its vault's id (for the use log), from an
+/// unlocked agent (no passphrase needed): `Ok(None)` when there is no usable agent (or
+/// it locked meanwhile), so the caller decides locally; `Ok(Some(None))` when nothing
+/// matches. Entries with an empty password are skipped: git would take an empty
+/// password and stop asking anyone else.
+fn best_via_agent(paths: &Paths, request: &Request) -> anyhow::Result<Option<Option<Best>>> {
     // The agent has already warned about entries it cannot open; one damaged entry
     // must not stop git from getting another.
     let Some((entries, _damaged)) = super::agent::listing(paths)? else {
@@ -125,15 +126,18 @@ fn best_via_agent(paths: &Paths, request: &Request) -> anyhow::Result<Option<Opt
     let all: Vec<&OpenEntry> = entries.iter().collect();
     for i in gitcred::ranked(request, &candidates(&all)) {
         // The listing carries no secrets: fetch the entry itself.
-        let Some((_, entry)) = super::agent::entry(paths, &all[i].payload.path)? else {
+        let Some((_, entry, vault)) = super::agent::entry(paths, &all[i].payload.path)? else {
             return Ok(None);
         };
         if !entry.payload.password.is_empty() {
-            return Ok(Some(Some(entry)));
+            return Ok(Some(Some((entry, vault))));
         }
     }
     Ok(Some(None))
 }
+
+/// An entry `get` may answer with, and its vault's id when known (for the use log).
+type Best = (OpenEntry, Option<RecordId>);
 
 /// The entry `get` answers with, decrypting the vault with `identity` (entries with an
 /// empty password skipped, as above). The chosen entry is opened again by id, which
@@ -167,10 +171,10 @@ fn get(paths: &Paths, request: &Request) -> anyhow::Result<()> {
         None => {
             let vault = load(paths)?;
             let identity = unlock(paths)?;
-            best_local(&vault, &identity, request)?
+            best_local(&vault, &identity, request)?.map(|e| (e, Some(vault.id())))
         }
     };
-    let Some(entry) = best else {
+    let Some((entry, vault)) = best else {
         return Ok(());
     };
     let path = sanitize(&entry.payload.path);
@@ -194,6 +198,7 @@ fn get(paths: &Paths, request: &Request) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(response.as_bytes())?;
     out.flush()?;
+    super::uselog::record(paths, vault, &[entry.id]);
     Ok(())
 }
 
@@ -365,7 +370,7 @@ fn store(paths: &Paths, request: &Request) -> anyhow::Result<()> {
     };
     // The usual case — git stores what `get` just gave it — writes nothing, and with an
     // unlocked agent needs neither the passphrase nor the vault decoded here.
-    if let Some(Some(answer)) = best_via_agent(paths, request)?
+    if let Some(Some((answer, _))) = best_via_agent(paths, request)?
         && stored.held_by(&answer)
     {
         return Ok(());

@@ -32,6 +32,7 @@ pub mod review;
 pub mod run;
 pub mod sync;
 pub mod team;
+pub mod uselog;
 pub mod vault;
 
 pub use exit::Exit;

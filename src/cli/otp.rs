@@ -74,14 +74,14 @@ pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
         );
     }
     // An unlocked agent answers without the passphrase.
-    let entry = match super::agent::entry(paths, &args.path)? {
-        Some((_, entry)) => entry,
+    let (entry, vault_id) = match super::agent::entry(paths, &args.path)? {
+        Some((_, entry, vault_id)) => (entry, vault_id),
         None => {
             let vault = load(paths)?;
             let identity = unlock(paths)?;
             let entry = vault.session(&identity)?.open(&args.path)?;
             super::entry::warn_shadowed(&vault, &entry);
-            entry
+            (entry, Some(vault.id()))
         }
     };
     if let Some(w) = entry.conflict_warning("using") {
@@ -117,11 +117,13 @@ pub fn otp(paths: &Paths, args: OtpArgs) -> anyhow::Result<()> {
     let code = generator.code_at(time);
     if args.clip {
         let what = format!("TOTP code of {}", sanitize(&args.path));
-        return super::clip::deliver(code.expose().as_bytes(), &what, args.clear_after);
+        super::clip::deliver(code.expose().as_bytes(), &what, args.clear_after)?;
+    } else {
+        outln!("{}", code.expose());
+        if stdout_is_tty() {
+            eprintln!("valid for {} more s", generator.seconds_left(time));
+        }
     }
-    outln!("{}", code.expose());
-    if stdout_is_tty() {
-        eprintln!("valid for {} more s", generator.seconds_left(time));
-    }
+    super::uselog::record(paths, vault_id, &[entry.id]);
     Ok(())
 }

@@ -37,6 +37,7 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 
 use amanat::crypto::SecretString;
+use amanat::format::{EntryId, RecordId};
 use amanat::mask::Masker;
 use amanat::vault::{self, OpenEntry};
 use clap::Args;
@@ -118,7 +119,7 @@ struct Value {
 pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<()> {
     // It holds the values (and masks them) for as long as the command runs.
     amanat::harden::lock_all_memory();
-    let values = prepare(paths, &args).map_err(not_started)?;
+    let (values, used) = prepare(paths, &args).map_err(not_started)?;
     let Some((program, arguments)) = args.command.split_first() else {
         return Err(not_started(usage_error("no command given")));
     };
@@ -143,6 +144,8 @@ pub fn run(paths: &Paths, args: RunArgs) -> anyhow::Result<()> {
     drop(command);
     drop(values);
     let child = spawned.map_err(|e| spawn_error(program, &e))?;
+    // The values are in the child's environment now: a use, however it ends.
+    super::uselog::record(paths, used.vault, &used.entries);
     let status = supervise(child, &secrets, signals).map_err(|e| {
         // amanat's own failure, not the child's: the same code as before it starts.
         anyhow::Error::from(ExitWith {
@@ -254,8 +257,15 @@ enum Event {
     OutputClosed,
 }
 
+/// The entries whose fields go into the child's environment, for the use log.
+struct Used {
+    /// Their vault (`None` when an agent served them without saying which).
+    vault: Option<RecordId>,
+    entries: Vec<EntryId>,
+}
+
 /// Check the references, open the entries, and collect the values.
-fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
+fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<(Vec<Value>, Used)> {
     let mut variables = Vec::new();
     if let Some(file) = &args.env_file {
         variables.extend(read_env_file(file)?);
@@ -290,16 +300,20 @@ fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
     // not answer is opened here, with the passphrase.
     let mut entries: BTreeMap<&str, OpenEntry> = BTreeMap::new();
     let mut local = Vec::new();
+    // One vault (the agent serves the same paths): whichever path says which.
+    let mut vault_id = None;
     for path in wanted {
         match super::agent::entry(paths, path)? {
-            Some((_, entry)) => {
+            Some((_, entry, vault)) => {
                 entries.insert(path, entry);
+                vault_id = vault_id.or(vault);
             }
             None => local.push(path),
         }
     }
     if !local.is_empty() {
         let vault = load(paths)?;
+        vault_id = Some(vault.id());
         let identity = unlock(paths)?;
         let session = vault.session(&identity)?;
         for path in local {
@@ -339,7 +353,11 @@ fn prepare(paths: &Paths, args: &RunArgs) -> anyhow::Result<Vec<Value>> {
             secret,
         });
     }
-    Ok(values)
+    let used = Used {
+        vault: vault_id,
+        entries: entries.values().map(|e| e.id).collect(),
+    };
+    Ok((values, used))
 }
 
 /// One field of an entry, chosen as `get --field` does, and whether it is secret.
