@@ -411,9 +411,7 @@ pub fn history(vault: &Vault) -> Vec<Event> {
                     EventKind::Heartbeat => Action::Heartbeat,
                     EventKind::Exported => Action::Exported,
                 },
-                ev.note()
-                    .map(|n| format!("note: {n}"))
-                    .unwrap_or_default(),
+                ev.note().map(|n| format!("note: {n}")).unwrap_or_default(),
                 vec![],
                 ev.entry,
             ),

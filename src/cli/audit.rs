@@ -387,7 +387,7 @@ fn review_findings(
     args: &AuditArgs,
 ) -> Vec<Finding> {
     let names = Names::new(vault);
-    let uses = super::review::last_uses(paths, vault);
+    let uses = super::uselog::last_uses(paths, vault);
     let mine = super::review::reviewable(session, entries);
     let rows = amanat::review::rows(vault, &names, &mine, &uses, now());
     let logging = amanat::uselog::enabled();

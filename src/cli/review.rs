@@ -105,7 +105,7 @@ pub fn review(paths: &Paths, args: ReviewArgs) -> anyhow::Result<()> {
     let vault = load(paths)?;
     let identity = unlock(paths)?;
     let session = vault.session(&identity)?;
-    let uses = last_uses(paths, &vault);
+    let uses = super::uselog::last_uses(paths, &vault);
     let rows = review_rows(&vault, &session, &uses)?;
     if !session.me().role.is_admin() {
         eprintln!(
@@ -241,19 +241,4 @@ fn mark(paths: &Paths, args: ReviewArgs) -> anyhow::Result<()> {
         if marked.len() == 1 { "y" } else { "ies" }
     );
     Ok(())
-}
-
-/// This person's last use of each entry on this machine (the use log).
-/// Empty when the log is off; unreadable, it says so on stderr and counts as empty.
-pub(super) fn last_uses(paths: &Paths, vault: &Vault) -> HashMap<EntryId, u64> {
-    if !amanat::uselog::enabled() {
-        return HashMap::new();
-    }
-    amanat::uselog::last_uses(&paths.state, &vault.id()).unwrap_or_else(|e| {
-        eprintln!(
-            "warning: could not read the use log ({}): 'last used' is unknown",
-            sanitize(&e.to_string())
-        );
-        HashMap::new()
-    })
 }

@@ -47,10 +47,6 @@ pub(super) fn record(paths: &Paths, vault: Option<RecordId>, entries: &[EntryId]
 /// The latest use of each entry of `vault` by this person on this machine, from the
 /// use log: empty when the log is off, absent or unreadable (then with a one-line
 /// warning). Local evidence only: it says nothing about anyone else's use.
-#[allow(
-    dead_code,
-    reason = "for `review` and audit's `unused` finding (issue 13), being written"
-)]
 pub(crate) fn last_uses(paths: &Paths, vault: &Vault) -> HashMap<EntryId, u64> {
     if !uselog::enabled() {
         return HashMap::new();
