@@ -62,6 +62,15 @@ pub enum ReportCommand {
         after_help = "Examples:\n  amanat report access\n  amanat report access --format csv > access-review.csv"
     )]
     Access(ReportAccessArgs),
+    /// Write an evidence pack: access report, findings, signed log, verify result,
+    /// members and review status, with a MANIFEST of their SHA-256 signed by you
+    #[command(
+        after_help = "Examples:\n  amanat report evidence --out evidence-2026 --since 52w\n  amanat report verify-evidence evidence-2026"
+    )]
+    Evidence(super::evidence::EvidenceArgs),
+    /// Check an evidence pack against this vault's roster (no passphrase needed)
+    #[command(after_help = "Example:\n  amanat report verify-evidence evidence-2026")]
+    VerifyEvidence(super::evidence::VerifyEvidenceArgs),
 }
 
 /// Report formats.
