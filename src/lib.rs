@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod dag;
 pub mod duration;
 pub mod errors;
+pub mod evidence;
 #[cfg(feature = "forge")]
 #[doc(hidden)]
 pub mod forge;

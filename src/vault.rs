@@ -20,6 +20,7 @@ use crate::format::{
 use crate::identity::{Keyholder, KeyholderError};
 
 mod adopt;
+mod at_heads;
 #[cfg(test)]
 mod attacks;
 mod batch;

@@ -5,11 +5,11 @@
 use std::collections::{HashMap, HashSet};
 
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use amanat::audit::{self, AuditOptions, Finding, Names};
 use amanat::format::{EntryId, RecordBody};
-use amanat::vault::{OpenEntry, Vault};
+use amanat::vault::{Listing, OpenEntry, Session, Vault};
 
 use super::exit::{Exit, fail};
 use super::identity::{Unlocked, unlock};
@@ -70,6 +70,15 @@ pub enum ReportCommand {
         after_help = "Examples:\n  amanat report access\n  amanat report access --format csv > access-review.csv"
     )]
     Access(ReportAccessArgs),
+    /// Write an evidence pack: access report, findings, signed log, verify result,
+    /// members and review status, with a MANIFEST of their SHA-256 signed by you
+    #[command(
+        after_help = "Examples:\n  amanat report evidence --out evidence-2026 --since 52w\n  amanat report verify-evidence evidence-2026"
+    )]
+    Evidence(super::evidence::EvidenceArgs),
+    /// Check an evidence pack against this vault's roster (no passphrase needed)
+    #[command(after_help = "Example:\n  amanat report verify-evidence evidence-2026")]
+    VerifyEvidence(super::evidence::VerifyEvidenceArgs),
 }
 
 /// Report formats.
@@ -262,22 +271,7 @@ pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
         e.entry.and_then(|id| paths_of.get(&id)).map(String::as_str)
     };
     if args.json {
-        let items: Vec<_> = events
-            .iter()
-            .map(|e| {
-                json!({
-                    "time": e.time,
-                    "record": e.record.to_hex(),
-                    "author": e.author,
-                    "action": e.action.as_str(),
-                    "subject": e.subject(path_of(e)),
-                    "entry": e.entry.map(|id| id.to_hex()),
-                    "path": path_of(e),
-                    "members": e.members,
-                    "ignored": e.ignored,
-                })
-            })
-            .collect();
+        let items: Vec<Value> = events.iter().map(|e| log_json(e, path_of(e))).collect();
         return print_json(&json!(items));
     }
     let rows: Vec<Vec<String>> = events
@@ -304,7 +298,23 @@ pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
     print_table(&rows)
 }
 
-fn note_reader_scope(vault: &Vault, entries: usize, what: &str) {
+/// One event of `log --json` (docs/audit.md); the evidence pack's `log.json` adds the
+/// record's signature to it.
+pub(super) fn log_json(e: &audit::Event, path: Option<&str>) -> Value {
+    json!({
+        "time": e.time,
+        "record": e.record.to_hex(),
+        "author": e.author,
+        "action": e.action.as_str(),
+        "subject": e.subject(path),
+        "entry": e.entry.map(|id| id.to_hex()),
+        "path": path,
+        "members": e.members,
+        "ignored": e.ignored,
+    })
+}
+
+pub(super) fn note_reader_scope(vault: &Vault, entries: usize, what: &str) {
     let total = vault.entry_count();
     eprintln!(
         "note: you are not an admin: {what} covers only the {entries} of {total} entr{} shared with you",
@@ -318,37 +328,23 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
     let identity = unlock(paths)?;
     let session = vault.session(&identity)?;
     let listing = session.list_all()?;
-    let names = Names::new(&vault);
-    let removed_by = audit::rotate_at_source_members(&vault, &names);
     let opts = AuditOptions {
         now: now(),
         max_age_days: args.max_age,
         stale_days: args.stale,
     };
-    let exposed = audit::exposed_to_removed(&vault, &names);
-    let lost = audit::lost_access(&vault, &names, &listing.entries);
-    let mut findings =
-        audit::entry_findings(&listing.entries, &removed_by, &exposed, &lost, &opts)?;
-    findings.extend(audit::vault_findings(
-        &vault,
-        &listing.entries,
-        &listing.failed,
-    ));
-    findings.extend(audit::freshness_finding(&vault, opts.now));
+    let mut findings = findings(&vault, &listing, &opts)?;
     findings.extend(review_findings(
         paths,
         &vault,
         &session,
         &listing.entries,
-        &args,
+        args.review_age,
+        args.unused,
     ));
     audit::sort(&mut findings);
     if args.json {
-        let items: Vec<_> = findings
-            .iter()
-            .map(|f| json!({"kind": f.kind.as_str(), "path": f.path, "id": f.id, "detail": f.detail}))
-            .collect();
-        print_json(&json!(items))?;
+        print_json(&findings_json(&findings))?;
     } else {
         for f in &findings {
             outln!(
@@ -379,12 +375,13 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
 
 /// `not-reviewed` and `unused` over the entries the caller answers for (all for an
 /// admin, those they may write otherwise); `unused` only when the use log is on.
-fn review_findings(
+pub(super) fn review_findings(
     paths: &Paths,
     vault: &Vault,
     session: &amanat::vault::Session<'_>,
     entries: &[OpenEntry],
-    args: &AuditArgs,
+    review_age_days: u64,
+    unused_days: u64,
 ) -> Vec<Finding> {
     let names = Names::new(vault);
     let uses = super::uselog::last_uses(paths, vault);
@@ -398,10 +395,41 @@ fn review_findings(
         &rows,
         &amanat::review::ReviewOptions {
             now: now(),
-            review_age_days: args.review_age,
-            unused_days: logging.then_some(args.unused),
+            review_age_days,
+            unused_days: logging.then_some(unused_days),
         },
     )
+}
+
+/// Every finding of `audit` over the entries of `listing` (those the caller can read)
+/// and the vault: the one list `audit` prints and the evidence pack's `audit.json`
+/// holds.
+pub(super) fn findings(
+    vault: &Vault,
+    listing: &Listing,
+    opts: &AuditOptions,
+) -> anyhow::Result<Vec<Finding>> {
+    let names = Names::new(vault);
+    let removed_by = audit::rotate_at_source_members(vault, &names);
+    let exposed = audit::exposed_to_removed(vault, &names);
+    let lost = audit::lost_access(vault, &names, &listing.entries);
+    let mut findings = audit::entry_findings(&listing.entries, &removed_by, &exposed, &lost, opts)?;
+    findings.extend(audit::vault_findings(
+        vault,
+        &listing.entries,
+        &listing.failed,
+    ));
+    findings.extend(audit::freshness_finding(vault, opts.now));
+    Ok(findings)
+}
+
+/// Findings as `audit --json` prints them.
+pub(super) fn findings_json(findings: &[Finding]) -> Value {
+    let items: Vec<Value> = findings
+        .iter()
+        .map(|f| json!({"kind": f.kind.as_str(), "path": f.path, "id": f.id, "detail": f.detail}))
+        .collect();
+    json!(items)
 }
 
 /// `3 findings over 12 entries (rotate-at-source: 2, weak: 1)`.
@@ -428,13 +456,82 @@ fn summary(findings: &[Finding], entries: usize) -> String {
 }
 
 /// One row of the access report.
-struct AccessRow {
+pub(super) struct AccessRow {
     entry: String,
     id: EntryId,
     member: String,
     role: &'static str,
     write: bool,
     via: Vec<String>,
+}
+
+impl AccessRow {
+    fn access(&self) -> &'static str {
+        if self.write { "write" } else { "read" }
+    }
+}
+
+/// The rows of the access report over `entries`: one per member who can reach an
+/// entry, keeping only `member` and access through `group` (`@G`) when given.
+pub(super) fn access_rows(
+    session: &Session<'_>,
+    entries: &[OpenEntry],
+    member: Option<&str>,
+    group: Option<&str>,
+) -> Vec<AccessRow> {
+    let mut rows = Vec::new();
+    for e in entries {
+        for a in session.access(e) {
+            if member.is_some_and(|m| m != a.member)
+                || group.is_some_and(|g| !a.via.iter().any(|v| v == g))
+            {
+                continue;
+            }
+            rows.push(AccessRow {
+                entry: e.payload.path.clone(),
+                id: e.id,
+                member: a.member,
+                role: a.role.as_str(),
+                write: a.write,
+                via: a.via,
+            });
+        }
+    }
+    rows
+}
+
+/// The access report as `report access --format json` prints it.
+pub(super) fn access_json(rows: &[AccessRow]) -> Value {
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "entry": r.entry,
+                "id": r.id.to_hex(),
+                "member": r.member,
+                "role": r.role,
+                "access": r.access(),
+                "via": r.via,
+            })
+        })
+        .collect();
+    json!(items)
+}
+
+/// The access report as `report access --format csv` prints it (RFC 4180, CRLF).
+pub(super) fn access_csv(rows: &[AccessRow]) -> String {
+    let mut out = audit::csv_record(&["entry", "member", "role", "access", "via"]);
+    for r in rows {
+        // Paths and names are teammates' text: no spreadsheet formulas.
+        out.push_str(&audit::csv_record(&[
+            &audit::csv_defuse(&r.entry),
+            &audit::csv_defuse(&r.member),
+            r.role,
+            r.access(),
+            &r.via.join(","),
+        ]));
+    }
+    out
 }
 
 /// `report access`: member × entry over the entries I can read.
@@ -471,64 +568,22 @@ pub fn report_access(paths: &Paths, args: ReportAccessArgs) -> anyhow::Result<()
             listing.entries
         }
     };
-    let mut rows = Vec::new();
-    for e in &entries {
-        for a in session.access(e) {
-            if member.as_ref().is_some_and(|m| *m != a.member)
-                || group.as_ref().is_some_and(|g| !a.via.contains(g))
-            {
-                continue;
-            }
-            rows.push(AccessRow {
-                entry: e.payload.path.clone(),
-                id: e.id,
-                member: a.member,
-                role: a.role.as_str(),
-                write: a.write,
-                via: a.via,
-            });
-        }
-    }
+    let rows = access_rows(&session, &entries, member.as_deref(), group.as_deref());
     if !session.me().role.is_admin() && args.entry.is_none() {
         note_reader_scope(&vault, entries.len(), "this report");
     }
-    let access = |r: &AccessRow| if r.write { "write" } else { "read" };
     let format = if args.json {
         ReportFormat::Json
     } else {
         args.format
     };
     match format {
-        ReportFormat::Json => {
-            let items: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "entry": r.entry,
-                        "id": r.id.to_hex(),
-                        "member": r.member,
-                        "role": r.role,
-                        "access": access(r),
-                        "via": r.via,
-                    })
-                })
-                .collect();
-            print_json(&json!(items))
-        }
+        ReportFormat::Json => print_json(&access_json(&rows)),
         ReportFormat::Csv => {
-            let mut out = audit::csv_record(&["entry", "member", "role", "access", "via"]);
-            for r in &rows {
-                // Paths and names are teammates' text: no spreadsheet formulas.
-                out.push_str(&audit::csv_record(&[
-                    &audit::csv_defuse(&r.entry),
-                    &audit::csv_defuse(&r.member),
-                    r.role,
-                    access(r),
-                    &r.via.join(","),
-                ]));
-            }
             use std::io::Write as _;
-            std::io::stdout().lock().write_all(out.as_bytes())?;
+            std::io::stdout()
+                .lock()
+                .write_all(access_csv(&rows).as_bytes())?;
             Ok(())
         }
         ReportFormat::Table => {
@@ -545,7 +600,7 @@ pub fn report_access(paths: &Paths, args: ReportAccessArgs) -> anyhow::Result<()
                     sanitize(&r.entry).into_owned(),
                     sanitize(&r.member).into_owned(),
                     r.role.to_string(),
-                    access(r).to_string(),
+                    r.access().to_string(),
                     sanitize(&r.via.join(",")).into_owned(),
                 ]
             }));

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod clip;
 pub mod demo;
 pub mod entry;
+pub mod evidence;
 pub mod exit;
 pub mod git;
 pub mod history;
@@ -222,7 +223,7 @@ pub enum Command {
     /// Reports for access reviews
     #[command(
         subcommand,
-        after_help = "Example:\n  amanat report access --format csv"
+        after_help = "Examples:\n  amanat report access --format csv\n  amanat report evidence --out evidence-2026"
     )]
     Report(audit::ReportCommand),
     /// Start (or refresh) the agent: passphrase once, then every command (reads, writes,
@@ -366,6 +367,10 @@ pub fn run(cli: Cli) -> Result<(), anyhow::Error> {
         Command::Audit(a) => audit::audit(&paths, a),
         Command::Review(a) => review::review(&paths, a),
         Command::Report(audit::ReportCommand::Access(a)) => audit::report_access(&paths, a),
+        Command::Report(audit::ReportCommand::Evidence(a)) => evidence::evidence(&paths, a),
+        Command::Report(audit::ReportCommand::VerifyEvidence(a)) => {
+            evidence::verify_evidence(&paths, a)
+        }
         Command::Clip(a) => clip::clip(&paths, a),
         Command::ClipServe(a) => clip::serve(a),
         Command::Run(a) => run::run(&paths, a),

@@ -89,11 +89,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// Print a JSON value on stdout.
 pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    outln!(
-        "{}",
-        escape_json_hidden(serde_json::to_string_pretty(value)?)
-    );
+    outln!("{}", json_text(value)?);
     Ok(())
+}
+
+/// The text [`print_json`] prints, without the final newline.
+pub fn json_text(value: &serde_json::Value) -> anyhow::Result<String> {
+    Ok(escape_json_hidden(serde_json::to_string_pretty(value)?))
 }
 
 /// Column separator: aligned spaces on a terminal, a tab otherwise (CLI.md).

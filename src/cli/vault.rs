@@ -6,7 +6,7 @@ use amanat::identity::{self as id, Keyholder};
 use amanat::store::{self, PinStatus};
 use amanat::vault::Vault;
 
-use super::exit::{Exit, fail};
+use super::exit::{Exit, Failure, fail};
 use super::output::{print_json, sanitize};
 use super::paths::Paths;
 use super::{InitArgs, JsonArgs};
@@ -204,37 +204,75 @@ pub fn info(paths: &Paths, args: JsonArgs) -> anyhow::Result<()> {
 /// `verify`: every record, signature and authority rule; exit 6 on any failure.
 pub fn verify(paths: &Paths) -> anyhow::Result<()> {
     let vault = load(paths)?;
+    let outcome = verify_outcome(&vault)?;
+    for line in &outcome.lines {
+        outln!("{line}");
+    }
+    for note in &outcome.notes {
+        eprintln!("{note}");
+    }
+    match outcome.failure {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
+}
+
+/// What `verify` found, without printing or exiting (the evidence pack's `verify.txt`
+/// holds it too).
+#[derive(Debug)]
+pub struct VerifyOutcome {
+    /// The lines `verify` prints on stdout (escaped for a terminal).
+    pub lines: Vec<String>,
+    /// The notes it prints on stderr.
+    pub notes: Vec<String>,
+    /// Why it fails (exit 6), or `None` when the vault verifies.
+    pub failure: Option<Failure>,
+}
+
+/// Check every record, signature and authority rule of `vault` (see [`verify`]).
+pub fn verify_outcome(vault: &Vault) -> anyhow::Result<VerifyOutcome> {
     let report = vault.verify()?;
     let segments = vault.segment_report();
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    let failed = |lines, notes, message: String, hint: String| {
+        Ok(VerifyOutcome {
+            lines,
+            notes,
+            failure: Some(Failure::new(Exit::Integrity, message, hint)),
+        })
+    };
     for (name, why) in &segments.damaged {
-        outln!("segment\t{}\t{}", sanitize(name), why);
+        lines.push(format!("segment\t{}\t{}", sanitize(name), why));
     }
     for id in &segments.held_back {
-        outln!("held\t{}\tparents not arrived", id.to_hex());
+        lines.push(format!("held\t{}\tparents not arrived", id.to_hex()));
     }
     if !segments.damaged.is_empty() {
-        return fail(
-            Exit::Integrity,
+        return failed(
+            lines,
+            notes,
             format!(
                 "vault integrity check failed: {} damaged segment(s)",
                 segments.damaged.len()
             ),
-            "they are skipped; delete them and restore the vault directory from your team's shared copy (docs/sync.md)",
+            "they are skipped; delete them and restore the vault directory from your team's shared copy (docs/sync.md)".into(),
         );
     }
     if !segments.held_back.is_empty() {
-        return fail(
-            Exit::Integrity,
+        return failed(
+            lines,
+            notes,
             format!(
                 "vault integrity check incomplete: {} record(s) held back, their parents are in no segment",
                 segments.held_back.len()
             ),
-            "an incomplete copy (sync again, or wait for your file share) or a tampered one: their signatures cannot be checked until the parents arrive",
+            "an incomplete copy (sync again, or wait for your file share) or a tampered one: their signatures cannot be checked until the parents arrive".into(),
         );
     }
     if !report.ignored.is_empty() {
         for i in &report.ignored {
-            outln!("ignored\t{}\t{}", i.record.to_hex(), i.reason);
+            lines.push(format!("ignored\t{}\t{}", i.record.to_hex(), i.reason));
         }
         let adoptable = report
             .ignored
@@ -242,9 +280,9 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
             .filter(|i| i.reason.starts_with("concurrent with"))
             .count();
         if adoptable > 0 {
-            eprintln!(
+            notes.push(format!(
                 "note: {adoptable} record(s) are void only because they were concurrent with a removal, demotion, key replacement or hand-over; the owner can redo them with 'amanat adopt RECORD-ID'"
-            );
+            ));
         }
         let damaged = report
             .ignored
@@ -252,28 +290,38 @@ pub fn verify(paths: &Paths) -> anyhow::Result<()> {
             .filter(|i| i.reason == amanat::vault::BAD_SIGNATURE)
             .count();
         if damaged > 0 {
-            return fail(
-                Exit::Integrity,
+            return failed(
+                lines,
+                notes,
                 "vault integrity check failed: record signature".to_string(),
                 format!(
                     "{damaged} record(s) are damaged or forged and are skipped; restore the vault from a good copy"
                 ),
             );
         }
-        return fail(
-            Exit::Integrity,
+        return failed(
+            lines,
+            notes,
             format!("{} record(s) fail the authority rule", report.ignored.len()),
-            "they are ignored; ask an admin to investigate who wrote them",
+            "they are ignored; ask an admin to investigate who wrote them".into(),
         );
     }
     for f in vault.wrap_findings() {
-        outln!("wrap\t{}\t{}", f.entry.to_hex(), sanitize(&f.problem));
+        lines.push(format!(
+            "wrap\t{}\t{}",
+            f.entry.to_hex(),
+            sanitize(&f.problem)
+        ));
     }
-    outln!(
+    lines.push(format!(
         "ok: vault {}: {} records, {} entries; every signature and authority rule verified",
         vault.id().short(),
         report.records,
         report.entries
-    );
-    Ok(())
+    ));
+    Ok(VerifyOutcome {
+        lines,
+        notes,
+        failure: None,
+    })
 }
