@@ -1922,6 +1922,12 @@ fn demo_runs_to_completion_and_cleans_up() {
         "{}",
         out.stdout
     );
+    // The yearly review: a signed evidence pack that verifies.
+    assert!(
+        out.stdout.contains("  evidence verified: 7 files, signed by alice"),
+        "{}",
+        out.stdout
+    );
     // carol's agent answered a read and signed a write with no passphrase source,
     // then locked: the same read afterwards exits 3.
     assert!(

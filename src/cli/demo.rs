@@ -483,6 +483,39 @@ pub fn run() -> anyhow::Result<()> {
         demo.step("alice", &["audit"], None, 0, Show::All)?;
     }
 
+    demo.say("the yearly review: alice marks what she checked and signs an evidence pack")?;
+    demo.step("alice", &["review"], None, 0, Show::All)?;
+    demo.step(
+        "alice",
+        &[
+            "review",
+            "--mark",
+            "--all-under",
+            "ops/",
+            "--note",
+            "checked with the ops team",
+        ],
+        None,
+        0,
+        Show::All,
+    )?;
+    let pack = demo.dir.join("evidence-2026");
+    let pack = pack.to_string_lossy();
+    demo.step(
+        "alice",
+        &["report", "evidence", "--out", &pack],
+        None,
+        0,
+        Show::All,
+    )?;
+    demo.step(
+        "alice",
+        &["report", "verify-evidence", &pack],
+        None,
+        0,
+        Show::All,
+    )?;
+
     demo.say("the vault checks itself: tampering and rollback are caught")?;
     demo.step("alice", &["verify"], None, 0, Show::All)?;
     demo.step("alice", &["info"], None, 0, Show::All)?;
