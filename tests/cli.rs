@@ -1924,7 +1924,8 @@ fn demo_runs_to_completion_and_cleans_up() {
     );
     // The yearly review: a signed evidence pack that verifies.
     assert!(
-        out.stdout.contains("  evidence verified: 7 files, signed by alice"),
+        out.stdout
+            .contains("  evidence verified: 7 files, signed by alice"),
         "{}",
         out.stdout
     );
