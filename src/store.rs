@@ -334,6 +334,17 @@ fn read_segments_with(
     dir: &Path,
     known: &HashSet<String>,
 ) -> Result<(SegmentSet, Vec<String>), StoreError> {
+    read_segments_except(dir, known, &HashSet::new())
+}
+
+/// [`read_segments_with`], not opening the segments named in `skip` (compaction
+/// leaves out the replaced segments still in their grace period: their records are in
+/// the pack that replaced them).
+pub(crate) fn read_segments_except(
+    dir: &Path,
+    known: &HashSet<String>,
+    skip: &HashSet<String>,
+) -> Result<(SegmentSet, Vec<String>), StoreError> {
     let entries = fs::read_dir(dir).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::NoVault(dir.to_path_buf()),
         _ => io_err(dir)(e),
@@ -344,7 +355,10 @@ fn read_segments_with(
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name.ends_with(&format!(".{SEGMENT_EXTENSION}")) && !name.starts_with('.') {
+        if name.ends_with(&format!(".{SEGMENT_EXTENSION}"))
+            && !name.starts_with('.')
+            && !skip.contains(&name)
+        {
             names.push(name);
         }
     }
@@ -474,13 +488,27 @@ fn file_stamp(path: &Path) -> String {
 /// How [`VaultStore::try_update_held`] went.
 #[derive(Debug)]
 pub enum HeldUpdate<T> {
-    /// Written (one new segment) and pinned; the held vault and listing are current.
-    Done(T),
+    /// Written: one new segment, durable (file and directory synced). The held vault
+    /// is current; pinning, compaction and the listing wait in the [`HeldTail`],
+    /// which holds the write lock until [`VaultStore::finish_held`].
+    Done(T, HeldTail),
     /// Another writer holds the write lock: nothing done (the agent never waits for
     /// it: that writer may be waiting for the agent).
     Busy,
     /// The directory changed since the listing: nothing done; load again.
     Changed,
+}
+
+/// What is left of a held write once its segment is durable: pin, compact when due,
+/// and check the listing ([`VaultStore::finish_held`]). It holds the vault's write
+/// lock, so no other writer of this machine comes between; the agent answers its
+/// client first and finishes before its next request. Dropped unfinished, the lock
+/// goes and nothing is lost but the pin's advance (the next write pins).
+#[must_use = "finish_held pins the write and releases the lock"]
+#[derive(Debug)]
+pub struct HeldTail {
+    _lock: Lock,
+    expected: Vec<String>,
 }
 
 /// The sorted `*.seg` names of a directory (cheap: no file is opened).
@@ -896,7 +924,8 @@ impl VaultStore {
     /// [`update`](Self::update) for a vault the caller already holds, loaded when the
     /// directory listed `listing` (the agent's cache): take the write lock without
     /// waiting, check that the directory still lists exactly that, let `change` modify
-    /// `vault`, write its new records as one new segment, pin, and update `listing`.
+    /// `vault`, write its new records as one new segment, and hand back the rest —
+    /// pin, compaction, `listing` — as a [`HeldTail`] for [`finish_held`](Self::finish_held).
     /// No re-read, so a write costs what the change costs. When `change` fails,
     /// nothing is written but `vault` may hold records that were not: the caller
     /// must drop it.
@@ -942,6 +971,24 @@ impl VaultStore {
             };
             expected.push(write_segment(&self.path, &bytes)?);
         }
+        Ok(HeldUpdate::Done(
+            out,
+            HeldTail {
+                _lock,
+                expected,
+            },
+        ))
+    }
+
+    /// Finish a held write ([`HeldTail`]): pin `vault`, compact when due, and keep
+    /// `listing` only if the directory lists exactly what `vault` holds (else empty:
+    /// the next use loads again). A pin that fails is noted on `vault`
+    /// ([`Vault::pin_warning`]), as for every write.
+    pub fn finish_held(&self, tail: HeldTail, vault: &mut Vault, listing: &mut SegmentFiles) {
+        let HeldTail {
+            _lock,
+            mut expected,
+        } = tail;
         self.pin_or_note(vault);
         let live = expected.iter().collect::<HashSet<_>>().len();
         if self.needs_compaction_of(live) {
@@ -970,7 +1017,6 @@ impl VaultStore {
         } else {
             SegmentFiles::default()
         };
-        Ok(HeldUpdate::Done(out))
     }
 
     /// Add records from elsewhere (`merge`, `sync`) as one new segment, under the

@@ -219,6 +219,9 @@ struct Unlocked {
     signed: Option<Signed>,
     /// Entries this agent added itself since the unlock.
     entries_added: u64,
+    /// The end of the agent's last write, done after its reply went out and before
+    /// the next job ([`finish_pending`]).
+    pending: Option<PendingAdd>,
     /// Vaults created since the unlock while no vault was at the bound path (`init`
     /// signs the first records of a vault before its file exists), newest last.
     new_vaults: VecDeque<NewVault>,
@@ -381,6 +384,7 @@ fn state_thread(shared: &Shared, jobs: &mpsc::Receiver<Job>) {
                     exit_by.get_or_insert(Instant::now() + SERVER_IO_TIMEOUT);
                 }
                 let _ = reply.send((answer, lock));
+                finish_pending(&mut state);
             }
             Ok(Job::Install(grant, reply)) => {
                 let answer = Reply::Unlocked {
@@ -535,6 +539,8 @@ fn handle(shared: &Shared, mut stream: UnixStream) -> bool {
 }
 
 fn dispatch(shared: &Shared, state: &mut State, request: Request) -> (Reply, bool) {
+    // Never answer from a cache with a write's end outstanding.
+    finish_pending(state);
     match request {
         Request::Status {} => (Reply::Status(Box::new(status(shared, state))), false),
         Request::Lock {} => (Reply::Locked {}, true),
@@ -641,6 +647,7 @@ fn install(state: &mut State, grant: Grant) {
         member,
         signed: None,
         entries_added: 0,
+        pending: None,
         new_vaults: VecDeque::new(),
         cache,
     });
@@ -1084,7 +1091,10 @@ fn add(
             },
         );
         let entry = match written {
-            Ok(store::HeldUpdate::Done(entry)) => entry,
+            Ok(store::HeldUpdate::Done(entry, tail)) => {
+                u.pending = Some(PendingAdd { tail, entry });
+                entry
+            }
             Ok(store::HeldUpdate::Busy) => return local("another writer holds the vault's lock"),
             Ok(store::HeldUpdate::Changed) => {
                 // Read again (the listing no longer matches) and try once more.
@@ -1098,28 +1108,6 @@ fn add(
                 return local("the agent could not make this write");
             }
         };
-        let opened = cache
-            .vault
-            .session(identity)
-            .and_then(|s| s.open_id(&entry));
-        match opened {
-            Ok(open) => {
-                let i = cache.entries.len();
-                cache
-                    .by_path
-                    .entry(open.payload.path.clone())
-                    .or_default()
-                    .push(i);
-                cache.verified.insert(open.revision);
-                cache.entries.push(open);
-                cache.heads = cache.vault.heads();
-                if let Some(stamp) = Stamp::of(&u.binding.vault) {
-                    cache.stamp = stamp;
-                }
-            }
-            // Written, but not readable back here: read everything again next time.
-            Err(_) => u.cache = None,
-        }
         if let Some(c) = u.cache.as_ref() {
             warnings.extend(c.vault.stale_warning(crate::vault::now()));
             warnings.extend(c.vault.pin_warning());
@@ -1132,6 +1120,54 @@ fn add(
         };
     }
     local("the vault kept changing")
+}
+
+/// A write whose segment is durable and whose reply may be on its way: what is left
+/// ([`store::HeldTail`]: pin, compaction, listing, and the write lock), and the entry
+/// to put in the cache.
+struct PendingAdd {
+    tail: store::HeldTail,
+    entry: crate::format::EntryId,
+}
+
+/// Finish the last write, if one is pending: after its reply went out (the client
+/// waits only for the durable segment), before anything else is served. Pin, compact
+/// when due, then open the new entry into the cache; if it cannot be opened back,
+/// the cache is dropped and the next request reads everything again.
+fn finish_pending(state: &mut State) {
+    let Some(u) = state.unlocked.as_mut() else {
+        return;
+    };
+    let Some(PendingAdd { tail, entry }) = u.pending.take() else {
+        return;
+    };
+    let Some(cache) = u.cache.as_mut() else {
+        return; // dropping the tail releases the lock; the next write pins
+    };
+    let store = VaultStore::new(u.binding.vault.clone(), u.binding.state.clone());
+    store.finish_held(tail, &mut cache.vault, &mut cache.files);
+    let opened = cache
+        .vault
+        .session(&u.identity)
+        .and_then(|s| s.open_id(&entry));
+    match opened {
+        Ok(open) => {
+            let i = cache.entries.len();
+            cache
+                .by_path
+                .entry(open.payload.path.clone())
+                .or_default()
+                .push(i);
+            cache.verified.insert(open.revision);
+            cache.entries.push(open);
+            cache.heads = cache.vault.heads();
+            if let Some(stamp) = Stamp::of(&u.binding.vault) {
+                cache.stamp = stamp;
+            }
+        }
+        // Written, but not readable back here: read everything again next time.
+        Err(_) => u.cache = None,
+    }
 }
 
 /// A write the agent hands back to the client (the reason does not matter: the
