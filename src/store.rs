@@ -971,13 +971,7 @@ impl VaultStore {
             };
             expected.push(write_segment(&self.path, &bytes)?);
         }
-        Ok(HeldUpdate::Done(
-            out,
-            HeldTail {
-                _lock,
-                expected,
-            },
-        ))
+        Ok(HeldUpdate::Done(out, HeldTail { _lock, expected }))
     }
 
     /// Finish a held write ([`HeldTail`]): pin `vault`, compact when due, and keep
