@@ -508,7 +508,8 @@ pub enum HeldUpdate<T> {
 #[derive(Debug)]
 pub struct HeldTail {
     _lock: Lock,
-    expected: Vec<String>,
+    /// The segment this write added (none when it added no record).
+    written: Option<String>,
 }
 
 /// The sorted `*.seg` names of a directory (cheap: no file is opened).
@@ -522,7 +523,7 @@ fn segments_among(names: Vec<String>) -> Vec<String> {
         .into_iter()
         .filter(|n| is_segment_file_name(n))
         .collect();
-    names.sort();
+    names.sort_unstable();
     names
 }
 
@@ -956,7 +957,7 @@ impl VaultStore {
         let count = vault.record_count();
         let before = vault.heads();
         let out = change(vault)?;
-        let mut expected = listing.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let mut written = None;
         if vault.record_count() != count {
             let bytes = match vault.segment_after(&before) {
                 Some(bytes) => bytes,
@@ -969,9 +970,9 @@ impl VaultStore {
                     .into());
                 }
             };
-            expected.push(write_segment(&self.path, &bytes)?);
+            written = Some(write_segment(&self.path, &bytes)?);
         }
-        Ok(HeldUpdate::Done(out, HeldTail { _lock, expected }))
+        Ok(HeldUpdate::Done(out, HeldTail { _lock, written }))
     }
 
     /// Finish a held write ([`HeldTail`]): pin `vault`, compact when due, and keep
@@ -979,34 +980,40 @@ impl VaultStore {
     /// the next use loads again). A pin that fails is noted on `vault`
     /// ([`Vault::pin_warning`]), as for every write.
     pub fn finish_held(&self, tail: HeldTail, vault: &mut Vault, listing: &mut SegmentFiles) {
-        let HeldTail {
-            _lock,
-            mut expected,
-        } = tail;
+        let HeldTail { _lock, written } = tail;
         self.pin_or_note(vault);
-        let live = expected.iter().collect::<HashSet<_>>().len();
-        if self.needs_compaction_of(live) {
+        // The listing the write was checked against, plus what this write and its
+        // compaction added, less what the compaction deleted; kept sorted by name.
+        // (Linear in the listing: a directory of a thousand segments made the old
+        // name-by-name search cost more than the write.)
+        let mut files = std::mem::take(&mut listing.0);
+        let add = |files: &mut Vec<(String, String)>, name: String| {
+            if let Err(at) = files.binary_search_by(|(n, _)| n.cmp(&name)) {
+                let stamp = file_stamp(&self.path.join(&name));
+                files.insert(at, (name, stamp));
+            }
+        };
+        if let Some(name) = written {
+            add(&mut files, name);
+        }
+        if self.needs_compaction_of(files.len()) {
             // A compaction adds a pack of records already here and deletes replaced
             // segments whose records stay: the records `vault` holds do not change,
             // so the listing is still its own (no reload) when that is all it did.
             if let Ok(report) = self.compact_locked(false) {
-                expected.extend(report.pack);
-                expected.retain(|n| !report.deleted_names.contains(n));
+                if let Some(pack) = report.pack {
+                    add(&mut files, pack);
+                }
+                let deleted: HashSet<&String> = report.deleted_names.iter().collect();
+                files.retain(|(n, _)| !deleted.contains(n));
             }
         }
         // What the directory lists now is what `vault` holds only if the one change
-        // is our segment (a file share or `git pull` does not take our lock); else
-        // the next use loads again.
-        expected.sort();
-        expected.dedup();
-        *listing = if segment_listing(&self.path) == expected {
-            let mut files = listing.0.clone();
-            for name in &expected {
-                if !files.iter().any(|(n, _)| n == name) {
-                    files.push((name.clone(), file_stamp(&self.path.join(name))));
-                }
-            }
-            files.sort();
+        // is ours (a file share or `git pull` does not take our lock); else the next
+        // use loads again.
+        let now = segment_listing(&self.path);
+        let same = now.len() == files.len() && now.iter().zip(&files).all(|(a, (b, _))| a == b);
+        *listing = if same {
             SegmentFiles(files)
         } else {
             SegmentFiles::default()
