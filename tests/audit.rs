@@ -27,25 +27,7 @@ impl Team {
         let env = TestEnv::new();
         env.init_alice();
         let bob = env.path("bob.identity").display().to_string();
-        let out = env
-            .run(&[
-                "--identity",
-                &bob,
-                "identity",
-                "new",
-                "--name",
-                "bob",
-                "--insecure-kdf",
-            ])
-            .success();
-        let mut lines = out.stdout.lines();
-        let key = lines.next().unwrap().to_string();
-        let fp = lines
-            .next()
-            .unwrap()
-            .strip_prefix("fingerprint: ")
-            .unwrap()
-            .to_string();
+        let (key, fp) = env.identity_new_at(&bob, "bob");
         env.run(&["member", "add", "bob", &key, "--fingerprint", &fp])
             .success();
         env.run(&["group", "create", "devops", "bob"]).success();

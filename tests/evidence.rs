@@ -42,30 +42,6 @@ struct Team {
     github: String,
 }
 
-/// `identity new NAME` into `file`; returns (public key, fingerprint).
-fn new_identity(env: &TestEnv, file: &str, name: &str) -> (String, String) {
-    let out = env
-        .run(&[
-            "--identity",
-            file,
-            "identity",
-            "new",
-            "--name",
-            name,
-            "--insecure-kdf",
-        ])
-        .success();
-    let mut lines = out.stdout.lines();
-    let key = lines.next().unwrap().to_string();
-    let fp = lines
-        .next()
-        .unwrap()
-        .strip_prefix("fingerprint: ")
-        .unwrap()
-        .to_string();
-    (key, fp)
-}
-
 impl Team {
     /// ops/db (username, URL, note) shared with @devops; web/github (generated
     /// password, TOTP seed) shared with carol, who may write it; hr/payroll with
@@ -76,7 +52,7 @@ impl Team {
         let bob = env.path("bob.identity").display().to_string();
         let carol = env.path("carol.identity").display().to_string();
         for (file, name) in [(&bob, "bob"), (&carol, "carol")] {
-            let (key, fp) = new_identity(&env, file, name);
+            let (key, fp) = env.identity_new_at(file, name);
             env.run(&["member", "add", name, &key, "--fingerprint", &fp])
                 .success();
         }

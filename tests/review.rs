@@ -232,26 +232,10 @@ fn entry_id(out: &Outcome, path: &str) -> EntryId {
 fn only_an_admin_or_a_writer_reviews_an_entry() {
     let c = fixture();
     let bob = c.env.path("bob.identity").display().to_string();
-    let out = c
-        .at(
-            ago(700),
-            &[
-                "--identity",
-                &bob,
-                "identity",
-                "new",
-                "--name",
-                "bob",
-                "--insecure-kdf",
-            ],
-        )
-        .success();
-    let mut lines = out.stdout.lines();
-    let key = lines.next().unwrap().to_string();
-    let fp = lines.next().unwrap().strip_prefix("fingerprint: ").unwrap();
+    let (key, fp) = c.env.identity_new_at(&bob, "bob");
     c.at(
         ago(700),
-        &["member", "add", "bob", &key, "--fingerprint", fp],
+        &["member", "add", "bob", &key, "--fingerprint", &fp],
     )
     .success();
     for path in ["ops/reviewed-old", "ops/never-used"] {

@@ -314,6 +314,18 @@ pub(super) fn log_json(e: &audit::Event, path: Option<&str>) -> Value {
     })
 }
 
+/// Warn that entries addressed to the caller failed to open and what that leaves
+/// out (`are not in this report`).
+pub(super) fn warn_unopened(listing: &Listing, left_out: &str) {
+    let n = listing.failed.len();
+    if n > 0 {
+        eprintln!(
+            "warning: {n} entr{} addressed to you failed to open and {left_out}; run 'amanat verify'",
+            if n == 1 { "y" } else { "ies" }
+        );
+    }
+}
+
 pub(super) fn note_reader_scope(vault: &Vault, entries: usize, what: &str) {
     let total = vault.entry_count();
     eprintln!(
@@ -554,17 +566,7 @@ pub fn report_access(paths: &Paths, args: ReportAccessArgs) -> anyhow::Result<()
         Some(path) => vec![session.open(path)?],
         None => {
             let listing = session.list_all()?;
-            if !listing.failed.is_empty() {
-                eprintln!(
-                    "warning: {} entr{} addressed to you failed to open and are not in this report; run 'amanat verify'",
-                    listing.failed.len(),
-                    if listing.failed.len() == 1 {
-                        "y"
-                    } else {
-                        "ies"
-                    }
-                );
-            }
+            warn_unopened(&listing, "are not in this report");
             listing.entries
         }
     };

@@ -78,17 +78,7 @@ pub fn evidence(paths: &Paths, args: EvidenceArgs) -> anyhow::Result<()> {
         evidence::Scope::Reader
     };
     let listing = session.list_all()?;
-    if !listing.failed.is_empty() {
-        eprintln!(
-            "warning: {} entr{} addressed to you failed to open and are not in this pack; run 'amanat verify'",
-            listing.failed.len(),
-            if listing.failed.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            }
-        );
-    }
+    super::audit::warn_unopened(&listing, "are not in this pack");
     if scope == evidence::Scope::Reader {
         note_reader_scope(&vault, listing.entries.len(), "this evidence pack");
     }

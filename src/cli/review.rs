@@ -58,17 +58,7 @@ pub(super) fn review_rows(
     uses: &HashMap<EntryId, u64>,
 ) -> anyhow::Result<Vec<ReviewRow>> {
     let listing = session.list_all()?;
-    if !listing.failed.is_empty() {
-        eprintln!(
-            "warning: {} entr{} addressed to you failed to open and are not listed; run 'amanat verify'",
-            listing.failed.len(),
-            if listing.failed.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            }
-        );
-    }
+    super::audit::warn_unopened(&listing, "are not listed");
     let names = Names::new(vault);
     let mine = reviewable(session, &listing.entries);
     Ok(review::rows(vault, &names, &mine, uses, now()))

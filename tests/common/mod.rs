@@ -229,9 +229,34 @@ impl TestEnv {
 
     /// `identity new --name NAME --insecure-kdf`; returns (public key, fingerprint).
     pub fn identity_new(&self, name: &str) -> (String, String) {
-        let out = self
-            .run(&["identity", "new", "--name", name, "--insecure-kdf"])
-            .success();
+        Self::key_and_fingerprint(
+            &self
+                .run(&["identity", "new", "--name", name, "--insecure-kdf"])
+                .success(),
+        )
+    }
+
+    /// `--identity FILE identity new --name NAME --insecure-kdf`: a second person's
+    /// identity in this home (a teammate on the same shared vault); returns (public
+    /// key, fingerprint).
+    pub fn identity_new_at(&self, file: &str, name: &str) -> (String, String) {
+        Self::key_and_fingerprint(
+            &self
+                .run(&[
+                    "--identity",
+                    file,
+                    "identity",
+                    "new",
+                    "--name",
+                    name,
+                    "--insecure-kdf",
+                ])
+                .success(),
+        )
+    }
+
+    /// The public key and fingerprint `identity new` prints on its first two lines.
+    fn key_and_fingerprint(out: &Outcome) -> (String, String) {
         let mut lines = out.stdout.lines();
         let key = lines.next().unwrap().to_string();
         let fp = lines
