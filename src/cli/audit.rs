@@ -223,21 +223,24 @@ fn readable_paths(
     })
 }
 
+/// A `--since DUR` argument in seconds (a usage error names the grammar).
+pub(super) fn since_arg(text: Option<&str>) -> anyhow::Result<Option<u64>> {
+    match text.map(audit::parse_duration).transpose() {
+        Ok(s) => Ok(s),
+        Err(e) => fail(
+            Exit::Usage,
+            e.to_string(),
+            "write a number and a unit: 30m, 12h, 7d, 4w",
+        ),
+    }
+}
+
 /// `log`: the signed history, one record a line, in canonical order. The events come
 /// from what is in clear (roster, wraps, ids); the paths of the entries the caller can
 /// read are decrypted (unlocking the identity; without it, or with `--ids`, entries
 /// are shown by id only).
 pub fn log(paths: &Paths, args: LogArgs) -> anyhow::Result<()> {
-    let since = match args.since.as_deref().map(audit::parse_duration).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                Exit::Usage,
-                e.to_string(),
-                "write a number and a unit: 30m, 12h, 7d, 4w",
-            );
-        }
-    };
+    let since = since_arg(args.since.as_deref())?;
     let vault = load(paths)?;
     if let Some(m) = &args.member
         && !Names::new(&vault).knows_member(m)

@@ -54,16 +54,7 @@ const TAMPERED_HINT: &str = "the pack changed after it was signed, or was not si
 /// `report evidence`: the review reports at the vault's current heads, and a
 /// `MANIFEST` with their SHA-256 signed by the caller's key (docs/audit.md).
 pub fn evidence(paths: &Paths, args: EvidenceArgs) -> anyhow::Result<()> {
-    let since = match args.since.as_deref().map(audit::parse_duration).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                Exit::Usage,
-                e.to_string(),
-                "write a number and a unit: 30m, 12h, 7d, 4w",
-            );
-        }
-    };
+    let since = super::audit::since_arg(args.since.as_deref())?;
     check_out_dir(&args.out)?;
     let vault = load(paths)?;
     // The manifest is signed here, with the identity's own key: the agent signs vault
