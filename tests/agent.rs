@@ -1251,3 +1251,30 @@ fn a_write_whose_agent_vanishes_midway_finishes_locally_or_writes_nothing() {
     a.run(&["verify"]).success();
     assert_eq!(a.env.get("web/github", "username"), "alice2");
 }
+
+/// The yearly review works through the agent (issue 13): `review` and `review --mark`
+/// of several entries in one append (each record signed by the agent, the second on
+/// the first), and `report evidence` says it needs the passphrase here.
+#[test]
+fn review_marks_through_the_agent_without_a_passphrase() {
+    let a = AgentEnv::new();
+    a.env.add("web/gitlab", "S3cret!2");
+    a.unlock(&[]);
+    let out = a
+        .run_without_passphrase(&["review", "--mark", "--all-under", "web/", "--note", "ok"])
+        .success();
+    assert_eq!(out.stdout, "web/github\nweb/gitlab\n");
+    let rows = a
+        .run_without_passphrase(&["review", "--json"])
+        .success()
+        .json();
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["last_reviewed"]["by"], "alice", "{row}");
+        assert_eq!(row["last_reviewed"]["note"], "ok", "{row}");
+    }
+    a.run_without_passphrase(&["verify"]).success();
+    let pack = a.env.path("pack").display().to_string();
+    a.run_without_passphrase(&["report", "evidence", "--out", &pack])
+        .code(3);
+    a.run(&["lock"]).success();
+}
