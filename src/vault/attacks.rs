@@ -68,6 +68,30 @@ fn draft(path: &str, password: &str, writers: Vec<Principal>) -> EntryDraft {
     }
 }
 
+/// An edit through the library, as `edit` makes it (a new password clears the
+/// rotate-at-source flag); returns the new revision's id.
+pub(super) fn edit(
+    v: &mut Vault,
+    who: &Identity,
+    path: &str,
+    change: impl FnOnce(&mut EntryPayload),
+) -> RecordId {
+    let s = v.session(who).unwrap();
+    let e = s.open(path).unwrap();
+    let mut payload = e.payload.clone();
+    change(&mut payload);
+    let body = s
+        .revise_entry(
+            &e,
+            &EntryDraft {
+                payload,
+                share_with: s.shared_with(&e),
+            },
+        )
+        .unwrap();
+    v.append(who, vec![body]).unwrap()[0]
+}
+
 fn add_entry(v: &mut Vault, who: &Identity, d: EntryDraft) {
     let body = v.session(who).unwrap().create_entry(&d).unwrap();
     v.append(who, vec![body]).unwrap();
@@ -1167,21 +1191,7 @@ fn a_review_counts_only_from_an_admin_or_a_writer() {
 
     // alice takes the write right away; carol back-dates a review onto the old heads:
     // concurrent with the change that took her right, it is void.
-    let e = head_of(&v, &alice, "ops/db");
-    let s = v.session(&alice).unwrap();
-    let mut payload = e.payload.clone();
-    payload.write_grants.clear();
-    let body = s
-        .revise_entry(
-            &e,
-            &EntryDraft {
-                payload,
-                share_with: s.shared_with(&e),
-            },
-        )
-        .unwrap();
-    drop(s);
-    v.append(&alice, vec![body]).unwrap();
+    edit(&mut v, &alice, "ops/db", |p| p.write_grants.clear());
     let late = signed(&carol, c, before_drop, now() + 3600, review(Some(db)));
     let m = with(&v, vec![late.clone()]);
     assert!(

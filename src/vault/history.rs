@@ -535,7 +535,7 @@ impl Session<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::super::attacks::{person, signed, with};
+    use super::super::attacks::{edit, person, signed, with};
     use super::*;
     use crate::crypto::SecretString;
     use crate::identity::Identity;
@@ -553,30 +553,6 @@ mod tests {
             })
             .unwrap();
         v.append(who, vec![body]).unwrap();
-    }
-
-    /// An edit through the library, as `edit` makes it (a new password clears the
-    /// rotate-at-source flag); returns the new revision's id.
-    fn edit(
-        v: &mut Vault,
-        who: &Identity,
-        path: &str,
-        change: impl FnOnce(&mut EntryPayload),
-    ) -> RecordId {
-        let s = v.session(who).unwrap();
-        let e = s.open(path).unwrap();
-        let mut payload = e.payload.clone();
-        change(&mut payload);
-        let body = s
-            .revise_entry(
-                &e,
-                &EntryDraft {
-                    payload,
-                    share_with: s.shared_with(&e),
-                },
-            )
-            .unwrap();
-        v.append(who, vec![body]).unwrap()[0]
     }
 
     fn new_password(p: &mut EntryPayload, value: &str) {
