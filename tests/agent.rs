@@ -83,7 +83,7 @@ impl AgentEnv {
         let mut all = vec!["unlock"];
         all.extend_from_slice(args);
         let out = self.run(&all).success();
-        let pid = pid_in(&out.stdout);
+        let pid = common::agent_pid(&out.stdout);
         self.pids.lock().unwrap().push(pid);
         pid
     }
@@ -97,14 +97,6 @@ impl AgentEnv {
             .success()
             .json()
     }
-}
-
-fn pid_in(unlock_stdout: &str) -> u32 {
-    let rest = unlock_stdout
-        .split("agent pid ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no pid in {unlock_stdout:?}"));
-    rest.split(')').next().unwrap().parse().unwrap()
 }
 
 fn alive(pid: u32) -> bool {
@@ -736,7 +728,7 @@ fn the_passphrase_never_reaches_a_command_line_or_an_environment() {
         .unwrap()
         .read_to_string(&mut stdout)
         .unwrap();
-    a.pids.lock().unwrap().push(pid_in(&stdout));
+    a.pids.lock().unwrap().push(common::agent_pid(&stdout));
     seen.extend(proc_files_containing(passphrase.as_bytes()));
     assert!(seen.is_empty(), "passphrase found in {seen:?}");
     assert_eq!(a.get().success().stdout, "S3cret!\n");
@@ -924,7 +916,10 @@ fn concurrent_writers_and_readers_through_the_agent_do_not_deadlock() {
 fn the_memory_lock_notice_is_shown_once() {
     let a = AgentEnv::new();
     let first = a.run(&["unlock"]).success();
-    a.pids.lock().unwrap().push(pid_in(&first.stdout));
+    a.pids
+        .lock()
+        .unwrap()
+        .push(common::agent_pid(&first.stdout));
     let note = "could not lock its memory";
     if a.status()["memory_locked"] == true {
         // Root or an unlimited RLIMIT_MEMLOCK: locked, so never a note.
@@ -1169,7 +1164,7 @@ fn errors_through_the_agent_have_the_local_exit_code_and_hint() {
     };
     let local = run(&["get", "web/github"], true).code(5);
     let out = run(&["unlock"], true).success();
-    a.pids.lock().unwrap().push(pid_in(&out.stdout));
+    a.pids.lock().unwrap().push(common::agent_pid(&out.stdout));
     let through = run(&["get", "web/github"], false).code(5);
     assert_eq!(through.error(), local.error());
     assert_eq!(through.hint(), local.hint());

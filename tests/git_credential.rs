@@ -353,13 +353,7 @@ impl<'a> Agent<'a> {
         let mut cmd = env.cmd(&["unlock"]);
         cmd.env("AMANAT_AGENT_SOCK", Self::socket(env));
         let out = Outcome::from(cmd.output().unwrap()).success();
-        let pid = out
-            .stdout
-            .split("agent pid ")
-            .nth(1)
-            .and_then(|r| r.split(')').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no agent pid in {out:?}"));
+        let pid = out.agent_pid();
         Self { env, pid }
     }
 

@@ -514,13 +514,7 @@ fn identity_rotate_locks_an_agent_holding_the_old_key() {
         Outcome::from(cmd.output().unwrap())
     };
     let out = run(&["unlock"], true).success();
-    let pid: u32 = out
-        .stdout
-        .split("agent pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {}", out.stdout));
+    let pid: u32 = out.agent_pid();
     let _guard = AgentGuard(pid);
     run(&["get", "web/github"], false).success();
     let out = run(&["identity", "rotate"], true).success();

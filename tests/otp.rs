@@ -151,13 +151,7 @@ fn otp_through_an_unlocked_agent_needs_no_passphrase() {
     let mut cmd = env.cmd(&["unlock"]);
     cmd.env("AMANAT_AGENT_SOCK", &socket);
     let out = Outcome::from(cmd.output().unwrap()).success();
-    let pid: u32 = out
-        .stdout
-        .split("agent pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no agent pid in {out:?}"));
+    let pid: u32 = out.agent_pid();
     let otp = || {
         let mut cmd = env.cmd(&["otp", "web/github"]);
         cmd.env("AMANAT_AGENT_SOCK", &socket)

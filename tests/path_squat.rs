@@ -83,14 +83,7 @@ impl Person {
     /// `unlock`: start this person's agent.
     fn unlock(&mut self) {
         let out = self.run(&["unlock"]).success();
-        let pid = out
-            .stdout
-            .split("agent pid ")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next())
-            .unwrap_or_else(|| panic!("no pid in {:?}", out.stdout))
-            .parse()
-            .unwrap();
+        let pid = out.agent_pid();
         self.agent_pids.push(pid);
     }
 }

@@ -269,13 +269,7 @@ fn an_unlocked_agent_serves_run_and_its_socket_stays_hidden() {
     let socket = env.path("run/agent.sock");
     let socket = socket.to_str().unwrap();
     let out = run_with(&env, &["unlock"], &[("AMANAT_AGENT_SOCK", socket)]).success();
-    let pid = out
-        .stdout
-        .split("agent pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no agent pid in {:?}", out.stdout));
+    let pid = out.agent_pid();
     let _agent = AgentGuard(pid);
     // No passphrase source: only the agent can open the entries.
     let mut cmd = env.cmd(&[

@@ -261,13 +261,7 @@ fn uses_served_by_the_agent_are_recorded() {
     let out = e
         .run_at(NOW, &["unlock"], &[("AMANAT_AGENT_SOCK", sock)], "")
         .success();
-    let pid: i32 = out
-        .stdout
-        .split("agent pid ")
-        .nth(1)
-        .and_then(|r| r.split(')').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no agent pid in {out:?}"));
+    let pid = i32::try_from(out.agent_pid()).unwrap();
     // Served by the agent: no passphrase file at all.
     let get = || {
         let mut cmd = e.env.cmd(&["get", PATH]);

@@ -387,6 +387,17 @@ pub fn copy_vault(from: &Path, to: &Path) {
     }
 }
 
+/// The agent's pid in what `unlock` printed (`… (agent pid N) …`).
+#[track_caller]
+pub fn agent_pid(unlock_stdout: &str) -> u32 {
+    unlock_stdout
+        .split("agent pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no agent pid in {unlock_stdout:?}"))
+}
+
 /// Unix permission bits of a file or directory.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -489,6 +500,12 @@ impl Outcome {
             self.stdout,
             self.stderr
         );
+    }
+
+    /// The agent's pid that `unlock` printed ([`agent_pid`]).
+    #[track_caller]
+    pub fn agent_pid(&self) -> u32 {
+        agent_pid(&self.stdout)
     }
 
     /// Parse stdout as JSON.
