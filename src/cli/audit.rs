@@ -349,14 +349,8 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
         stale_days: args.stale,
     };
     let mut findings = findings(&vault, &listing, &opts)?;
-    findings.extend(review_findings(
-        paths,
-        &vault,
-        &session,
-        &listing.entries,
-        args.review_age,
-        args.unused,
-    ));
+    let rows = super::review::review_rows(paths, &vault, &session, &listing.entries);
+    findings.extend(review_findings(&rows, args.review_age, args.unused));
     audit::sort(&mut findings);
     if args.json {
         print_json(&findings_json(&findings))?;
@@ -391,23 +385,16 @@ pub fn audit(paths: &Paths, args: AuditArgs) -> anyhow::Result<()> {
 /// `not-reviewed` and `unused` over the entries the caller answers for (all for an
 /// admin, those they may write otherwise); `unused` only when the use log is on.
 pub(super) fn review_findings(
-    paths: &Paths,
-    vault: &Vault,
-    session: &amanat::vault::Session<'_>,
-    entries: &[OpenEntry],
+    rows: &[amanat::review::ReviewRow],
     review_age_days: u64,
     unused_days: u64,
 ) -> Vec<Finding> {
-    let names = Names::new(vault);
-    let uses = super::uselog::last_uses(paths, vault);
-    let mine = super::review::reviewable(session, entries);
-    let rows = amanat::review::rows(vault, &names, &mine, &uses, now());
     let logging = amanat::uselog::enabled();
     if !logging {
         eprintln!("note: the use log is off (AMANAT_USE_LOG=off): no 'unused' findings");
     }
     amanat::review::findings(
-        &rows,
+        rows,
         &amanat::review::ReviewOptions {
             now: now(),
             review_age_days,

@@ -95,11 +95,9 @@ pub fn evidence(paths: &Paths, args: EvidenceArgs) -> anyhow::Result<()> {
         stale_days: None,
     };
     let mut all = findings(&vault, &listing, &opts)?;
+    let review = super::review::review_rows(paths, &vault, &session, &listing.entries);
     all.extend(review_findings(
-        paths,
-        &vault,
-        &session,
-        &listing.entries,
+        &review,
         amanat::review::DEFAULT_REVIEW_AGE_DAYS,
         amanat::review::DEFAULT_UNUSED_DAYS,
     ));
@@ -113,7 +111,12 @@ pub fn evidence(paths: &Paths, args: EvidenceArgs) -> anyhow::Result<()> {
     files.insert("members.json", json_file(&members_json(&vault))?);
     files.insert(
         "review.json",
-        json_file(&review_status_json(paths, &vault, &session)?)?,
+        json_file(&json!(
+            review
+                .iter()
+                .map(super::review::row_json)
+                .collect::<Vec<_>>()
+        ))?,
     );
 
     let heads = vault.heads();
@@ -144,19 +147,6 @@ pub fn evidence(paths: &Paths, args: EvidenceArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
-}
-
-/// The status of the yearly review (`amanat review --json`), for `review.json`.
-fn review_status_json(
-    paths: &Paths,
-    vault: &Vault,
-    session: &Session<'_>,
-) -> anyhow::Result<Value> {
-    let uses = super::uselog::last_uses(paths, vault);
-    let rows = super::review::review_rows(vault, session, &uses)?;
-    Ok(json!(
-        rows.iter().map(super::review::row_json).collect::<Vec<_>>()
-    ))
 }
 
 /// The events of the period (`log --json`'s objects), each with its record's

@@ -1,13 +1,11 @@
 //! `review`: the yearly review listing, and `review --mark`, which writes signed
 //! `Reviewed` events. The logic is in the library's `review` module.
 
-use std::collections::HashMap;
-
 use clap::Args;
 use serde_json::json;
 
 use amanat::audit::Names;
-use amanat::format::{AuditEvent, EntryId, RecordBody, check_note};
+use amanat::format::{AuditEvent, RecordBody, check_note};
 use amanat::review::{self, ReviewRow};
 use amanat::vault::{Access, OpenEntry, Session, Vault, now};
 
@@ -39,7 +37,7 @@ pub struct ReviewArgs {
 
 /// The entries `me` answers for in a review, with who can reach each: every entry
 /// for an admin, the entries they may write otherwise.
-pub(super) fn reviewable<'a>(
+fn reviewable<'a>(
     session: &Session<'_>,
     entries: &'a [OpenEntry],
 ) -> Vec<(&'a OpenEntry, Vec<Access>)> {
@@ -50,18 +48,19 @@ pub(super) fn reviewable<'a>(
         .collect()
 }
 
-/// The review rows of everything `identity` answers for (the `review` listing; also
-/// the evidence pack's review status).
+/// The review rows of the entries among `entries` (opened already) that the caller
+/// answers for, with their last use from the use log: the `review` listing, the
+/// `not-reviewed` and `unused` findings of `audit`, and the evidence pack's
+/// `review.json`.
 pub(super) fn review_rows(
+    paths: &Paths,
     vault: &Vault,
     session: &Session<'_>,
-    uses: &HashMap<EntryId, u64>,
-) -> anyhow::Result<Vec<ReviewRow>> {
-    let listing = session.list_all()?;
-    super::audit::warn_unopened(&listing, "are not listed");
-    let names = Names::new(vault);
-    let mine = reviewable(session, &listing.entries);
-    Ok(review::rows(vault, &names, &mine, uses, now()))
+    entries: &[OpenEntry],
+) -> Vec<ReviewRow> {
+    let uses = super::uselog::last_uses(paths, vault);
+    let mine = reviewable(session, entries);
+    review::rows(vault, &Names::new(vault), &mine, &uses, now())
 }
 
 /// A row as JSON (the shape docs/audit.md documents).
@@ -95,8 +94,9 @@ pub fn review(paths: &Paths, args: ReviewArgs) -> anyhow::Result<()> {
     let vault = load(paths)?;
     let identity = unlock(paths)?;
     let session = vault.session(&identity)?;
-    let uses = super::uselog::last_uses(paths, &vault);
-    let rows = review_rows(&vault, &session, &uses)?;
+    let listing = session.list_all()?;
+    super::audit::warn_unopened(&listing, "are not listed");
+    let rows = review_rows(paths, &vault, &session, &listing.entries);
     if !session.me().role.is_admin() {
         eprintln!(
             "note: you are not an admin: this review lists the entries you may write ({})",
