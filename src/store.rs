@@ -957,21 +957,18 @@ impl VaultStore {
         let count = vault.record_count();
         let before = vault.heads();
         let out = change(vault)?;
-        let mut written = None;
-        if vault.record_count() != count {
-            let bytes = match vault.segment_after(&before) {
-                Some(bytes) => bytes,
-                // Records were added, yet none found after the old sinks: never
-                // silently write nothing.
-                None => {
-                    return Err(StoreError::from(crate::vault::VaultError::Integrity(
-                        "records added by this write could not be told apart",
-                    ))
-                    .into());
-                }
-            };
-            written = Some(write_segment(&self.path, &bytes)?);
-        }
+        let written = if vault.record_count() == count {
+            None
+        } else {
+            // Records were added, yet none found after the old sinks: never silently
+            // write nothing.
+            let bytes = vault.segment_after(&before).ok_or_else(|| {
+                StoreError::from(crate::vault::VaultError::Integrity(
+                    "records added by this write could not be told apart",
+                ))
+            })?;
+            Some(write_segment(&self.path, &bytes)?)
+        };
         Ok(HeldUpdate::Done(out, HeldTail { _lock, written }))
     }
 
